@@ -1,0 +1,137 @@
+// correctness: the server speaks the protocol (docs/protocol.md) byte for
+// byte, however the bytes are split, whatever they are, however many.
+#include "test_cases.hpp"
+
+#include <string>
+#include <thread>
+
+namespace checker::tests {
+
+namespace {
+
+// Lines "NAME 000001 xxxx...\n" of the given length, numbered so that a
+// reordered or repeated line is easy to spot in a failure message.
+std::string numbered_lines(const char* name, std::size_t count, std::size_t length) {
+    std::string text;
+    text.reserve(count * length);
+    for (std::size_t i = 0; i < count; ++i) {
+        std::string line = std::string(name) + " " + std::to_string(1000000 + i).substr(1) + " ";
+        line.resize(length - 1, static_cast<char>('a' + i % 26));
+        text += line + '\n';
+    }
+    return text;
+}
+
+void test_one_line(TestContext& context) {
+    Connection client = Connection::open(context.server, context.deadline);
+    std::string line = "hello, echo\n";
+    client.send(line, context.deadline);
+    expect_reply(client, line, line, context.deadline,
+                 "The server must read the request, then write the same bytes back on the same connection");
+}
+
+void test_pipelined_lines(TestContext& context) {
+    Connection client = Connection::open(context.server, context.deadline);
+    std::string lines = numbered_lines("pipelined", 2000, 40);
+    client.send(lines, context.deadline);
+    expect_reply(client, "2000 lines of 40 bytes in one write", lines, context.deadline,
+                 "One recv() can return several lines, or a line and a half: the server must answer every "
+                 "complete line in it, in order, and keep the rest for the next recv()");
+}
+
+void test_large_payload(TestContext& context) {
+    // The client keeps a small receive buffer and does not read at first, so
+    // the server's send() cannot write everything at once: a blocking send
+    // waits, a non-blocking one comes up short and must finish the rest later.
+    Connection client = Connection::open(context.server, context.deadline, 16 * 1024);
+    std::string lines = numbered_lines("payload", 8 * 1024, 1024);   // 8 MiB
+    ReadResult reply = client.exchange(lines, lines.size(), context.deadline, 300ms);
+    std::string difference = describe_difference(lines, reply.data);
+    if (!difference.empty())
+        throw TestFailure("sent 8 MiB of 1 KiB lines to a client that paused reading for 0.3 s; " + difference +
+                          "; " + reply.how() +
+                          ". Partial writes: send() may take fewer bytes than asked; the rest must still be sent, "
+                          "in order");
+}
+
+void test_any_byte_values(TestContext& context) {
+    Connection client = Connection::open(context.server, context.deadline);
+    std::string lines;
+    lines += std::string("nul\0inside\r\n", 12);
+    lines += "caf\xc3\xa9 \xe2\x9c\x93 utf-8\n";
+    std::string every_byte;
+    for (int c = 0; c < 256; ++c)
+        if (c != '\n') every_byte += static_cast<char>(c);
+    lines += every_byte + "\n";
+    client.send(lines, context.deadline);
+    expect_reply(client, lines, lines, context.deadline,
+                 "Every byte value except '\\n' is data: a server that treats the bytes as a C string stops at "
+                 "\\0, one that looks for \"\\r\\n\" or trims whitespace changes the line");
+}
+
+void test_trickled_line(TestContext& context) {
+    Connection client = Connection::open(context.server, context.deadline);
+    std::string line = "one byte at a time\n";
+    for (char c : line) {
+        client.send(std::string_view(&c, 1), context.deadline);
+        std::this_thread::sleep_for(5ms);   // TCP_NODELAY is on: each byte travels alone
+    }
+    expect_reply(client, line + " (one byte per send, 5 ms apart)", line, context.deadline,
+                 "recv() returns whatever has arrived, here one byte: the server must keep a partial line until "
+                 "its '\\n' comes");
+}
+
+void test_partial_line_at_eof(TestContext& context) {
+    Connection client = Connection::open(context.server, context.deadline);
+    std::string bytes = "complete line\nno newline at the end";
+    client.send(bytes, context.deadline);
+    client.shutdown_write();
+    ReadResult reply = client.read_until_eof(context.deadline);
+    std::string difference = describe_difference(bytes, reply.data);
+    if (!difference.empty())
+        throw TestFailure("sent " + show(bytes) + " then half-closed (shutdown SHUT_WR); expected all of it back; " +
+                          difference + "; " + reply.how() +
+                          ". recv() returning 0 means the client will send nothing more: a trailing partial line is "
+                          "then a final request, to be answered before closing");
+    if (reply.end != ReadResult::Eof)
+        throw TestFailure("sent " + show(bytes) + " then half-closed; the replies came back but the server did not "
+                          "close the connection (" + reply.how() + "). After EOF from the client and the last "
+                          "reply, the server must close its side");
+}
+
+void test_overlong_line(TestContext& context) {
+    Connection client = Connection::open(context.server, context.deadline);
+    std::string longest(64 * 1024, 'L');
+    std::string too_long(100 * 1024, 'X');
+    std::string bytes = longest + "\n" + too_long + "\nafter\n";
+    std::string expected = longest + "\nERR line too long\nafter\n";
+    ReadResult reply = client.exchange(bytes, expected.size(), context.deadline);
+    std::string difference = describe_difference(expected, reply.data);
+    if (!difference.empty())
+        throw TestFailure("sent a line of exactly 64 KiB (to be echoed), one of 100 KiB (to be refused with "
+                          "\"ERR line too long\\n\", once) and \"after\\n\" (to be echoed); " + difference + "; " +
+                          reply.how() + ". A line longer than 64 KiB must not be buffered whole: reply with the "
+                          "error once, discard the rest of that line up to its '\\n', go on with the next");
+}
+
+}  // namespace
+
+const TestCase one_line{"one_line", Category::Correctness, "one line is echoed", test_one_line};
+const TestCase pipelined_lines{"pipelined_lines", Category::Correctness,
+                               "2,000 lines sent in one go come back complete and in order", test_pipelined_lines};
+const TestCase large_payload{"large_payload", Category::Correctness,
+                             "8 MiB to a slow-reading client with a small buffer: partial writes are finished",
+                             test_large_payload};
+const TestCase any_byte_values{"any_byte_values", Category::Correctness,
+                               "NUL, \\r, UTF-8 and every other byte value are echoed unchanged",
+                               test_any_byte_values};
+const TestCase trickled_line{"trickled_line", Category::Correctness, "a line sent one byte at a time",
+                             test_trickled_line};
+const TestCase partial_line_at_eof{"partial_line_at_eof", Category::Correctness,
+                                   "at half-close a trailing partial line is answered, then the server closes",
+                                   test_partial_line_at_eof};
+const TestCase overlong_line{"overlong_line", Category::Correctness,
+                             "64 KiB line echoed; longer line refused with ERR once; the next line echoed",
+                             test_overlong_line};
+
+}  // namespace checker::tests

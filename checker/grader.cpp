@@ -1,0 +1,148 @@
+#include "grader.hpp"
+
+#include <algorithm>
+#include <exception>
+
+namespace checker {
+
+namespace {
+
+constexpr Duration kStartupBudget = 5s;
+
+bool selected(const RubricEntry& entry, const std::vector<std::string>& only) {
+    return only.empty() || std::find(only.begin(), only.end(), entry.test.name) != only.end();
+}
+
+// Runs one test's function, turning its verdict into an outcome.
+void run_test(const RubricEntry& entry, TestContext& context, TestOutcome& outcome) {
+    try {
+        entry.test.run(context);
+        outcome.status = Status::Passed;
+    } catch (const TestFailure& failure) {
+        outcome.status = Status::Failed;
+        outcome.message = failure.what();
+    } catch (const std::exception& error) {
+        outcome.status = Status::Failed;
+        outcome.message = std::string("the checker could not run this test: ") + error.what();
+    }
+    if (outcome.status == Status::Passed && context.process && !context.server_stop_expected &&
+        !context.process->running()) {
+        outcome.status = Status::Failed;
+        outcome.message = "the server " + context.process->exit_description() + " during this test";
+    }
+}
+
+// For a model expected to block: what happened is reported, for no points.
+void apply_expectation(const RubricEntry& entry, TestOutcome& outcome) {
+    if (entry.expect != Expect::Blocks) return;
+    outcome.message = outcome.status == Status::Failed
+                          ? "as expected of this model: " + outcome.message
+                          : "not expected of this model: the probe passed (" + outcome.observed + ")";
+    outcome.status = Status::Observed;
+}
+
+// Runs one test against a server the checker starts for this test alone, so
+// that what one test does to the server cannot spoil the next.
+void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, TestContext& context,
+                         TestOutcome& outcome, std::string& startup_error) {
+    context.server.port = pick_free_port();
+    std::vector<std::string> command = target.command;
+    command.insert(command.end(), {"--port", std::to_string(context.server.port)});
+    ServerProcess server(command, entry.test.limits);
+    context.process = &server;
+    if (auto problem = server.wait_until_listening(context.server, Deadline(kStartupBudget))) {
+        startup_error = *problem;
+        outcome.status = Status::Failed;
+        outcome.message = *problem;
+    } else {
+        context.deadline = Deadline(entry.timeout);
+        run_test(entry, context, outcome);
+    }
+    server.kill_everything();
+    if (outcome.status == Status::Failed) outcome.server_output = server.output_tail();
+    context.process = nullptr;
+}
+
+TestOutcome grade_one(const RubricEntry& entry, const GradeTarget& target, std::string& startup_error) {
+    TestOutcome outcome;
+    outcome.entry = &entry;
+    TestContext context;
+    Clock::time_point start = Clock::now();
+    if (!target.connect) {
+        run_with_own_server(entry, target, context, outcome, startup_error);
+    } else if (entry.test.needs_process) {
+        outcome.status = Status::Skipped;
+        outcome.message = "needs the server's process: grade with a server command instead of --connect";
+    } else {
+        context.server = *target.connect;
+        context.deadline = Deadline(entry.timeout);
+        run_test(entry, context, outcome);
+    }
+    outcome.observed = context.observed;
+    outcome.seconds = seconds(Clock::now() - start);
+    apply_expectation(entry, outcome);
+    if (outcome.status == Status::Passed) outcome.score = entry.points;
+    return outcome;
+}
+
+}  // namespace
+
+std::string GradeTarget::describe() const {
+    if (connect) return "server at " + connect->str();
+    std::string text;
+    for (const std::string& word : command) text += (text.empty() ? "" : " ") + word;
+    return text;
+}
+
+const char* status_name(Status status) {
+    switch (status) {
+    case Status::Passed:   return "PASS";
+    case Status::Failed:   return "FAIL";
+    case Status::Observed: return "OBSERVED";
+    case Status::Skipped:  return "SKIPPED";
+    case Status::NotRun:   return "NOT RUN";
+    }
+    return "?";
+}
+
+int GradeReport::score() const {
+    int total = 0;
+    for (const TestOutcome& outcome : outcomes) total += outcome.score;
+    return total;
+}
+
+int GradeReport::max_score() const {
+    int total = 0;
+    for (const TestOutcome& outcome : outcomes)
+        if (outcome.status != Status::Skipped) total += outcome.entry->points;
+    return total;
+}
+
+GradeReport grade(const Lab& lab, const GradeTarget& target, const std::vector<std::string>& only) {
+    GradeReport report;
+    report.lab = &lab;
+    report.target = target.describe();
+    // The first test of every rubric (one line echoed) gates the rest: a
+    // server that cannot echo one line would otherwise time out in every test.
+    std::string gate_failure;
+    for (const RubricEntry& entry : lab.rubric) {
+        if (!selected(entry, only)) continue;
+        if (!gate_failure.empty()) {
+            TestOutcome skipped;
+            skipped.entry = &entry;
+            skipped.message = gate_failure;
+            report.outcomes.push_back(skipped);
+            continue;
+        }
+        std::string startup_error;
+        report.outcomes.push_back(grade_one(entry, target, startup_error));
+        const TestOutcome& outcome = report.outcomes.back();
+        if (!startup_error.empty())
+            gate_failure = "not run: the server did not start (see " + std::string(entry.test.name) + ")";
+        else if (&entry == &lab.rubric.front() && outcome.status == Status::Failed)
+            gate_failure = "not run: the server does not echo a single line (see " + std::string(entry.test.name) + ")";
+    }
+    return report;
+}
+
+}  // namespace checker

@@ -1,0 +1,45 @@
+// Runs a lab's rubric against one server and collects the outcomes.
+#pragma once
+
+#include "rubric.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace checker {
+
+// The server to grade: a command the checker starts itself (once per test,
+// with "--port P" appended), or a server already running at an address.
+struct GradeTarget {
+    std::vector<std::string> command;
+    std::optional<Endpoint> connect;
+    std::string describe() const;
+};
+
+enum class Status { Passed, Failed, Observed, Skipped, NotRun };
+const char* status_name(Status status);
+
+struct TestOutcome {
+    const RubricEntry* entry = nullptr;
+    Status status = Status::NotRun;
+    int score = 0;
+    std::string message;          // why it failed, or what was observed
+    std::string observed;         // figures measured along the way
+    std::string server_output;    // the tail of the server's output, when it failed
+    double seconds = 0;
+};
+
+struct GradeReport {
+    const Lab* lab = nullptr;
+    std::string target;
+    std::vector<TestOutcome> outcomes;
+    std::string setup_error;      // grading could not start at all (only then)
+    int score() const;
+    int max_score() const;
+};
+
+// Grades `target` on `lab`. `only`, if not empty, names the tests to run.
+GradeReport grade(const Lab& lab, const GradeTarget& target, const std::vector<std::string>& only);
+
+}  // namespace checker

@@ -1,0 +1,117 @@
+#include "report.hpp"
+
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <ostream>
+#include <sstream>
+
+namespace checker {
+
+namespace {
+
+std::string fixed(double value, int decimals) {
+    std::ostringstream text;
+    text << std::fixed << std::setprecision(decimals) << value;
+    return text.str();
+}
+
+std::string indented(const std::string& text, const std::string& prefix) {
+    std::string out;
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) out += prefix + line + "\n";
+    return out;
+}
+
+std::string outcome_text(const TestOutcome& outcome) {
+    std::string text = outcome.message;
+    if (!outcome.observed.empty() && outcome.status != Status::Observed)
+        text += (text.empty() ? "" : "\n") + std::string("observed: ") + outcome.observed;
+    if (!outcome.server_output.empty() && outcome.status == Status::Failed)
+        text += "\nthe server's last output:\n" + indented(outcome.server_output, "  | ");
+    return text;
+}
+
+}  // namespace
+
+void print_report(std::ostream& out, const GradeReport& report) {
+    out << "Lab " << report.lab->name << " (" << report.lab->model << ")\n"
+        << "server: " << report.target << "\n\n";
+    out << "  " << std::left << std::setw(9) << "result" << std::setw(8) << "points" << std::setw(22) << "test"
+        << std::setw(13) << "category" << "time\n";
+    for (const TestOutcome& outcome : report.outcomes) {
+        std::string points = std::to_string(outcome.score) + "/" + std::to_string(outcome.entry->points);
+        out << "  " << std::setw(9) << status_name(outcome.status) << std::setw(8) << points << std::setw(22)
+            << outcome.entry->test.name << std::setw(13) << category_name(outcome.entry->test.category)
+            << fixed(outcome.seconds, 1) << " s";
+        if (!outcome.observed.empty() && outcome.status == Status::Passed) out << "   " << outcome.observed;
+        out << "\n";
+    }
+    out << "\nScore: " << report.score() << "/" << report.max_score() << "\n";
+    for (const TestOutcome& outcome : report.outcomes) {
+        if (outcome.status == Status::Passed || outcome.message.empty()) continue;
+        if (outcome.status == Status::NotRun) continue;   // the gate's own failure says why
+        out << "\n" << status_name(outcome.status) << " " << outcome.entry->test.name << ": "
+            << outcome.entry->test.checks << "\n"
+            << indented(outcome_text(outcome), "  ");
+    }
+    std::size_t not_run = 0;
+    for (const TestOutcome& outcome : report.outcomes) not_run += outcome.status == Status::NotRun;
+    if (not_run > 0) out << "\n" << not_run << " more tests were not run: fix the first failure above, then grade again.\n";
+}
+
+std::string json_string(std::string_view text) {
+    std::string out = "\"";
+    for (unsigned char c : text) {
+        switch (c) {
+        case '"': out += "\\\""; break;
+        case '\\': out += "\\\\"; break;
+        case '\n': out += "\\n"; break;
+        case '\t': out += "\\t"; break;
+        case '\r': out += "\\r"; break;
+        default:
+            if (c < 0x20) { char hex[8]; std::snprintf(hex, sizeof hex, "\\u%04x", c); out += hex; }
+            else out += static_cast<char>(c);   // UTF-8 passes through
+        }
+    }
+    return out + "\"";
+}
+
+void write_results_json(const std::string& path, const GradeReport* report, const std::string& setup_error) {
+    std::ofstream out(path);
+    out << "{\n";
+    if (!report) {
+        out << "  \"score\": 0,\n  \"output\": " << json_string(setup_error) << ",\n  \"tests\": []\n}\n";
+        return;
+    }
+    out << "  \"score\": " << report->score() << ",\n"
+        << "  \"max_score\": " << report->max_score() << ",\n"
+        << "  \"output\": " << json_string("Lab " + report->lab->name + ": " + std::to_string(report->score()) + "/" +
+                                           std::to_string(report->max_score())) << ",\n"
+        << "  \"tests\": [\n";
+    for (std::size_t i = 0; i < report->outcomes.size(); ++i) {
+        const TestOutcome& outcome = report->outcomes[i];
+        bool passed = outcome.status == Status::Passed || outcome.status == Status::Observed ||
+                      outcome.status == Status::Skipped;
+        std::string text = std::string(status_name(outcome.status)) + ": " + outcome.entry->test.checks;
+        if (!outcome.message.empty() || !outcome.observed.empty()) text += "\n" + outcome_text(outcome);
+        out << "    {\"name\": " << json_string(outcome.entry->test.name) << ", \"score\": " << outcome.score
+            << ", \"max_score\": " << outcome.entry->points << ", \"status\": \"" << (passed ? "passed" : "failed")
+            << "\", \"tags\": [" << json_string(category_name(outcome.entry->test.category))
+            << "], \"output\": " << json_string(text) << "}" << (i + 1 < report->outcomes.size() ? "," : "") << "\n";
+    }
+    out << "  ]\n}\n";
+}
+
+void print_rubric(std::ostream& out, const Lab& lab) {
+    out << "Lab " << lab.name << " (" << lab.model << ")\n";
+    for (const RubricEntry& entry : lab.rubric) {
+        out << "  " << std::left << std::setw(22) << entry.test.name << std::setw(13)
+            << category_name(entry.test.category) << std::right << std::setw(3) << entry.points << " pts  "
+            << std::setw(5) << fixed(seconds(entry.timeout), 1) << " s  "
+            << (entry.expect == Expect::Blocks ? "[reported only: this model blocks here] " : "")
+            << entry.test.checks << "\n";
+    }
+}
+
+}  // namespace checker

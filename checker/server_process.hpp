@@ -1,0 +1,80 @@
+// The graded server as a child process of the checker, contained so that no
+// grading run leaves anything behind, whatever the server does: it runs in a
+// process group of its own, in a pids cgroup where the machine offers one
+// (the only thing that stops a fork bomb when running as root), with limits
+// on descriptors, file size and core dumps, and with its output captured.
+// At the end the checker kills the server and every descendant it can find,
+// including ones that changed session or process group, and reaps them all.
+//
+// Runs on the checker's main thread; not thread-safe.
+#pragma once
+
+#include "connection.hpp"
+#include "deadline.hpp"
+#include "unique_fd.hpp"
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace checker {
+
+struct ServerLimits {
+    int open_files = 1024;      // RLIMIT_NOFILE
+    int processes = 512;        // pids.max of the cgroup, where there is one
+};
+
+class ServerProcess {
+public:
+    // Starts `command`. Throws std::runtime_error with a one-line diagnosis
+    // if it cannot be started at all (no such file, not executable).
+    ServerProcess(const std::vector<std::string>& command, ServerLimits limits);
+    ~ServerProcess();
+    ServerProcess(const ServerProcess&) = delete;
+    ServerProcess& operator=(const ServerProcess&) = delete;
+
+    pid_t pid() const { return pid_; }
+
+    // Waits until `server` accepts connections. Returns a diagnosis when it
+    // does not: it exited, crashed, or listens somewhere else.
+    std::optional<std::string> wait_until_listening(const Endpoint& server, Deadline deadline);
+
+    bool running();                                 // false once the server process has ended
+    bool wait_for_exit(Deadline deadline);          // true if it ended in time
+    void send_signal(int signal_number);            // to the server process itself
+    std::optional<int> exit_status() const { return status_; }  // raw wait status, once ended
+    std::string exit_description() const;           // "exited with status 1", "was killed by SIGSEGV (...)"
+    std::string output_tail(std::size_t max_lines = 12) const;
+
+    // Kills the server and all its descendants and reaps them (bounded).
+    void kill_everything();
+
+    // What /proc says about the server now (-1 where it cannot tell).
+    int open_descriptors() const;
+    int thread_count() const;                       // threads of the server process
+    std::vector<pid_t> processes() const;           // the server and all its descendants
+    std::vector<pid_t> zombies() const;             // descendants that have exited but are not reaped
+
+private:
+    void reap();
+    std::vector<pid_t> everything_to_kill() const;
+
+    pid_t pid_ = -1;
+    std::optional<int> status_;
+    iolab::UniqueFd output_;                        // memfd holding the server's stdout and stderr
+    std::string cgroup_;                            // pids cgroup directory, or "" when none
+};
+
+// Finds a TCP port on 127.0.0.1 that nothing listens on right now.
+int pick_free_port();
+
+// Makes the checker the reaper of orphaned descendants (PR_SET_CHILD_SUBREAPER),
+// so that a grandchild whose parent died is reparented to the checker, not to init.
+void become_subreaper();
+
+// Descriptive name of a signal: "SIGPIPE (broken pipe)".
+std::string signal_name(int signal_number);
+
+}  // namespace checker

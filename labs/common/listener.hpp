@@ -1,0 +1,33 @@
+// The listening socket, shared by every model. Owns one spare descriptor for
+// the EMFILE trick (see accept()).
+#pragma once
+
+#include "options.hpp"
+#include "unique_fd.hpp"
+
+namespace iolab {
+
+class Listener {
+public:
+    // socket + SO_REUSEADDR + bind + listen; throws std::system_error naming the call.
+    explicit Listener(const Options& options);
+
+    int fd() const noexcept { return socket_.get(); }
+    int port() const noexcept { return port_; }
+
+    // Accepts one connection. Returns an empty UniqueFd when there is nothing to
+    // serve this time: interrupted by a signal, no pending connection on a
+    // non-blocking listener, the client already gone, or no descriptor left.
+    // Throws only when the listening socket itself is unusable.
+    UniqueFd accept();
+
+private:
+    UniqueFd socket_;
+    UniqueFd spare_;    // held in reserve, released only to turn away a client at EMFILE
+    int port_ = 0;
+};
+
+// Puts a descriptor into non-blocking mode: calls that would wait fail with EAGAIN.
+void set_nonblocking(int fd);
+
+}  // namespace iolab

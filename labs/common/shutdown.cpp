@@ -1,0 +1,52 @@
+#include "shutdown.hpp"
+
+#include "errors.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+
+namespace iolab {
+
+namespace {
+
+std::atomic<bool> requested{false};
+int listen_socket = -1;
+int wakeup_pipe[2] = {-1, -1};
+
+// Runs in whichever thread the kernel picked, between any two instructions of
+// it: only async-signal-safe calls here (write and shutdown are).
+extern "C" void on_shutdown_signal(int) {
+    int saved_errno = errno;
+    requested.store(true);
+    char byte = 1;
+    [[maybe_unused]] ssize_t ignored = ::write(wakeup_pipe[1], &byte, 1);
+    if (listen_socket >= 0) ::shutdown(listen_socket, SHUT_RD);
+    errno = saved_errno;
+}
+
+}  // namespace
+
+void install_shutdown_handlers(int listen_fd) {
+    static_assert(std::atomic<bool>::is_always_lock_free, "the handler needs a lock-free flag");
+    listen_socket = listen_fd;
+    if (::pipe2(wakeup_pipe, O_CLOEXEC | O_NONBLOCK) < 0) throw_errno("pipe2");
+
+    struct sigaction action{};
+    action.sa_handler = on_shutdown_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;   // no SA_RESTART: interrupted calls return EINTR
+    if (::sigaction(SIGINT, &action, nullptr) < 0 || ::sigaction(SIGTERM, &action, nullptr) < 0)
+        throw_errno("sigaction");
+    action.sa_handler = SIG_IGN;
+    if (::sigaction(SIGPIPE, &action, nullptr) < 0) throw_errno("sigaction(SIGPIPE)");
+}
+
+bool shutdown_requested() noexcept { return requested.load(); }
+
+int shutdown_wakeup_fd() noexcept { return wakeup_pipe[0]; }
+
+}  // namespace iolab

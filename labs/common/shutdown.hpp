@@ -1,0 +1,24 @@
+// Orderly shutdown on SIGINT and SIGTERM, and immunity to SIGPIPE.
+//
+// The handlers are installed without SA_RESTART, so a blocking call (accept,
+// recv, send, poll, ...) that the signal interrupts returns -1 with EINTR and
+// the server gets a chance to look at shutdown_requested().
+#pragma once
+
+namespace iolab {
+
+// Installs the handlers. `listen_fd` is shut down for reading by the handler,
+// which wakes a thread blocked in accept() even if the signal was delivered to
+// another thread. SIGPIPE is ignored: writing to a connection the peer has
+// reset then fails with EPIPE instead of killing the whole server.
+void install_shutdown_handlers(int listen_fd);
+
+// True once SIGINT or SIGTERM has arrived. Safe to call from any thread.
+bool shutdown_requested() noexcept;
+
+// A descriptor that becomes readable when shutdown is requested (the read end
+// of a self-pipe), for event loops to watch next to their sockets so that a
+// signal arriving just before they block cannot be missed.
+int shutdown_wakeup_fd() noexcept;
+
+}  // namespace iolab
