@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
 
 namespace checker {
 
@@ -48,7 +49,16 @@ void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, Te
     context.server.port = pick_free_port();
     std::vector<std::string> command = target.command;
     command.insert(command.end(), {"--port", std::to_string(context.server.port)});
-    ServerProcess server(command, entry.test.limits);
+    std::optional<ServerProcess> started;
+    try {
+        started.emplace(command, entry.test.limits);
+    } catch (const std::runtime_error& error) {   // not even exec() worked
+        startup_error = error.what();
+        outcome.status = Status::Failed;
+        outcome.message = error.what();
+        return;
+    }
+    ServerProcess& server = *started;
     context.process = &server;
     if (auto problem = server.wait_until_listening(context.server, Deadline(kStartupBudget))) {
         startup_error = *problem;

@@ -30,14 +30,20 @@ void test_client_reset(TestContext& context) {
     // is in the middle of writing when the reset arrives. Its next write to
     // that connection fails with EPIPE, and raises SIGPIPE, whose default
     // action kills the whole process.
+    // Flood until the pipe is jammed: the client's receive buffer, the
+    // server's send buffer and its receive buffer all full, the server
+    // blocked (or parked) in the middle of its replies.
     Connection client = Connection::open(context.server, context.deadline, 4096);
-    std::string flood(1 << 20, 'r');
+    std::string flood(16 << 20, 'r');
     for (std::size_t i = 99; i < flood.size(); i += 100) flood[i] = '\n';
-    Deadline flooding = context.deadline.sooner(300ms);
+    Deadline flooding = context.deadline.sooner(500ms);
     std::string_view rest = flood;
-    while (!rest.empty() && !flooding.passed()) {
-        rest.remove_prefix(client.send_some(rest));
-        std::this_thread::sleep_for(1ms);
+    Clock::time_point last_progress = Clock::now();
+    while (!rest.empty() && !flooding.passed() && Clock::now() - last_progress < 50ms) {
+        std::size_t sent = client.send_some(rest);
+        rest.remove_prefix(sent);
+        if (sent > 0) last_progress = Clock::now();
+        else std::this_thread::sleep_for(1ms);
     }
     client.reset();
     std::this_thread::sleep_for(100ms);   // let the server run into the reset

@@ -34,6 +34,7 @@ bool send_all(int fd, const char* bytes, std::size_t length) {
 }
 
 void serve_until_eof(const UniqueFd& client, const Options& options) {
+    ShutdownWatch wake_on_shutdown(client.get());
     LineProtocol protocol;
     std::string replies;
     char buffer[kChunk];

@@ -14,6 +14,11 @@ namespace iolab {
 namespace {
 
 std::atomic<bool> requested{false};
+
+// Connections watched by a ShutdownWatch, indexed by descriptor number (a
+// descriptor above the table is simply not watched: it still sees EINTR).
+constexpr int kWatchedMax = 1 << 16;
+std::atomic<bool> watched[kWatchedMax];
 int listen_socket = -1;
 int wakeup_pipe[2] = {-1, -1};
 
@@ -25,6 +30,8 @@ extern "C" void on_shutdown_signal(int) {
     char byte = 1;
     [[maybe_unused]] ssize_t ignored = ::write(wakeup_pipe[1], &byte, 1);
     if (listen_socket >= 0) ::shutdown(listen_socket, SHUT_RD);
+    for (int fd = 0; fd < kWatchedMax; ++fd)
+        if (watched[fd].load()) ::shutdown(fd, SHUT_RDWR);
     errno = saved_errno;
 }
 
@@ -48,5 +55,18 @@ void install_shutdown_handlers(int listen_fd) {
 bool shutdown_requested() noexcept { return requested.load(); }
 
 int shutdown_wakeup_fd() noexcept { return wakeup_pipe[0]; }
+
+// Registering first and looking at the flag second (both sequentially
+// consistent) means that either the handler sees this connection, or this
+// constructor sees the flag: never neither.
+ShutdownWatch::ShutdownWatch(int connection_fd) noexcept : fd_(connection_fd) {
+    if (fd_ < 0 || fd_ >= kWatchedMax) return;
+    watched[fd_].store(true);
+    if (requested.load()) ::shutdown(fd_, SHUT_RDWR);
+}
+
+ShutdownWatch::~ShutdownWatch() {
+    if (fd_ >= 0 && fd_ < kWatchedMax) watched[fd_].store(false);
+}
 
 }  // namespace iolab

@@ -21,4 +21,20 @@ bool shutdown_requested() noexcept;
 // signal arriving just before they block cannot be missed.
 int shutdown_wakeup_fd() noexcept;
 
+// While a ShutdownWatch lives, a shutdown request also shuts its connection
+// down (shutdown(2), SHUT_RDWR), so that a thread blocked in recv() or send()
+// on it wakes up at once. This closes the race a flag alone leaves open: a
+// signal that arrives just before the thread enters recv() would otherwise
+// leave it blocked until the client speaks. Used by the blocking models.
+class ShutdownWatch {
+public:
+    explicit ShutdownWatch(int connection_fd) noexcept;
+    ~ShutdownWatch();
+    ShutdownWatch(const ShutdownWatch&) = delete;
+    ShutdownWatch& operator=(const ShutdownWatch&) = delete;
+
+private:
+    int fd_;
+};
+
 }  // namespace iolab

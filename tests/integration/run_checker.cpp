@@ -1,0 +1,65 @@
+#include "run_checker.hpp"
+
+#include "server_process.hpp"
+
+#include <dirent.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace iolab_test {
+
+std::string build_dir() {
+    const char* dir = std::getenv("IOLAB_BUILD");
+    return dir && *dir ? dir : "build";
+}
+
+std::string CheckerRun::test_line(const std::string& test) const {
+    std::istringstream lines(results_json);
+    for (std::string line; std::getline(lines, line);)
+        if (line.find("\"name\": \"" + test + "\"") != std::string::npos) return line;
+    return "";
+}
+
+CheckerRun grade(const std::string& lab, const std::string& server, const std::string& only, double timeout_seconds) {
+    char json_path[] = "/tmp/iolab-test-results-XXXXXX";
+    int json_fd = ::mkstemp(json_path);
+    ::close(json_fd);
+    std::vector<std::string> command{build_dir() + "/checker", "grade", "--lab", lab, "--json", json_path};
+    if (!only.empty()) command.insert(command.end(), {"--only", only});
+    command.insert(command.end(), {"--", server});
+
+    CheckerRun run;
+    auto start = checker::Clock::now();
+    {
+        checker::ServerProcess checker_process(command, checker::ServerLimits{.open_files = 20000, .processes = 4096});
+        if (checker_process.wait_for_exit(checker::Deadline(std::chrono::duration_cast<checker::Duration>(
+                std::chrono::duration<double>(timeout_seconds)))) &&
+            WIFEXITED(*checker_process.exit_status()))
+            run.exit_code = WEXITSTATUS(*checker_process.exit_status());
+        run.output = checker_process.output_tail(200);
+    }
+    run.seconds = checker::seconds(checker::Clock::now() - start);
+    std::ifstream json(json_path);
+    run.results_json.assign(std::istreambuf_iterator<char>(json), {});
+    ::unlink(json_path);
+    return run;
+}
+
+std::vector<int> processes_matching(const std::string& needle) {
+    std::vector<int> found;
+    DIR* proc = ::opendir("/proc");
+    while (dirent* entry = proc ? ::readdir(proc) : nullptr) {
+        int pid = std::atoi(entry->d_name);
+        if (pid <= 0 || pid == ::getpid()) continue;
+        std::ifstream cmdline("/proc/" + std::string(entry->d_name) + "/cmdline");
+        std::string text((std::istreambuf_iterator<char>(cmdline)), {});
+        if (text.find(needle) != std::string::npos) found.push_back(pid);
+    }
+    if (proc) ::closedir(proc);
+    return found;
+}
+
+}  // namespace iolab_test
