@@ -1,5 +1,7 @@
 #include "grader.hpp"
 
+#include "binary_imports.hpp"
+
 #include <algorithm>
 #include <exception>
 #include <optional>
@@ -60,6 +62,7 @@ void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, Te
     }
     ServerProcess& server = *started;
     context.process = &server;
+    context.executable = resolve_executable(target.command.front());
     if (auto problem = server.wait_until_listening(context.server, Deadline(kStartupBudget))) {
         startup_error = *problem;
         outcome.status = Status::Failed;

@@ -25,6 +25,7 @@ enum class Expect {
 struct TestContext {
     Endpoint server;
     ServerProcess* process = nullptr;     // null when grading a server started by hand (--connect)
+    std::string executable;               // the server's binary (resolved from the command), "" with --connect
     Deadline deadline{0s};                // the test's time budget
     std::string observed;                 // figures the test measured, printed with its result
     bool server_stop_expected = false;    // the test stops the server itself (e.g. SIGTERM)
