@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
     // The checker's own writes to a server that vanished must fail with EPIPE, not kill it.
     ::signal(SIGPIPE, SIG_IGN);
     become_subreaper();
+    kill_servers_when_interrupted();
 
     CLI::App app{"iolab checker: grades a line-echo server for correctness, concurrency, robustness, resources "
                  "and conformance to its I/O model"};

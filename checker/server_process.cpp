@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -87,6 +88,20 @@ std::string read_first_line(const std::string& path) {
 
 bool writable_dir(const std::string& path) { return ::access(path.c_str(), W_OK) == 0; }
 
+// Removes the cgroups an interrupted checker could not remove (its pid, in the
+// name, no longer runs; a cgroup with processes in it refuses rmdir anyway).
+void remove_stale_cgroups(const std::string& parent) {
+    DIR* dir = ::opendir(parent.c_str());
+    if (!dir) return;
+    while (dirent* entry = ::readdir(dir)) {
+        int owner = 0;
+        if (std::sscanf(entry->d_name, "iolab-checker-%d-", &owner) == 1 && owner != ::getpid() &&
+            ::kill(owner, 0) != 0)
+            ::rmdir((parent + "/" + entry->d_name).c_str());
+    }
+    ::closedir(dir);
+}
+
 // A fresh pids cgroup (v1 or v2) for one server, or "" when the machine offers none.
 std::string make_pids_cgroup(int max_processes) {
     static int counter = 0;
@@ -98,6 +113,7 @@ std::string make_pids_cgroup(int max_processes) {
         if (own.rfind("0::", 0) == 0) parents.push_back("/sys/fs/cgroup" + own.substr(3));
     }
     for (const std::string& parent : parents) {
+        if (counter == 1) remove_stale_cgroups(parent);
         std::string dir = parent + "/" + name;
         if (::mkdir(dir.c_str(), 0755) < 0) continue;
         std::ofstream(dir + "/pids.max") << max_processes;
@@ -176,7 +192,36 @@ std::vector<int> listening_ports(const std::vector<pid_t>& pids) {
     return ports;
 }
 
+// What the interrupt handler needs, kept in plain storage it can read safely.
+volatile pid_t running_server_group = 0;
+char running_server_cgroup_procs[512];
+
+extern "C" void on_checker_interrupted(int signal_number) {
+    if (running_server_group > 0) ::kill(-running_server_group, SIGKILL);
+    int procs = running_server_cgroup_procs[0] ? ::open(running_server_cgroup_procs, O_RDONLY) : -1;
+    if (procs >= 0) {
+        char text[4096];
+        ssize_t length = ::read(procs, text, sizeof text - 1);
+        ::close(procs);
+        pid_t pid = 0;
+        for (ssize_t i = 0; i < length; ++i) {   // no stdio in a signal handler: parse by hand
+            if (text[i] >= '0' && text[i] <= '9') { pid = pid * 10 + (text[i] - '0'); continue; }
+            if (pid > 0) ::kill(pid, SIGKILL);
+            pid = 0;
+        }
+    }
+    ::signal(signal_number, SIG_DFL);
+    ::raise(signal_number);
+}
+
 }  // namespace
+
+void kill_servers_when_interrupted() {
+    struct sigaction action{};
+    action.sa_handler = on_checker_interrupted;
+    sigemptyset(&action.sa_mask);
+    for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signal_number, &action, nullptr);
+}
 
 std::string signal_name(int signal_number) {
     const char* abbrev = sigabbrev_np(signal_number);
@@ -217,6 +262,9 @@ ServerProcess::ServerProcess(const std::vector<std::string>& command, ServerLimi
     if (pid_ < 0) throw std::system_error(errno, std::generic_category(), "fork");
     if (pid_ == 0) exec_server(argv.data(), output_.get(), error_write.get(), limits, cgroup_procs.c_str());
     ::setpgid(pid_, pid_);      // also here, so that the group exists whichever runs first
+    running_server_group = pid_;
+    std::string procs_path = cgroup_procs.substr(0, sizeof running_server_cgroup_procs - 1);
+    std::memcpy(running_server_cgroup_procs, procs_path.c_str(), procs_path.size() + 1);
     error_write.reset();
 
     int exec_error = 0;
@@ -303,6 +351,10 @@ void ServerProcess::kill_everything() {
         std::this_thread::sleep_for(2ms);
     }
     if (!cgroup_.empty() && ::rmdir(cgroup_.c_str()) == 0) cgroup_.clear();
+    if (running_server_group == pid_) {
+        running_server_group = 0;
+        running_server_cgroup_procs[0] = '\0';
+    }
 }
 
 std::optional<std::string> ServerProcess::wait_until_listening(const Endpoint& server, Deadline deadline) {

@@ -74,6 +74,10 @@ int pick_free_port();
 // so that a grandchild whose parent died is reparented to the checker, not to init.
 void become_subreaper();
 
+// If the checker itself is interrupted (Ctrl-C, SIGTERM, SIGHUP), kill the
+// server being graded and everything in its cgroup before dying.
+void kill_servers_when_interrupted();
+
 // Descriptive name of a signal: "SIGPIPE (broken pipe)".
 std::string signal_name(int signal_number);
 
