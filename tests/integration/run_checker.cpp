@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -24,12 +25,21 @@ std::string CheckerRun::test_line(const std::string& test) const {
 }
 
 CheckerRun grade(const std::string& lab, const std::string& server, const std::string& only, double timeout_seconds) {
+    std::vector<std::string> arguments{"grade", "--lab", lab};
+    if (!only.empty()) arguments.insert(arguments.end(), {"--only", only});
+    arguments.insert(arguments.end(), {"--", server});
+    return run_checker(arguments, timeout_seconds);
+}
+
+CheckerRun run_checker(std::vector<std::string> arguments, double timeout_seconds) {
     char json_path[] = "/tmp/iolab-test-results-XXXXXX";
     int json_fd = ::mkstemp(json_path);
     ::close(json_fd);
-    std::vector<std::string> command{build_dir() + "/checker", "grade", "--lab", lab, "--json", json_path};
-    if (!only.empty()) command.insert(command.end(), {"--only", only});
-    command.insert(command.end(), {"--", server});
+    // --json goes before "--" (which starts the server's own command line).
+    auto end_of_options = std::find(arguments.begin(), arguments.end(), "--");
+    arguments.insert(end_of_options, {"--json", json_path});
+    std::vector<std::string> command{build_dir() + "/checker"};
+    command.insert(command.end(), arguments.begin(), arguments.end());
 
     CheckerRun run;
     auto start = checker::Clock::now();

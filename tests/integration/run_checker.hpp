@@ -23,6 +23,9 @@ struct CheckerRun {
 CheckerRun grade(const std::string& lab, const std::string& server, const std::string& only = "",
                  double timeout_seconds = 60);
 
+// build/checker ARGUMENTS... --json TMP  (for runs that are not a plain grade)
+CheckerRun run_checker(std::vector<std::string> arguments, double timeout_seconds = 60);
+
 // Processes whose command line contains `needle` (other than this one).
 std::vector<int> processes_matching(const std::string& needle);
 
