@@ -12,6 +12,11 @@ namespace {
 
 constexpr Duration kStartupBudget = 5s;
 
+// A whole lab grades within this, whatever the server does: a test gets at
+// most what is left of it (each test's own timeout is normally far shorter).
+constexpr Duration kLabBudget = 27s;
+constexpr Duration kSmallestUsefulTest = 500ms;
+
 bool selected(const RubricEntry& entry, const std::vector<std::string>& only) {
     return only.empty() || std::find(only.begin(), only.end(), entry.test.name) != only.end();
 }
@@ -46,8 +51,8 @@ void apply_expectation(const RubricEntry& entry, TestOutcome& outcome) {
 
 // Runs one test against a server the checker starts for this test alone, so
 // that what one test does to the server cannot spoil the next.
-void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, TestContext& context,
-                         TestOutcome& outcome, std::string& startup_error) {
+void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, Deadline lab_deadline,
+                         TestContext& context, TestOutcome& outcome, std::string& startup_error) {
     context.server.port = pick_free_port();
     std::vector<std::string> command = target.command;
     command.insert(command.end(), {"--port", std::to_string(context.server.port)});
@@ -63,12 +68,12 @@ void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, Te
     ServerProcess& server = *started;
     context.process = &server;
     context.executable = resolve_executable(target.command.front());
-    if (auto problem = server.wait_until_listening(context.server, Deadline(kStartupBudget))) {
+    if (auto problem = server.wait_until_listening(context.server, lab_deadline.sooner(kStartupBudget))) {
         startup_error = *problem;
         outcome.status = Status::Failed;
         outcome.message = *problem;
     } else {
-        context.deadline = Deadline(entry.timeout);
+        context.deadline = lab_deadline.sooner(entry.timeout);
         run_test(entry, context, outcome);
     }
     server.kill_everything();
@@ -76,19 +81,20 @@ void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, Te
     context.process = nullptr;
 }
 
-TestOutcome grade_one(const RubricEntry& entry, const GradeTarget& target, std::string& startup_error) {
+TestOutcome grade_one(const RubricEntry& entry, const GradeTarget& target, Deadline lab_deadline,
+                      std::string& startup_error) {
     TestOutcome outcome;
     outcome.entry = &entry;
     TestContext context;
     Clock::time_point start = Clock::now();
     if (!target.connect) {
-        run_with_own_server(entry, target, context, outcome, startup_error);
+        run_with_own_server(entry, target, lab_deadline, context, outcome, startup_error);
     } else if (entry.test.needs_process) {
         outcome.status = Status::Skipped;
         outcome.message = "needs the server's process: grade with a server command instead of --connect";
     } else {
         context.server = *target.connect;
-        context.deadline = Deadline(entry.timeout);
+        context.deadline = lab_deadline.sooner(entry.timeout);
         run_test(entry, context, outcome);
     }
     outcome.observed = context.observed;
@@ -138,8 +144,12 @@ GradeReport grade(const Lab& lab, const GradeTarget& target, const std::vector<s
     // The first test of every rubric (one line echoed) gates the rest: a
     // server that cannot echo one line would otherwise time out in every test.
     std::string gate_failure;
+    Deadline lab_deadline(kLabBudget);
     for (const RubricEntry& entry : lab.rubric) {
         if (!selected(entry, only)) continue;
+        if (gate_failure.empty() && lab_deadline.remaining() < kSmallestUsefulTest)
+            gate_failure = "not run: the lab's grading time (" + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kLabBudget).count()) +
+                           " s) was used up by tests that waited for replies in vain: fix those first";
         if (!gate_failure.empty()) {
             TestOutcome skipped;
             skipped.entry = &entry;
@@ -148,7 +158,7 @@ GradeReport grade(const Lab& lab, const GradeTarget& target, const std::vector<s
             continue;
         }
         std::string startup_error;
-        report.outcomes.push_back(grade_one(entry, target, startup_error));
+        report.outcomes.push_back(grade_one(entry, target, lab_deadline, startup_error));
         const TestOutcome& outcome = report.outcomes.back();
         if (!startup_error.empty())
             gate_failure = "not run: the server did not start (see " + std::string(entry.test.name) + ")";
