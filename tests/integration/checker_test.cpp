@@ -68,7 +68,7 @@ TEST_P(FixtureTest, IsCaughtByTheTestNamingItsDefect) {
     std::string line = run.test_line(c.test);
     EXPECT_NE(line.find("\"status\": \"failed\""), std::string::npos) << run.results_json;
     EXPECT_NE(line.find(c.says), std::string::npos) << line;
-    EXPECT_TRUE(iolab_test::processes_matching("fixtures/" + std::string(c.fixture)).empty())
+    EXPECT_TRUE(iolab_test::processes_matching(build_dir() + "/fixtures/" + c.fixture).empty())
         << c.fixture << " outlived its grading run";
 }
 

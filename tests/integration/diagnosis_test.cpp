@@ -30,7 +30,7 @@ TEST(Diagnosis, ServerThatListensOnAnotherPort) {
     auto run = run_checker({"grade", "--lab", "blocking", "--", build_dir() + "/fixtures/ignores_port"});
     EXPECT_EQ(run.exit_code, 1) << run.output;
     EXPECT_NE(run.output.find("it must use the --port option"), std::string::npos) << run.output;
-    EXPECT_TRUE(iolab_test::processes_matching("fixtures/ignores_port").empty());
+    EXPECT_TRUE(iolab_test::processes_matching(build_dir() + "/fixtures/ignores_port").empty());
 }
 
 TEST(Diagnosis, ServerThatNeverListens) {

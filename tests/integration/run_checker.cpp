@@ -7,14 +7,17 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 namespace iolab_test {
 
 std::string build_dir() {
+    // Absolute, so that looking for leftover processes by path cannot mistake
+    // another checkout's processes for this one's.
     const char* dir = std::getenv("IOLAB_BUILD");
-    return dir && *dir ? dir : "build";
+    return std::filesystem::absolute(dir && *dir ? dir : "build").lexically_normal().string();
 }
 
 std::string CheckerRun::test_line(const std::string& test) const {

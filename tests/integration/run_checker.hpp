@@ -7,7 +7,7 @@
 
 namespace iolab_test {
 
-// The build directory under test ($IOLAB_BUILD, default "build").
+// The build directory under test ($IOLAB_BUILD, default "build"), as an absolute path.
 std::string build_dir();
 
 struct CheckerRun {
