@@ -44,6 +44,7 @@ TEST_P(SolutionTest, EarnsFullMarks) {
     EXPECT_EQ(run.exit_code, 0) << run.output;
     EXPECT_LT(run.seconds, 30) << run.output;
     EXPECT_EQ(run.results_json.find("\"status\": \"failed\""), std::string::npos) << run.results_json;
+    EXPECT_TRUE(run.leftovers.empty());
 }
 
 class StubTest : public testing::TestWithParam<const char*> {};
@@ -68,8 +69,7 @@ TEST_P(FixtureTest, IsCaughtByTheTestNamingItsDefect) {
     std::string line = run.test_line(c.test);
     EXPECT_NE(line.find("\"status\": \"failed\""), std::string::npos) << run.results_json;
     EXPECT_NE(line.find(c.says), std::string::npos) << line;
-    EXPECT_TRUE(iolab_test::processes_matching(build_dir() + "/fixtures/" + c.fixture).empty())
-        << c.fixture << " outlived its grading run";
+    EXPECT_TRUE(run.leftovers.empty()) << c.fixture << " outlived its grading run";
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureTest, testing::ValuesIn(kCatches),

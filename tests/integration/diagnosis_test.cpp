@@ -30,7 +30,7 @@ TEST(Diagnosis, ServerThatListensOnAnotherPort) {
     auto run = run_checker({"grade", "--lab", "blocking", "--", build_dir() + "/fixtures/ignores_port"});
     EXPECT_EQ(run.exit_code, 1) << run.output;
     EXPECT_NE(run.output.find("it must use the --port option"), std::string::npos) << run.output;
-    EXPECT_TRUE(iolab_test::processes_matching(build_dir() + "/fixtures/ignores_port").empty());
+    EXPECT_TRUE(run.leftovers.empty());
 }
 
 TEST(Diagnosis, ServerThatNeverListens) {
@@ -38,7 +38,7 @@ TEST(Diagnosis, ServerThatNeverListens) {
     EXPECT_EQ(run.exit_code, 1) << run.output;
     EXPECT_NE(run.output.find("did not listen"), std::string::npos) << run.output;
     EXPECT_LT(run.seconds, 15);
-    EXPECT_TRUE(iolab_test::processes_matching("checker-test-never-listens").empty());
+    EXPECT_TRUE(run.leftovers.empty());
 }
 
 TEST(Diagnosis, UnknownLabIsAUsageErrorAndStillWritesResults) {

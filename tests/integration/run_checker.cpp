@@ -43,6 +43,9 @@ CheckerRun run_checker(std::vector<std::string> arguments, double timeout_second
     arguments.insert(end_of_options, {"--json", json_path});
     std::vector<std::string> command{build_dir() + "/checker"};
     command.insert(command.end(), arguments.begin(), arguments.end());
+    // The server's command line ends with this word (its path, or the script of "sh -c").
+    bool has_server = std::find(arguments.begin(), arguments.end(), "--") + 1 < arguments.end();
+    std::string server_path = has_server ? arguments.back() : "";
 
     CheckerRun run;
     auto start = checker::Clock::now();
@@ -53,6 +56,8 @@ CheckerRun run_checker(std::vector<std::string> arguments, double timeout_second
             WIFEXITED(*checker_process.exit_status()))
             run.exit_code = WEXITSTATUS(*checker_process.exit_status());
         run.output = checker_process.output_tail(200);
+        // Before this harness cleans up: did the checker leave anything of the server behind?
+        if (!server_path.empty()) run.leftovers = processes_matching(server_path);
     }
     run.seconds = checker::seconds(checker::Clock::now() - start);
     std::ifstream json(json_path);

@@ -15,6 +15,7 @@ struct CheckerRun {
     double seconds = 0;
     std::string output;         // stdout and stderr (the tail)
     std::string results_json;   // what --json wrote
+    std::vector<int> leftovers; // processes of the graded server still alive after the checker exited
     // The results.json line of one test ("" if absent).
     std::string test_line(const std::string& test) const;
 };
