@@ -44,7 +44,8 @@ CheckerRun run_checker(std::vector<std::string> arguments, double timeout_second
     std::vector<std::string> command{build_dir() + "/checker"};
     command.insert(command.end(), arguments.begin(), arguments.end());
     // The server's command line ends with this word (its path, or the script of "sh -c").
-    bool has_server = std::find(arguments.begin(), arguments.end(), "--") + 1 < arguments.end();
+    auto separator = std::find(arguments.begin(), arguments.end(), "--");
+    bool has_server = separator != arguments.end() && separator + 1 != arguments.end();
     std::string server_path = has_server ? arguments.back() : "";
 
     CheckerRun run;
