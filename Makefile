@@ -1,7 +1,7 @@
 # iolab: server I/O models on Linux, side by side.   `make help` lists the targets.
 #
 # Everything is built into $(BUILD)/:
-#   $(BUILD)/checker            the grader
+#   $(BUILD)/checker            the grader (and short_io_shim.so, which it preloads into servers)
 #   $(BUILD)/solutions/MODEL    reference servers
 #   $(BUILD)/labs/MODEL         your servers
 
@@ -23,7 +23,7 @@ else
 endif
 # Warnings are errors everywhere except in the labs, where unfinished work must still build.
 STRICT   := -Werror
-LAB_FLAGS := -Wno-unused-parameter
+LAB_FLAGS := -Wno-unused-parameter -Wno-unused-function
 
 COMMON_OBJ   := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard labs/common/*.cpp))
 MODELS       := $(patsubst solutions/%/server.cpp,%,$(wildcard solutions/*/server.cpp))
@@ -79,8 +79,14 @@ $(BUILD)/fixtures/%: $(BUILD)/obj/tests/fixtures/%.o $(BUILD)/libiolab.a
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ -o $@
 
-$(BUILD)/checker: $(BUILD)/obj/checker/main.o $(CHECKER_OBJ) $(BUILD)/libiolab.a
+$(BUILD)/checker: $(BUILD)/obj/checker/main.o $(CHECKER_OBJ) $(BUILD)/libiolab.a | $(BUILD)/short_io_shim.so
 	$(CXX) $(LDFLAGS) $^ -o $@
+
+# The LD_PRELOAD library of the checker's short_io test. Plain C and never
+# sanitized: it is preloaded into sanitized servers too.
+$(BUILD)/short_io_shim.so: checker/short_io_shim.c | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -fPIC -shared $< -o $@ -ldl
 
 $(BUILD)/tests/run_tests: $(TEST_OBJ) $(CHECKER_OBJ) $(BUILD)/libiolab.a
 	@mkdir -p $(@D)

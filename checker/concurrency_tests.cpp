@@ -1,6 +1,12 @@
 // concurrency: one client must not hold up the others.
 #include "test_cases.hpp"
 
+#include "swarm.hpp"
+
+#include <sys/select.h>
+
+#include <thread>
+
 namespace checker::tests {
 
 namespace {
@@ -17,9 +23,187 @@ void test_idle_client(TestContext& context) {
     context.observed = "the second client was served while the first sat idle";
 }
 
+// `count` lines of 64 bytes, the same every time: what a client floods with.
+std::string flood_block(const char* name, std::size_t count) {
+    std::string block;
+    for (std::size_t i = 0; i < count; ++i) {
+        std::string line = std::string(name) + " " + std::to_string(1000000 + i).substr(1) + " ";
+        line.resize(63, static_cast<char>('a' + i % 26));
+        block += line + '\n';
+    }
+    return block;
+}
+
+// Sends `block` over and over without reading, until the server stops
+// taking bytes for `stall`, `limit` bytes are sent, or `deadline`. Returns
+// the number of bytes sent.
+std::size_t flood_without_reading(Connection& client, std::string_view block, std::size_t limit, Duration stall,
+                                  Deadline deadline) {
+    std::size_t pushed = 0;
+    Clock::time_point last_progress = Clock::now();
+    while (pushed < limit && !deadline.passed() && Clock::now() - last_progress < stall) {
+        std::size_t sent = client.send_some(block.substr(pushed % block.size()));
+        pushed += sent;
+        if (sent > 0) last_progress = Clock::now();
+        else std::this_thread::sleep_for(1ms);
+    }
+    return pushed;
+}
+
+void test_slow_reader(TestContext& context) {
+    // The slow reader floods lines and reads nothing, with a small receive
+    // buffer: the server's replies to it soon cannot be written.
+    Connection slow = Connection::open(context.server, context.deadline, 4096);
+    std::string block = flood_block("slow", 16 * 1024);   // 1 MiB
+    std::size_t pushed = flood_without_reading(slow, block, 64 << 20, 200ms, context.deadline.sooner(1500ms));
+
+    Connection other = Connection::open(context.server, context.deadline);
+    std::string line = "am I served while the other client does not read its replies?\n";
+    other.send(line, context.deadline);
+    expect_reply(other, line, line, context.deadline,
+                 "Another client sent " + std::to_string(pushed >> 10) + " KiB of lines and reads none of the "
+                 "replies. A server that writes with a blocking send() waits for that client to read, and serves "
+                 "nobody meanwhile: make the sockets non-blocking, keep the unsent replies in the connection's "
+                 "state, and write them when the socket is writable");
+
+    // Reading at last, the slow client must get every reply, in order: the
+    // server paused it, it did not drop it.
+    std::size_t answered = pushed / 64 * 64;
+    ReadResult replies = slow.read_exact(answered, context.deadline);
+    std::string expected;
+    expected.reserve(answered);
+    while (expected.size() < answered) expected.append(block, 0, std::min(block.size(), answered - expected.size()));
+    std::string difference = describe_difference(expected, replies.data);
+    if (!difference.empty())
+        throw TestFailure("a client sent " + std::to_string(pushed) + " bytes of 64-byte lines without reading, then "
+                          "read the replies; " + difference + "; " + replies.how() + ". While a client does not "
+                          "read, the server may stop reading from it, but must resume once its replies drain");
+    context.observed = "the other client was served while the slow one had " + std::to_string(pushed >> 10) +
+                       " KiB outstanding; all its replies came later";
+}
+
+constexpr int kManyClients = 500;
+
+// Client `number`'s request: three lines of different lengths, cut into four
+// pieces in the middle of lines.
+std::vector<std::string> request_pieces(int number, std::string& whole) {
+    std::string name = "client " + std::to_string(10000 + number).substr(1);
+    whole.clear();
+    for (int line = 1; line <= 3; ++line) {
+        std::string text = name + " line " + std::to_string(line) + " ";
+        std::size_t filler = static_cast<std::size_t>((number * 7 + line * 13) % 90);
+        text.resize(text.size() + filler, static_cast<char>('a' + line));
+        whole += text + '\n';
+    }
+    std::size_t cut1 = 10, cut2 = whole.size() / 2, cut3 = whole.size() - 5;
+    return {whole.substr(0, cut1), whole.substr(cut1, cut2 - cut1), whole.substr(cut2, cut3 - cut2),
+            whole.substr(cut3)};
+}
+
+void fill_requests(std::vector<SwarmClient>& clients) {
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        std::string whole;
+        clients[i].pieces = request_pieces(static_cast<int>(i), whole);
+        clients[i].expected = whole;
+    }
+}
+
+void test_many_clients(TestContext& context) {
+    ensure_own_descriptor_limit(kManyClients + 64);
+    std::vector<SwarmClient> clients = open_swarm(context.server, kManyClients, context.deadline);
+    fill_requests(clients);
+    SwarmCount count = run_swarm(clients, 20ms, context.deadline);
+    context.observed = std::to_string(kManyClients) + " clients at once: " + count.str();
+    if (count.served == kManyClients) return;
+    std::string message = std::to_string(kManyClients) + " clients connected at once, each sent three lines in four "
+                          "pieces cut mid-line, all clients' first pieces before anyone's second: " + count.str();
+    if (count.wrong > 0)
+        throw TestFailure(message + ". First wrong: " + count.first_wrong + ". Each connection needs its own partial "
+                          "line and its own pending replies, kept in a per-connection struct: a buffer shared by "
+                          "all connections mixes their bytes");
+    throw TestFailure(message + ". Every client must be served while the others are connected: an event loop "
+                      "watches every connection in each wait, and accepts every client waiting in the backlog");
+}
+
+// A server started with room for more descriptors than an fd_set holds.
+constexpr int kRoomyDescriptorLimit = 2 * FD_SETSIZE;
+constexpr int kClientsPastFdSetsize = FD_SETSIZE + 76;
+
+// Connects more clients at once than FD_SETSIZE, each sending one line.
+SwarmCount swarm_past_fd_setsize(TestContext& context) {
+    ensure_own_descriptor_limit(kClientsPastFdSetsize + 64);
+    std::vector<SwarmClient> clients;
+    try {
+        clients = open_swarm(context.server, kClientsPastFdSetsize, context.deadline);
+    } catch (const TestFailure& failure) {
+        if (context.process->running()) throw;
+        throw TestFailure("while " + std::to_string(kClientsPastFdSetsize) + " clients were connecting, the server " +
+                          context.process->exit_description() + ". A descriptor numbered FD_SETSIZE (" +
+                          std::to_string(FD_SETSIZE) + ") or more must never go into an fd_set: FD_SET() would "
+                          "write past its end (this build aborts instead)");
+    }
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        clients[i].pieces = {"past FD_SETSIZE, client " + std::to_string(i) + "\n"};
+        clients[i].expected = clients[i].pieces.front();
+    }
+    SwarmCount count = run_swarm(clients, 0s, context.deadline);
+    context.observed = std::to_string(kClientsPastFdSetsize) + " clients at once: " + count.str();
+    if (!context.process->running())
+        throw TestFailure(std::to_string(kClientsPastFdSetsize) + " clients connected at once and sent a line each (" +
+                          count.str() + "); then the server " + context.process->exit_description() +
+                          ". A descriptor numbered FD_SETSIZE (" + std::to_string(FD_SETSIZE) + ") or more must "
+                          "never go into an fd_set: FD_SET() would write past its end (this build aborts instead)");
+    if (count.wrong > 0) throw TestFailure(count.str() + ". First wrong: " + count.first_wrong);
+    if (count.waiting > 0)
+        throw TestFailure(std::to_string(kClientsPastFdSetsize) + " clients connected at once and sent a line each: " +
+                          count.str() + ". A client the server cannot watch must be refused (closed at once), not "
+                          "left waiting for an answer that never comes");
+    return count;
+}
+
+void expect_serving_after(TestContext& context, const std::string& after) {
+    Connection next = Connection::open(context.server, context.deadline);
+    std::string line = "and now?\n";
+    next.send(line, context.deadline);
+    expect_reply(next, line, line, context.deadline, "After " + after + ", the server must go on serving");
+}
+
+void test_fd_setsize_refusal(TestContext& context) {
+    SwarmCount count = swarm_past_fd_setsize(context);
+    constexpr int kEnoughServed = FD_SETSIZE * 3 / 4;
+    if (count.served < kEnoughServed)
+        throw TestFailure(std::to_string(kClientsPastFdSetsize) + " clients connected at once and sent a line each: " +
+                          count.str() + "; at least " + std::to_string(kEnoughServed) + " should have been served. "
+                          "Refuse only the clients whose descriptor does not fit in an fd_set");
+    expect_serving_after(context, "refusing the clients past FD_SETSIZE");
+}
+
+void test_past_fd_setsize(TestContext& context) {
+    SwarmCount count = swarm_past_fd_setsize(context);
+    if (count.served < kClientsPastFdSetsize)
+        throw TestFailure(std::to_string(kClientsPastFdSetsize) + " clients connected at once (the server may open " +
+                          std::to_string(kRoomyDescriptorLimit) + " descriptors) and sent a line each: " +
+                          count.str() + ". poll() has no FD_SETSIZE ceiling: every client must be served");
+    expect_serving_after(context, "serving more than FD_SETSIZE clients at once");
+}
+
 }  // namespace
 
 const TestCase idle_client{"idle_client", Category::Concurrency,
                            "a second client is served while a first one sits idle", test_idle_client};
+const TestCase slow_reader{"slow_reader", Category::Concurrency,
+                           "a client floods without reading; another is served meanwhile, and the flood's replies "
+                           "all come later", test_slow_reader};
+const TestCase many_clients{"many_clients", Category::Concurrency,
+                            "500 clients at once, lines cut mid-way and interleaved: every reply byte-exact",
+                            test_many_clients};
+const TestCase fd_setsize_refusal{"fd_setsize_refusal", Category::Concurrency,
+                                  "1,100 clients at once (> FD_SETSIZE): those past it refused cleanly, the rest "
+                                  "served",
+                                  test_fd_setsize_refusal, /*needs_process=*/true,
+                                  ServerLimits{.open_files = kRoomyDescriptorLimit}};
+const TestCase past_fd_setsize{"past_fd_setsize", Category::Concurrency,
+                               "1,100 clients at once (> FD_SETSIZE): every one served", test_past_fd_setsize,
+                               /*needs_process=*/true, ServerLimits{.open_files = kRoomyDescriptorLimit}};
 
 }  // namespace checker::tests

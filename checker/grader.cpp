@@ -58,7 +58,8 @@ void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, De
     command.insert(command.end(), {"--port", std::to_string(context.server.port)});
     std::optional<ServerProcess> started;
     try {
-        started.emplace(command, entry.test.limits);
+        started.emplace(command, entry.test.limits,
+                        entry.test.environment ? entry.test.environment() : std::vector<std::string>{});
     } catch (const std::runtime_error& error) {   // not even exec() worked
         startup_error = error.what();
         outcome.status = Status::Failed;

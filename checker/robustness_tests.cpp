@@ -2,9 +2,13 @@
 // and the server stops cleanly when asked.
 #include "test_cases.hpp"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <thread>
 
 namespace checker::tests {
@@ -74,6 +78,160 @@ void test_sigterm_exit(TestContext& context) {
                           "main with 0");
 }
 
+// The short-I/O shim (checker/short_io_shim.c), built next to the checker.
+std::string short_io_shim() {
+    std::error_code no_throw;
+    return (std::filesystem::read_symlink("/proc/self/exe", no_throw).parent_path() / "short_io_shim.so").string();
+}
+
+std::vector<std::string> short_io_environment() {
+    // AddressSanitizer insists on being the first library loaded, unless told not to check.
+    const char* asan_options = std::getenv("ASAN_OPTIONS");
+    std::string options = asan_options && *asan_options ? std::string(asan_options) + ":" : "";
+    return {"LD_PRELOAD=" + short_io_shim(), "ASAN_OPTIONS=" + options + "verify_asan_link_order=0"};
+}
+
+void test_short_io(TestContext& context) {
+    if (!context.process->has_mapped(short_io_shim()))
+        throw TestFailure("the checker's short-I/O shim " + short_io_shim() + " is not loaded in the server, so this "
+                          "test cannot force short reads and writes on it. Was the checker built with make (which "
+                          "builds the shim)? A statically linked server ignores LD_PRELOAD");
+    Connection client = Connection::open(context.server, context.deadline);
+    std::string bytes;
+    for (int i = 0; i < 300; ++i) {
+        std::string line = "short i/o " + std::to_string(i) + " ";
+        line.resize(line.size() + static_cast<std::size_t>(i * 37 % 200), static_cast<char>('A' + i % 26));
+        bytes += line + (i % 50 == 7 ? std::string("\0\r\xff", 3) : "") + "\n";
+    }
+    bytes += "and a last line without newline";
+    client.send(bytes, context.deadline);
+    client.shutdown_write();
+    ReadResult reply = client.read_until_eof(context.deadline);
+    std::string difference = describe_difference(bytes, reply.data);
+    if (difference.empty() && reply.end == ReadResult::Eof) {
+        context.observed = std::to_string(bytes.size()) + " bytes echoed through 3-byte reads and halved writes";
+        return;
+    }
+    throw TestFailure("with every recv()/read() on a socket returning at most 3 bytes and every send()/write() "
+                      "taking half of what it is given, sent 300 lines (" + std::to_string(bytes.size()) +
+                      " bytes) and a partial one, then half-closed; " +
+                      (difference.empty() ? "the replies were right but " + reply.how() : difference + "; " +
+                       reply.how()) + ". The kernel may shorten any read or write: keep a partial line until its "
+                      "'\\n' comes, and after a short write send the rest, in order, before anything else");
+}
+
+constexpr std::size_t kPushLimit = 256 << 20;
+constexpr long kMemoryBoundKib = 64 * 1024;
+
+void test_bounded_memory(TestContext& context) {
+    Connection pusher = Connection::open(context.server, context.deadline, 4096);
+    std::string block;
+    for (int i = 0; block.size() < (1 << 20); ++i) {
+        std::string line = "push " + std::to_string(i) + " ";
+        line.resize(127, 'p');
+        block += line + '\n';
+    }
+    long start = context.process->resident_kib();
+    long peak = start;
+    std::size_t pushed = 0;
+    std::size_t next_sample = 0;
+    Deadline pushing = context.deadline.sooner(3s);
+    Clock::time_point last_progress = Clock::now();
+    // Push until the server stops taking bytes (its buffers full, as they
+    // should be), 256 MiB are sent, or its memory passes the bound.
+    while (pushed < kPushLimit && !pushing.passed() && Clock::now() - last_progress < 300ms) {
+        std::size_t sent = pusher.send_some(std::string_view(block).substr(pushed % block.size()));
+        pushed += sent;
+        if (sent > 0) last_progress = Clock::now();
+        else { pollfd p{pusher.fd(), POLLOUT, 0}; ::poll(&p, 1, 20); }
+        if (pushed >= next_sample || sent == 0) {
+            peak = std::max(peak, context.process->resident_kib());
+            next_sample = pushed + (1 << 20);
+            if (peak - start > kMemoryBoundKib) break;
+        }
+    }
+    peak = std::max(peak, context.process->resident_kib());
+    long grown_mib = (peak - start) / 1024;
+    bool stalled = Clock::now() - last_progress >= 300ms;
+    context.observed = "pushed " + std::to_string(pushed >> 20) + " MiB without reading" +
+                       (stalled ? " (then the server stopped taking more)" : "") +
+                       "; its resident memory grew by " + std::to_string(grown_mib) + " MiB (bound " +
+                       std::to_string(kMemoryBoundKib / 1024) + " MiB)";
+    if (!context.process->running())
+        throw TestFailure("a client sent lines without reading the replies; the server " +
+                          context.process->exit_description());
+    if (peak - start > kMemoryBoundKib)
+        throw TestFailure("a client pushed " + std::to_string(pushed >> 20) + " MiB of lines and read none of the "
+                          "replies; the server's resident memory grew by " + std::to_string(grown_mib) +
+                          " MiB, past the bound of " + std::to_string(kMemoryBoundKib / 1024) + " MiB. A server that "
+                          "keeps reading while its replies pile up buffers without limit: once a connection's "
+                          "pending output passes a high-water mark, stop reading from it until it drains");
+}
+
+constexpr int kTightDescriptorLimit = 32;
+constexpr int kCrowd = 48;   // more clients than the server has descriptors for
+
+void test_descriptor_exhaustion(TestContext& context) {
+    Connection first = Connection::open(context.server, context.deadline);
+    std::string line = "first\n";
+    first.send(line, context.deadline);
+    expect_reply(first, line, line, context.deadline);
+
+    std::vector<Connection> crowd(kCrowd);
+    for (Connection& client : crowd) {
+        std::string why;
+        if (!Connection::try_open(context.server, context.deadline, client, why))
+            throw TestFailure("with " + std::to_string(kTightDescriptorLimit) + " descriptors allowed, the server "
+                              "stopped taking connections: " + why);
+    }
+    std::this_thread::sleep_for(300ms);   // the server accepts what it can and turns the rest away
+    int held = context.process->open_descriptors();
+    Duration before = context.process->cpu_time();
+    std::this_thread::sleep_for(1s);
+    Duration busy = context.process->cpu_time() - before;
+    auto busy_ms = std::chrono::duration_cast<std::chrono::milliseconds>(busy).count();
+    context.observed = std::to_string(held) + " of " + std::to_string(kTightDescriptorLimit) +
+                       " descriptors open with " + std::to_string(kCrowd + 1) + " clients; " +
+                       std::to_string(busy_ms) + " ms of CPU in the next second";
+    std::string situation = std::to_string(kCrowd + 1) + " clients connected to a server allowed " +
+                            std::to_string(kTightDescriptorLimit) + " descriptors (it held " + std::to_string(held) +
+                            ")";
+    if (!context.process->running())
+        throw TestFailure(situation + "; the server " + context.process->exit_description() +
+                          ". Running out of descriptors (accept fails with EMFILE) must not end the server");
+    if (busy > 250ms)
+        throw TestFailure(situation + "; in the next second it used " + std::to_string(busy_ms) + " ms of CPU: it "
+                          "spins. When accept() fails with EMFILE the client stays in the backlog and the listener "
+                          "stays readable, so the loop wakes again at once, forever. Free a spare descriptor to "
+                          "accept and close that client (Listener::accept() does), or stop watching the listener "
+                          "until a connection closes");
+    crowd.clear();
+    first.close();
+    Connection later = Connection::open(context.server, context.deadline);
+    std::string again = "back to normal?\n";
+    later.send(again, context.deadline);
+    expect_reply(later, again, again, context.deadline,
+                 "After " + situation + " and all of them left, the server must serve new clients again");
+}
+
+void test_idle_cpu(TestContext& context) {
+    Connection idle = Connection::open(context.server, context.deadline);
+    std::string line = "then silence\n";
+    idle.send(line, context.deadline);
+    expect_reply(idle, line, line, context.deadline);
+    std::this_thread::sleep_for(100ms);
+    Duration before = context.process->cpu_time();
+    std::this_thread::sleep_for(1s);
+    Duration busy = context.process->cpu_time() - before;
+    auto busy_ms = std::chrono::duration_cast<std::chrono::milliseconds>(busy).count();
+    context.observed = std::to_string(busy_ms) + " ms of CPU in an idle second";
+    if (busy > 100ms)
+        throw TestFailure("with one client connected and silent, the server used " + std::to_string(busy_ms) +
+                          " ms of CPU in one second: it busy-waits. Block in the wait (poll() with timeout -1, "
+                          "select() with a null timeout, epoll_wait() with -1) instead of polling with a zero "
+                          "timeout: a loop with nothing to do must sleep in the kernel");
+}
+
 }  // namespace
 
 const TestCase client_reset{"client_reset", Category::Robustness,
@@ -82,5 +240,18 @@ const TestCase client_reset{"client_reset", Category::Robustness,
 const TestCase sigterm_exit{"sigterm_exit", Category::Robustness,
                             "SIGTERM with a client connected: exit status 0 within 1 s", test_sigterm_exit,
                             /*needs_process=*/true};
+const TestCase short_io{"short_io", Category::Robustness,
+                        "reads cut to 3 bytes and writes halved on the server's sockets (LD_PRELOAD): replies "
+                        "unchanged",
+                        test_short_io, /*needs_process=*/true, ServerLimits{}, short_io_environment};
+const TestCase bounded_memory{"bounded_memory", Category::Robustness,
+                              "a client pushes up to 256 MiB without reading; the server's memory stays within 64 MiB",
+                              test_bounded_memory, /*needs_process=*/true};
+const TestCase descriptor_exhaustion{"descriptor_exhaustion", Category::Robustness,
+                                     "49 clients, 32 descriptors: no crash, no spinning at EMFILE, service resumes",
+                                     test_descriptor_exhaustion, /*needs_process=*/true,
+                                     ServerLimits{.open_files = kTightDescriptorLimit}};
+const TestCase idle_cpu{"idle_cpu", Category::Robustness, "an idle server uses (almost) no CPU: no busy-waiting",
+                        test_idle_cpu, /*needs_process=*/true};
 
 }  // namespace checker::tests

@@ -33,6 +33,8 @@ struct TestContext {
 
 // A test throws TestFailure to fail; returning means it passed.
 using TestFunction = void (*)(TestContext& context);
+// Variables ("NAME=value") added to the server's environment for a test.
+using EnvironmentFunction = std::vector<std::string> (*)();
 
 struct TestCase {
     const char* name;
@@ -41,6 +43,7 @@ struct TestCase {
     TestFunction run;
     bool needs_process = false;           // needs the server's process (/proc, signals)
     ServerLimits limits{};                // how the server is started for this test
+    EnvironmentFunction environment = nullptr;   // and with what added to its environment
 };
 
 struct RubricEntry {

@@ -132,8 +132,8 @@ std::vector<pid_t> cgroup_members(const std::string& cgroup) {
 }
 
 // In the child, between fork() and exec(): only async-signal-safe calls.
-[[noreturn]] void exec_server(char* const argv[], int output_fd, int error_pipe, const ServerLimits& limits,
-                              const char* cgroup_procs) {
+[[noreturn]] void exec_server(char* const argv[], char* const envp[], int output_fd, int error_pipe,
+                              const ServerLimits& limits, const char* cgroup_procs) {
     ::setpgid(0, 0);
     if (cgroup_procs[0] != '\0') {
         int fd = ::open(cgroup_procs, O_WRONLY);
@@ -146,16 +146,20 @@ std::vector<pid_t> cgroup_members(const std::string& cgroup) {
     ::setrlimit(RLIMIT_NOFILE, &files);
     ::setrlimit(RLIMIT_CORE, &no_core);
     ::setrlimit(RLIMIT_FSIZE, &output_size);
-    int null_fd = ::open("/dev/null", O_RDONLY);
+    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);   // only its copy on 0 outlives exec
     ::dup2(null_fd, 0);
     ::dup2(output_fd, 1);
     ::dup2(output_fd, 2);
+    // Nothing else the checker has open (or inherited) reaches the server: an
+    // extra descriptor would count against its RLIMIT_NOFILE. (Close-on-exec
+    // rather than closed: error_pipe must outlive a failed exec.)
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     // Signals the checker ignores or blocks would be inherited: give the server defaults.
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
-    ::execvp(argv[0], argv);
+    ::execvpe(argv[0], argv, envp);
     int error = errno;
     [[maybe_unused]] ssize_t ignored = ::write(error_pipe, &error, sizeof error);
     ::_exit(127);
@@ -214,6 +218,18 @@ extern "C" void on_checker_interrupted(int signal_number) {
     ::raise(signal_number);
 }
 
+// The checker's environment with `extra` ("NAME=value") added or replacing.
+std::vector<std::string> server_environment(const std::vector<std::string>& extra) {
+    std::vector<std::string> result;
+    auto name_of = [](const std::string& variable) { return variable.substr(0, variable.find('=')); };
+    std::set<std::string> replaced;
+    for (const std::string& variable : extra) replaced.insert(name_of(variable));
+    for (char** variable = environ; *variable; ++variable)
+        if (!replaced.count(name_of(*variable))) result.emplace_back(*variable);
+    result.insert(result.end(), extra.begin(), extra.end());
+    return result;
+}
+
 }  // namespace
 
 void kill_servers_when_interrupted() {
@@ -244,7 +260,8 @@ int pick_free_port() {
     return ntohs(address.sin_port);
 }
 
-ServerProcess::ServerProcess(const std::vector<std::string>& command, ServerLimits limits) {
+ServerProcess::ServerProcess(const std::vector<std::string>& command, ServerLimits limits,
+                             const std::vector<std::string>& environment) {
     if (command.empty()) throw std::runtime_error("no server command given");
     output_.reset(::memfd_create("server-output", MFD_CLOEXEC));
     if (!output_) throw std::system_error(errno, std::generic_category(), "memfd_create");
@@ -257,10 +274,15 @@ ServerProcess::ServerProcess(const std::vector<std::string>& command, ServerLimi
     std::vector<char*> argv;
     for (const std::string& word : command) argv.push_back(const_cast<char*>(word.c_str()));
     argv.push_back(nullptr);
+    std::vector<std::string> env_strings = server_environment(environment);
+    std::vector<char*> envp;
+    for (std::string& variable : env_strings) envp.push_back(variable.data());
+    envp.push_back(nullptr);
 
     pid_ = ::fork();
     if (pid_ < 0) throw std::system_error(errno, std::generic_category(), "fork");
-    if (pid_ == 0) exec_server(argv.data(), output_.get(), error_write.get(), limits, cgroup_procs.c_str());
+    if (pid_ == 0)
+        exec_server(argv.data(), envp.data(), output_.get(), error_write.get(), limits, cgroup_procs.c_str());
     ::setpgid(pid_, pid_);      // also here, so that the group exists whichever runs first
     running_server_group = pid_;
     std::string procs_path = cgroup_procs.substr(0, sizeof running_server_cgroup_procs - 1);
@@ -394,5 +416,32 @@ int ServerProcess::thread_count() const {
 std::vector<pid_t> ServerProcess::processes() const { return descendants_of(pid_, true); }
 
 std::vector<pid_t> ServerProcess::zombies() const { return descendants_of(pid_, false, 'Z'); }
+
+Duration ServerProcess::cpu_time() const {
+    std::string line = read_first_line("/proc/" + std::to_string(pid_) + "/stat");
+    std::size_t close_paren = line.rfind(')');
+    if (close_paren == std::string::npos) return Duration::zero();
+    std::istringstream fields(line.substr(close_paren + 2));
+    std::string skipped;
+    for (int field = 3; field < 14; ++field) fields >> skipped;   // state ... cmajflt
+    long long user_ticks = 0, system_ticks = 0;
+    fields >> user_ticks >> system_ticks;
+    return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(
+        static_cast<double>(user_ticks + system_ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK))));
+}
+
+long ServerProcess::resident_kib() const {
+    std::ifstream status("/proc/" + std::to_string(pid_) + "/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    return -1;
+}
+
+bool ServerProcess::has_mapped(const std::string& file) const {
+    std::ifstream maps("/proc/" + std::to_string(pid_) + "/maps");
+    for (std::string line; std::getline(maps, line);)
+        if (line.size() >= file.size() && line.compare(line.size() - file.size(), file.size(), file) == 0) return true;
+    return false;
+}
 
 }  // namespace checker

@@ -30,7 +30,10 @@ class ServerProcess {
 public:
     // Starts `command`. Throws std::runtime_error with a one-line diagnosis
     // if it cannot be started at all (no such file, not executable).
-    ServerProcess(const std::vector<std::string>& command, ServerLimits limits);
+    // `environment` ("NAME=value" each) is added to the checker's own,
+    // replacing variables of the same names.
+    ServerProcess(const std::vector<std::string>& command, ServerLimits limits,
+                  const std::vector<std::string>& environment = {});
     ~ServerProcess();
     ServerProcess(const ServerProcess&) = delete;
     ServerProcess& operator=(const ServerProcess&) = delete;
@@ -56,6 +59,9 @@ public:
     int thread_count() const;                       // threads of the server process
     std::vector<pid_t> processes() const;           // the server and all its descendants
     std::vector<pid_t> zombies() const;             // descendants that have exited but are not reaped
+    Duration cpu_time() const;                      // user + system time of the server process, all threads
+    long resident_kib() const;                      // its resident memory (VmRSS)
+    bool has_mapped(const std::string& file) const; // whether `file` is mapped into it (a preloaded library)
 
 private:
     void reap();

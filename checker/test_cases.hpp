@@ -18,11 +18,24 @@ extern const TestCase overlong_line;
 // robustness_tests.cpp
 extern const TestCase client_reset;
 extern const TestCase sigterm_exit;
+extern const TestCase short_io;
+extern const TestCase bounded_memory;
+extern const TestCase descriptor_exhaustion;
+extern const TestCase idle_cpu;
 
 // resources_tests.cpp
 extern const TestCase no_descriptor_leak;
 
 // concurrency_tests.cpp
 extern const TestCase idle_client;
+extern const TestCase slow_reader;
+extern const TestCase many_clients;
+extern const TestCase fd_setsize_refusal;
+extern const TestCase past_fd_setsize;
+
+// event_loop_conformance_tests.cpp
+extern const TestCase one_loop_thread;
+extern const TestCase waits_in_select;
+extern const TestCase waits_in_poll;
 
 }  // namespace checker::tests

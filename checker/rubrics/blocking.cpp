@@ -17,9 +17,16 @@ Lab blocking_lab() {
         {client_reset,              10,    3s},
         {sigterm_exit,              10,    3s},
         {no_descriptor_leak,        10,    8s},
-        // An iterative server serves one client at a time: an idle client
-        // holds everyone else up. Reported, not graded.
+        {short_io,                  10,    8s},
+        {bounded_memory,            10,    8s},
+        {descriptor_exhaustion,     10,    8s},
+        {idle_cpu,                  10,    3s},
+        // An iterative server serves one client at a time: an idle client,
+        // or one that does not read its replies, holds everyone else up.
+        // Reported, not graded.
         {idle_client,                0,  1500ms, Expect::Blocks},
+        {slow_reader,                0,    3s,   Expect::Blocks},
+        {many_clients,               0,  1500ms, Expect::Blocks},
     }};
 }
 

@@ -11,7 +11,7 @@ using iolab_test::build_dir;
 using iolab_test::grade;
 
 // The labs whose solutions and stubs exist.
-const char* const kLabs[] = {"blocking"};
+const char* const kLabs[] = {"blocking", "select", "poll"};
 
 // Each broken server and the test that must catch it.
 struct Catch {
@@ -33,6 +33,19 @@ const Catch kCatches[] = {
     {"dies_of_sigpipe",      "blocking", "client_reset",        "SIGPIPE"},
     {"ignores_sigterm",      "blocking", "sigterm_exit",        "still running 1 s later"},
     {"leaks_descriptors",    "blocking", "no_descriptor_leak",  "descriptors"},
+    // event loops (select, poll)
+    {"poll_blocking_send",            "poll",   "slow_reader",           "blocking send()"},
+    {"poll_drops_short_writes",       "poll",   "short_io",              "after a short write send the rest"},
+    {"poll_drops_short_writes",       "select", "large_payload",         "Partial writes"},
+    {"poll_unbounded_output",         "poll",   "bounded_memory",        "high-water mark"},
+    {"poll_shared_line_buffer",       "poll",   "many_clients",          "per-connection struct"},
+    {"poll_zero_timeout",             "poll",   "idle_cpu",              "busy-waits"},
+    {"poll_zero_timeout",             "select", "waits_in_select",       "never calls select()"},
+    {"poll_spins_at_emfile",          "poll",   "descriptor_exhaustion", "EMFILE"},
+    {"select_no_fd_setsize_guard",    "select", "fd_setsize_refusal",    "FD_SETSIZE"},
+    {"select_no_fd_setsize_guard",    "poll",   "waits_in_poll",         "never calls poll()"},
+    {"poll_refuses_past_fd_setsize",  "poll",   "past_fd_setsize",       "no FD_SETSIZE ceiling"},
+    {"poll_thread_per_client",        "poll",   "one_loop_thread",       "from one thread"},
 };
 
 void PrintTo(const Catch& c, std::ostream* out) { *out << c.fixture << " caught by " << c.lab << "/" << c.test; }

@@ -69,10 +69,15 @@ CheckerRun run_checker(std::vector<std::string> arguments, double timeout_second
 
 std::vector<int> processes_matching(const std::string& needle) {
     std::vector<int> found;
+    // Only processes started from this directory: other checkouts of the kit
+    // on the same machine run servers of the same names.
+    std::error_code no_throw;
+    std::filesystem::path here = std::filesystem::current_path(no_throw);
     DIR* proc = ::opendir("/proc");
     while (dirent* entry = proc ? ::readdir(proc) : nullptr) {
         int pid = std::atoi(entry->d_name);
         if (pid <= 0 || pid == ::getpid()) continue;
+        if (std::filesystem::read_symlink("/proc/" + std::string(entry->d_name) + "/cwd", no_throw) != here) continue;
         std::ifstream cmdline("/proc/" + std::string(entry->d_name) + "/cmdline");
         std::string text((std::istreambuf_iterator<char>(cmdline)), {});
         if (text.find(needle) != std::string::npos) found.push_back(pid);

@@ -1,0 +1,33 @@
+// Rubric of the select() event loop (labs/select).
+#include "../test_cases.hpp"
+
+namespace checker {
+
+Lab select_lab() {
+    using namespace tests;
+    return {"select", "event loop: one thread, non-blocking sockets, select()", {
+        // test                 points  timeout  expected of this model
+        {one_line,                  10,    3s},
+        {pipelined_lines,           10,    3s},
+        {large_payload,             10,    8s},
+        {any_byte_values,           10,    3s},
+        {trickled_line,             10,    3s},
+        {partial_line_at_eof,       10,    3s},
+        {overlong_line,             10,    3s},
+        {idle_client,               10,    3s},
+        {slow_reader,               10,    5s},
+        {many_clients,              10,    5s},
+        {fd_setsize_refusal,        10,    8s},
+        {client_reset,              10,    3s},
+        {sigterm_exit,              10,    3s},
+        {short_io,                  10,    8s},
+        {bounded_memory,            10,    8s},
+        {descriptor_exhaustion,     10,    8s},
+        {idle_cpu,                  10,    3s},
+        {no_descriptor_leak,        10,    8s},
+        {one_loop_thread,           10,    3s},
+        {waits_in_select,           10,    3s},
+    }};
+}
+
+}  // namespace checker
