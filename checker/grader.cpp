@@ -28,10 +28,13 @@ void run_test(const RubricEntry& entry, TestContext& context, TestOutcome& outco
         outcome.status = Status::Failed;
         outcome.message = std::string("the checker could not run this test: ") + error.what();
     }
-    if (outcome.status == Status::Passed && context.process && !context.server_stop_expected &&
-        !context.process->running()) {
+    if (context.process && !context.server_stop_expected && !context.process->running()) {
+        // What the clients saw (a closed connection) has this cause, unless the test said so itself.
+        std::string how = context.process->exit_description();
+        std::string died = "the server " + how + " during this test";
+        if (outcome.status == Status::Passed) outcome.message = died;
+        else if (outcome.message.find(how) == std::string::npos) outcome.message += " (" + died + ")";
         outcome.status = Status::Failed;
-        outcome.message = "the server " + context.process->exit_description() + " during this test";
     }
 }
 
@@ -76,10 +79,12 @@ void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, Te
     context.process = nullptr;
 }
 
-TestOutcome grade_one(const RubricEntry& entry, const GradeTarget& target, std::string& startup_error) {
+TestOutcome grade_one(const Lab& lab, const RubricEntry& entry, const GradeTarget& target,
+                      std::string& startup_error) {
     TestOutcome outcome;
     outcome.entry = &entry;
     TestContext context;
+    context.lab = &lab;
     Clock::time_point start = Clock::now();
     if (!target.connect) {
         run_with_own_server(entry, target, context, outcome, startup_error);
@@ -148,7 +153,7 @@ GradeReport grade(const Lab& lab, const GradeTarget& target, const std::vector<s
             continue;
         }
         std::string startup_error;
-        report.outcomes.push_back(grade_one(entry, target, startup_error));
+        report.outcomes.push_back(grade_one(lab, entry, target, startup_error));
         const TestOutcome& outcome = report.outcomes.back();
         if (!startup_error.empty())
             gate_failure = "not run: the server did not start (see " + std::string(entry.test.name) + ")";

@@ -21,8 +21,18 @@ extern const TestCase sigterm_exit;
 
 // resources_tests.cpp
 extern const TestCase no_descriptor_leak;
+extern const TestCase no_zombie_children;
+extern const TestCase thread_count_returns;
 
 // concurrency_tests.cpp
 extern const TestCase idle_client;
+extern const TestCase stalled_half_line;
+extern const TestCase hundred_clients;
+
+// conformance_tests.cpp
+extern const TestCase process_per_client;
+extern const TestCase thread_per_client;
+extern const TestCase single_thread;
+extern const TestCase system_interfaces;
 
 }  // namespace checker::tests

@@ -5,6 +5,7 @@ namespace checker {
 
 Lab blocking_lab() {
     using namespace tests;
+    using namespace interfaces;
     return {"blocking", "iterative: one client at a time, blocking calls", {
         // test                 points  timeout  expected of this model
         {one_line,                  10,    3s},
@@ -17,10 +18,19 @@ Lab blocking_lab() {
         {client_reset,              10,    3s},
         {sigterm_exit,              10,    3s},
         {no_descriptor_leak,        10,    8s},
-        // An iterative server serves one client at a time: an idle client
-        // holds everyone else up. Reported, not graded.
+        {single_thread,             10,    3s},
+        {system_interfaces,         10,    3s},
+        // An iterative server serves one client at a time: an idle client, or
+        // one that stops in the middle of a line, holds everyone else up.
+        // Reported, not graded.
         {idle_client,                0,  1500ms, Expect::Blocks},
-    }};
+        {stalled_half_line,          0,  1500ms, Expect::Blocks},
+        {hundred_clients,            0,  1500ms, Expect::Blocks},
+    },
+    // One thread, blocking calls: no child processes, no threads, no event loop.
+    {.required = {&accepting},
+     .forbidden = {&process_creation, &thread_creation, &select_family, &poll_family, &epoll_family,
+                   &io_uring_family, &posix_aio_family}}};
 }
 
 }  // namespace checker

@@ -4,10 +4,14 @@
 namespace checker {
 
 Lab blocking_lab();
+Lab fork_lab();
+Lab threads_lab();
 
 const std::vector<Lab>& all_labs() {
     static const std::vector<Lab> labs{
         blocking_lab(),
+        fork_lab(),
+        threads_lab(),
     };
     return labs;
 }

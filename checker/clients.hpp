@@ -1,0 +1,41 @@
+// Many clients connected to the server at the same time, for the tests that
+// need concurrency: each client is connected before any of them speaks, and
+// all stay connected until the test ends.
+#pragma once
+
+#include "connection.hpp"
+#include "server_process.hpp"
+
+#include <string>
+#include <vector>
+
+namespace checker {
+
+class ClientCrowd {
+public:
+    // Connects `count` clients, one after the other. Throws TestFailure if one
+    // cannot connect.
+    ClientCrowd(const Endpoint& server, int count, Deadline deadline);
+
+    // Every client sends its message (all of them before any reply is read),
+    // then each reply is read, up to the message's length, until `deadline`.
+    // Returns what came back to each client, in order.
+    std::vector<ReadResult> send_and_read(const std::vector<std::string>& messages, Deadline deadline);
+
+    // Each client sends one line of its own and waits for it back, all until
+    // `deadline`. Returns how many got their line back exactly.
+    int exchange_lines(Deadline deadline);
+
+    std::size_t size() const { return clients_.size(); }
+    void close_all() { clients_.clear(); }
+
+private:
+    std::vector<Connection> clients_;
+};
+
+// The server's thread count once the threads of earlier clients (such as the
+// checker's probe that saw it listening) have had `settle` to end: the
+// lowest count seen in that time.
+int settled_thread_count(const ServerProcess& server, Duration settle = 200ms);
+
+}  // namespace checker
