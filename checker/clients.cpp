@@ -34,12 +34,19 @@ int ClientCrowd::exchange_lines(Deadline deadline) {
     return answered;
 }
 
-int settled_thread_count(const ServerProcess& server, Duration settle) {
-    Deadline deadline(settle);
-    int lowest = server.thread_count();
-    while (lowest > 1 && !deadline.passed()) {
+int thread_count_at_rest(const Endpoint& server, const ServerProcess& process, Deadline deadline,
+                         Duration settle) {
+    {
+        Connection client = Connection::open(server, deadline);
+        std::string line = "a client coming and going before the count\n";
+        client.send(line, deadline);
+        expect_reply(client, line, line, deadline);
+    }
+    Deadline rest = deadline.sooner(settle);
+    int lowest = process.thread_count();
+    while (lowest > 1 && !rest.passed()) {
         std::this_thread::sleep_for(5ms);
-        lowest = std::min(lowest, server.thread_count());
+        lowest = std::min(lowest, process.thread_count());
     }
     return lowest;
 }

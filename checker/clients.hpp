@@ -33,9 +33,12 @@ private:
     std::vector<Connection> clients_;
 };
 
-// The server's thread count once the threads of earlier clients (such as the
-// checker's probe that saw it listening) have had `settle` to end: the
-// lowest count seen in that time.
-int settled_thread_count(const ServerProcess& server, Duration settle = 200ms);
+// The server's thread count at rest, after one client has come and gone: the
+// lowest count seen within `settle` after that client left. The client first
+// makes the server start whatever it starts lazily (a sanitizer's background
+// thread, say), and the wait lets the threads of earlier clients (such as the
+// checker's probe that saw it listening) end.
+int thread_count_at_rest(const Endpoint& server, const ServerProcess& process, Deadline deadline,
+                         Duration settle = 200ms);
 
 }  // namespace checker

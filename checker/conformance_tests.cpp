@@ -38,7 +38,7 @@ struct Observation {
 // observed, not failed here), then looks at the server in /proc.
 Observation observe_with_clients(TestContext& context, Duration patience) {
     Observation seen;
-    seen.threads_before = settled_thread_count(*context.process);
+    seen.threads_before = thread_count_at_rest(context.server, *context.process, context.deadline);
     ClientCrowd crowd(context.server, kObservedClients, context.deadline);
     seen.answered = crowd.exchange_lines(context.deadline.sooner(patience));
     std::vector<pid_t> processes = context.process->processes();

@@ -28,6 +28,10 @@ void run_test(const RubricEntry& entry, TestContext& context, TestOutcome& outco
         outcome.status = Status::Failed;
         outcome.message = std::string("the checker could not run this test: ") + error.what();
     }
+    // A server that died makes its clients fail: it may still be exiting, its
+    // connections already closed, when the test ends.
+    if (outcome.status == Status::Failed && context.process && !context.server_stop_expected)
+        context.process->wait_for_exit(Deadline(100ms));
     if (context.process && !context.server_stop_expected && !context.process->running()) {
         // What the clients saw (a closed connection) has this cause, unless the test said so itself.
         std::string how = context.process->exit_description();

@@ -109,7 +109,7 @@ void test_no_zombie_children(TestContext& context) {
 
 void test_thread_count_returns(TestContext& context) {
     ServerProcess& server = *context.process;
-    int before = settled_thread_count(server);
+    int before = thread_count_at_rest(context.server, server, context.deadline);
     int during = clients_come_and_go(context, [&] { return server.thread_count(); });
     Deadline settle = context.deadline.sooner(2s);
     int after = server.thread_count();

@@ -65,7 +65,10 @@ void reset_shutdown_handling_in_child() noexcept {
     sigaddset(&shutdown_signals, SIGTERM);
     ::pthread_sigmask(SIG_BLOCK, &shutdown_signals, &previous);
     listen_socket = -1;
-    for (std::atomic<bool>& connection : watched) connection.store(false);
+    // Only the entries set are written: writing would copy each page of the
+    // table, shared copy-on-write with the parent until then.
+    for (std::atomic<bool>& connection : watched)
+        if (connection.load()) connection.store(false);
     UniqueFd parents_read_end(wakeup_pipe[0]), parents_write_end(wakeup_pipe[1]);   // closed on return
     // Out of descriptors, the child goes without: the handler's write then
     // fails harmlessly, and a blocking child never looks at the pipe.

@@ -91,9 +91,11 @@ void install_child_reaper() {
     struct sigaction action{};
     action.sa_handler = reap_children;
     sigemptyset(&action.sa_mask);
-    // SA_RESTART: a reaped child need not interrupt the parent's accept().
     // SA_NOCLDSTOP: a child stopped (not ended) by a signal is nothing to reap.
-    action.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    // No SA_RESTART: accept() returns EINTR after the handler has run, and the
+    // loop simply goes round (tools that defer signals, like ThreadSanitizer,
+    // run the handler only once the interrupted call has returned).
+    action.sa_flags = SA_NOCLDSTOP;
     if (::sigaction(SIGCHLD, &action, nullptr) < 0) throw_errno("sigaction(SIGCHLD)");
 }
 
@@ -104,7 +106,7 @@ void install_child_reaper() {
     //       not keep the port open after the parent is gone. Serve the client, then
     //       end with _exit(0), which skips the exit handlers and the stdio buffers
     //       copied from the parent (exit() could print their contents a second time).
-    throw NotImplemented("labs/fork/server.cpp:102: see the TODO there");
+    throw NotImplemented("labs/fork/server.cpp:104: see the TODO there");
 }
 
 // Forks a child to serve `client`. The parent's copy of the connection is
@@ -117,7 +119,7 @@ void serve_in_new_child(Listener& listener, UniqueFd client, const Options& opti
     //       turns the client away); fork(). In the child: serve_in_child(). In the
     //       parent: store the child's pid in the slot. fork() failing (too many
     //       processes) costs this client only: report it and return.
-    throw NotImplemented("labs/fork/server.cpp:115: see the TODO there");
+    throw NotImplemented("labs/fork/server.cpp:117: see the TODO there");
 }
 
 // Asks every child to stop (each one's handler shuts its connection down, so
@@ -126,14 +128,14 @@ void stop_children() {
     // TODO: With SIGCHLD blocked, kill(pid, SIGTERM) every recorded child:
     //       while blocked, no child is reaped, so no recorded pid can have been reused
     //       by another process. Then unblocked, wait while has_children(), at most 500 ms.
-    throw NotImplemented("labs/fork/server.cpp:126: see the TODO there");
+    throw NotImplemented("labs/fork/server.cpp:128: see the TODO there");
 }
 
 void run(Listener& listener, const Options& options) {
     // TODO: install_child_reaper(), then accept clients like the iterative
     //       server, handing each to serve_in_new_child(). Once shutdown_requested(),
     //       stop_children() before returning.
-    throw NotImplemented("labs/fork/server.cpp:133: see the TODO there");
+    throw NotImplemented("labs/fork/server.cpp:135: see the TODO there");
 }
 
 }  // namespace

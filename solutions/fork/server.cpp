@@ -94,9 +94,11 @@ void install_child_reaper() {
     struct sigaction action{};
     action.sa_handler = reap_children;
     sigemptyset(&action.sa_mask);
-    // SA_RESTART: a reaped child need not interrupt the parent's accept().
     // SA_NOCLDSTOP: a child stopped (not ended) by a signal is nothing to reap.
-    action.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+    // No SA_RESTART: accept() returns EINTR after the handler has run, and the
+    // loop simply goes round (tools that defer signals, like ThreadSanitizer,
+    // run the handler only once the interrupted call has returned).
+    action.sa_flags = SA_NOCLDSTOP;
     if (::sigaction(SIGCHLD, &action, nullptr) < 0) throw_errno("sigaction(SIGCHLD)");
 }
 
