@@ -43,6 +43,7 @@ const Catch kCatches[] = {
     {"thread_per_client",    "blocking", "single_thread",       "5 threads"},
     // fork-per-client
     {"fork_never_reaps",     "fork",     "no_zombie_children",  "zombies"},
+    {"fork_child_returns",   "fork",     "no_zombie_children",  "still running"},
     {"fork_leaves_children", "fork",     "sigterm_exit",        "stop its child processes"},
     {"escapes_containment",  "fork",     "sigterm_exit",        "stop its child processes"},
     {"thread_per_client",    "fork",     "process_per_client",  "0 child processes"},
