@@ -23,7 +23,8 @@ struct CheckerRun {
 CheckerRun grade(const std::string& lab, const std::string& server, const std::string& only = "",
                  double timeout_seconds = 60);
 
-// Processes whose command line contains `needle` (other than this one).
+// Processes whose command line contains `needle` (other than this one), among
+// those started from this directory (other checkouts may run the same tests).
 std::vector<int> processes_matching(const std::string& needle);
 
 }  // namespace iolab_test
