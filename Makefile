@@ -35,7 +35,7 @@ FIXTURES     := $(patsubst tests/fixtures/%.cpp,$(BUILD)/fixtures/%,$(wildcard t
 TEST_OBJ     := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard tests/*.cpp tests/unit/*.cpp tests/integration/*.cpp))
 DEPS_OK      := $(BUILD)/.deps-ok
 
-.PHONY: all help deps grade test sanitize tsan stubs clean
+.PHONY: all help deps grade test sanitize tsan tsan-run stubs clean
 .DEFAULT_GOAL := all
 
 all: $(BUILD)/checker $(SOLUTIONS) $(LAB_SERVERS)  ## build the checker, the solutions and your labs
@@ -47,6 +47,7 @@ help:  ## list the targets
 	@echo "make grade SRC=solutions           grade the reference solutions"
 	@echo "make test             unit and integration tests of the kit"
 	@echo "make sanitize         the tests again, built with AddressSanitizer + UBSan (build/asan)"
+	@echo "make tsan             the threaded solutions graded under ThreadSanitizer (build/tsan)"
 	@echo "make stubs            regenerate labs/*/server.cpp from the solutions' LAB regions"
 	@echo "make clean            remove build/"
 
@@ -104,6 +105,20 @@ test: $(BUILD)/checker $(SOLUTIONS) $(LAB_SERVERS) $(FIXTURES) $(BUILD)/tests/ru
 
 sanitize:  ## the tests under AddressSanitizer and UndefinedBehaviorSanitizer
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=address,undefined test
+
+# The labs whose solutions run threads, graded under ThreadSanitizer. A data
+# race makes the server exit with status 66 at once: the checker fails the
+# test, and the solution's SolutionTest with it. (Not fork: its parent is
+# single-threaded, and under ThreadSanitizer each fork() costs some 10 ms.)
+TSAN_LABS := threads
+space := $() $()
+TSAN_FILTER := $(subst $(space),:,$(TSAN_LABS:%=Labs/SolutionTest.*/%)):ThreadSanitizer.*
+
+tsan:  ## the threaded solutions graded under ThreadSanitizer (build/tsan)
+	@$(MAKE) --no-print-directory BUILD=build/tsan SANITIZE=thread tsan-run
+
+tsan-run: $(BUILD)/checker $(TSAN_LABS:%=$(BUILD)/solutions/%) $(BUILD)/fixtures/races_on_a_counter $(BUILD)/tests/run_tests
+	@IOLAB_BUILD=$(BUILD) TSAN_OPTIONS="halt_on_error=1 exitcode=66" $(BUILD)/tests/run_tests --gtest_filter='$(TSAN_FILTER)'
 
 stubs:  ## regenerate the lab stubs from the solutions
 	@for model in $(MODELS); do \

@@ -33,10 +33,17 @@ void run_test(const RubricEntry& entry, TestContext& context, TestOutcome& outco
         outcome.status = Status::Failed;
         outcome.message = std::string("the checker could not run this test: ") + error.what();
     }
-    if (outcome.status == Status::Passed && context.process && !context.server_stop_expected &&
-        !context.process->running()) {
+    // A server that died makes its clients fail: it may still be exiting, its
+    // connections already closed, when the test ends.
+    if (outcome.status == Status::Failed && context.process && !context.server_stop_expected)
+        context.process->wait_for_exit(Deadline(100ms));
+    if (context.process && !context.server_stop_expected && !context.process->running()) {
+        // What the clients saw (a closed connection) has this cause, unless the test said so itself.
+        std::string how = context.process->exit_description();
+        std::string died = "the server " + how + " during this test";
+        if (outcome.status == Status::Passed) outcome.message = died;
+        else if (outcome.message.find(how) == std::string::npos) outcome.message += " (" + died + ")";
         outcome.status = Status::Failed;
-        outcome.message = "the server " + context.process->exit_description() + " during this test";
     }
 }
 
@@ -82,11 +89,12 @@ void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, De
     context.process = nullptr;
 }
 
-TestOutcome grade_one(const RubricEntry& entry, const GradeTarget& target, Deadline lab_deadline,
+TestOutcome grade_one(const Lab& lab, const RubricEntry& entry, const GradeTarget& target, Deadline lab_deadline,
                       std::string& startup_error) {
     TestOutcome outcome;
     outcome.entry = &entry;
     TestContext context;
+    context.lab = &lab;
     Clock::time_point start = Clock::now();
     if (!target.connect) {
         run_with_own_server(entry, target, lab_deadline, context, outcome, startup_error);
@@ -159,7 +167,7 @@ GradeReport grade(const Lab& lab, const GradeTarget& target, const std::vector<s
             continue;
         }
         std::string startup_error;
-        report.outcomes.push_back(grade_one(entry, target, lab_deadline, startup_error));
+        report.outcomes.push_back(grade_one(lab, entry, target, lab_deadline, startup_error));
         const TestOutcome& outcome = report.outcomes.back();
         if (!startup_error.empty())
             gate_failure = "not run: the server did not start (see " + std::string(entry.test.name) + ")";

@@ -1,4 +1,5 @@
 // resources: descriptors, processes and threads come back when clients leave.
+#include "clients.hpp"
 #include "test_cases.hpp"
 
 #include <thread>
@@ -50,8 +51,91 @@ void test_no_descriptor_leak(TestContext& context) {
                           std::to_string(after) + ": every accepted connection must be closed once its client is done");
 }
 
+constexpr int kComingAndGoing = 8;
+
+// Connects kComingAndGoing clients at once, has each exchange a line, and
+// closes them all. Returns what `measure` said while they were connected.
+template <typename Measure>
+auto clients_come_and_go(TestContext& context, Measure measure) {
+    ClientCrowd crowd(context.server, kComingAndGoing, context.deadline);
+    int answered = crowd.exchange_lines(context.deadline);
+    if (answered < kComingAndGoing)
+        throw TestFailure(std::to_string(kComingAndGoing) + " clients connected at once and each sent a line; only " +
+                          std::to_string(answered) + " got it back within the test's time: this model must serve "
+                          "clients at the same time (see the concurrency tests)");
+    auto during = measure();
+    crowd.close_all();
+    return during;
+}
+
+std::vector<pid_t> children_of(const ServerProcess& server) {
+    std::vector<pid_t> pids = server.processes();
+    std::erase(pids, server.pid());
+    return pids;
+}
+
+std::string list_pids(const std::vector<pid_t>& pids) {
+    std::string text;
+    for (std::size_t i = 0; i < pids.size() && i < 5; ++i) text += (i ? ", " : "") + std::to_string(pids[i]);
+    return pids.size() > 5 ? text + ", ..." : text;
+}
+
+void test_no_zombie_children(TestContext& context) {
+    ServerProcess& server = *context.process;
+    std::size_t children_during = clients_come_and_go(context, [&] { return children_of(server).size(); });
+    // The children end as their clients leave; the parent then has a moment to reap them.
+    Deadline settle = context.deadline.sooner(2s);
+    std::vector<pid_t> children = children_of(server);
+    while (!children.empty() && !settle.passed()) {
+        std::this_thread::sleep_for(10ms);
+        children = children_of(server);
+    }
+    std::vector<pid_t> zombies = server.zombies();
+    context.observed = "child processes: " + std::to_string(children_during) + " with " +
+                       std::to_string(kComingAndGoing) + " clients connected, " + std::to_string(children.size()) +
+                       " after they left (" + std::to_string(zombies.size()) + " zombies)";
+    if (!zombies.empty())
+        throw TestFailure(std::to_string(kComingAndGoing) + " clients connected, exchanged a line and left; 2 s later " +
+                          std::to_string(zombies.size()) + " children of the server were zombies (state Z, pids " +
+                          list_pids(zombies) + "). A child that has exited stays in the process table until its "
+                          "parent waits for it: handle SIGCHLD and call waitpid(-1, &status, WNOHANG) in a loop "
+                          "until it returns 0, or zombies pile up until fork() fails");
+    if (!children.empty())
+        throw TestFailure(std::to_string(kComingAndGoing) + " clients connected, exchanged a line and left; 2 s later " +
+                          std::to_string(children.size()) + " children of the server were still running (pids " +
+                          list_pids(children) + "). A child serves one client: once that client is gone it must "
+                          "exit (_exit), not go back to the parent's loop or wait for anything else");
+}
+
+void test_thread_count_returns(TestContext& context) {
+    ServerProcess& server = *context.process;
+    int before = thread_count_at_rest(context.server, server, context.deadline);
+    int during = clients_come_and_go(context, [&] { return server.thread_count(); });
+    Deadline settle = context.deadline.sooner(2s);
+    int after = server.thread_count();
+    while (after > before && !settle.passed()) {
+        std::this_thread::sleep_for(10ms);
+        after = server.thread_count();
+    }
+    context.observed = "threads: " + std::to_string(before) + " before, " + std::to_string(during) + " with " +
+                       std::to_string(kComingAndGoing) + " clients connected, " + std::to_string(after) +
+                       " after they left";
+    if (after > before)
+        throw TestFailure(std::to_string(kComingAndGoing) + " clients connected, exchanged a line and left; 2 s later "
+                          "the server had " + std::to_string(after) + " threads, " + std::to_string(before) +
+                          " before they came (" + std::to_string(during) + " while they were there). A thread "
+                          "serves one client: once that client is gone it must return from its function, or "
+                          "threads pile up, each holding its stack, until no more can be created");
+}
+
 }  // namespace
 
+const TestCase no_zombie_children{"no_zombie_children", Category::Resources,
+                                  "8 clients come and go: their child processes end and are reaped (no zombies)",
+                                  test_no_zombie_children, /*needs_process=*/true};
+const TestCase thread_count_returns{"thread_count_returns", Category::Resources,
+                                    "8 clients come and go: the thread count returns to what it was",
+                                    test_thread_count_returns, /*needs_process=*/true};
 const TestCase no_descriptor_leak{"no_descriptor_leak", Category::Resources,
                                   "1,000 sequential clients under a 64-descriptor limit; no descriptor leaks",
                                   test_no_descriptor_leak, /*needs_process=*/true,

@@ -76,6 +76,14 @@ void test_sigterm_exit(TestContext& context) {
         throw TestFailure("sent SIGTERM; the server " + context.process->exit_description() +
                           ", where exit status 0 was expected: catch SIGTERM, stop accepting, close, return from "
                           "main with 0");
+    // The server's process is gone; if the client's connection is not, another
+    // process still holds it: a child the server left behind.
+    ReadResult after = idle.read_until_eof(Deadline(500ms));
+    if (after.end == ReadResult::Timeout)
+        throw TestFailure("sent SIGTERM while a client was connected; the server exited, but the client's connection "
+                          "stayed open (" + after.how() + "): a process the server started still holds it. On "
+                          "SIGTERM the server must stop its child processes too (kill each with SIGTERM) before it "
+                          "exits");
 }
 
 // The short-I/O shim (checker/short_io_shim.c), built next to the checker.

@@ -6,6 +6,7 @@
 
 #include "connection.hpp"
 #include "deadline.hpp"
+#include "interfaces.hpp"
 #include "server_process.hpp"
 
 #include <string>
@@ -22,7 +23,10 @@ enum class Expect {
     Blocks,    // the model blocks here by design: the test only reports what it observed, for 0 points
 };
 
+struct Lab;
+
 struct TestContext {
+    const Lab* lab = nullptr;             // the lab being graded
     Endpoint server;
     ServerProcess* process = nullptr;     // null when grading a server started by hand (--connect)
     std::string executable;               // the server's binary (resolved from the command), "" with --connect
@@ -57,6 +61,7 @@ struct Lab {
     std::string name;                     // "blocking": labs/blocking, solutions/blocking
     std::string model;                    // one line: the I/O model
     std::vector<RubricEntry> rubric;      // the first entry gates the rest (see grader.cpp)
+    InterfaceRules interfaces{};          // what the server binary must and must not import (system_interfaces)
 };
 
 const std::vector<Lab>& all_labs();

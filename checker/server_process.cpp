@@ -30,6 +30,7 @@ namespace checker {
 namespace {
 
 constexpr off_t kMaxOutputBytes = 64 << 20;   // RLIMIT_FSIZE: a server printing without end is stopped
+constexpr int kSanitizerExitStatus = 66;       // TSAN_OPTIONS=exitcode=66 in the Makefile's tsan target
 
 struct ProcEntry {
     pid_t pid;
@@ -328,6 +329,10 @@ void ServerProcess::send_signal(int signal_number) {
 std::string ServerProcess::exit_description() const {
     if (!status_) return "is still running";
     int status = *status_;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == kSanitizerExitStatus)
+        return "exited with status " + std::to_string(kSanitizerExitStatus) +
+               ", the status make tsan gives ThreadSanitizer: it found a data race (its report is in the "
+               "server's output)";
     if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
     if (WIFSIGNALED(status)) {
         std::string how = "was killed by " + signal_name(WTERMSIG(status));

@@ -25,6 +25,8 @@ extern const TestCase idle_cpu;
 
 // resources_tests.cpp
 extern const TestCase no_descriptor_leak;
+extern const TestCase no_zombie_children;
+extern const TestCase thread_count_returns;
 
 // concurrency_tests.cpp
 extern const TestCase idle_client;
@@ -32,10 +34,13 @@ extern const TestCase slow_reader;
 extern const TestCase many_clients;
 extern const TestCase fd_setsize_refusal;
 extern const TestCase past_fd_setsize;
+extern const TestCase stalled_half_line;
+extern const TestCase hundred_clients;
 
-// event_loop_conformance_tests.cpp
-extern const TestCase one_loop_thread;
-extern const TestCase waits_in_select;
-extern const TestCase waits_in_poll;
+// conformance_tests.cpp
+extern const TestCase process_per_client;
+extern const TestCase thread_per_client;
+extern const TestCase single_thread;
+extern const TestCase system_interfaces;
 
 }  // namespace checker::tests

@@ -5,6 +5,7 @@ namespace checker {
 
 Lab blocking_lab() {
     using namespace tests;
+    using namespace interfaces;
     return {"blocking", "iterative: one client at a time, blocking calls", {
         // test                 points  timeout  expected of this model
         {one_line,                  10,    3s},
@@ -21,13 +22,21 @@ Lab blocking_lab() {
         {bounded_memory,            10,    8s},
         {descriptor_exhaustion,     10,    8s},
         {idle_cpu,                  10,    3s},
-        // An iterative server serves one client at a time: an idle client,
-        // or one that does not read its replies, holds everyone else up.
-        // Reported, not graded.
+        {single_thread,             10,    3s},
+        {system_interfaces,         10,    3s},
+        // An iterative server serves one client at a time: an idle client, one
+        // that stops in the middle of a line, or one that does not read its
+        // replies holds everyone else up. Reported, not graded.
         {idle_client,                0,  1500ms, Expect::Blocks},
+        {stalled_half_line,          0,  1500ms, Expect::Blocks},
         {slow_reader,                0,    3s,   Expect::Blocks},
+        {hundred_clients,            0,  1500ms, Expect::Blocks},
         {many_clients,               0,  1500ms, Expect::Blocks},
-    }};
+    },
+    // One thread, blocking calls: no child processes, no threads, no event loop.
+    {.required = {&accepting},
+     .forbidden = {&process_creation, &thread_creation, &select_family, &poll_family, &epoll_family,
+                   &io_uring_family, &posix_aio_family}}};
 }
 
 }  // namespace checker

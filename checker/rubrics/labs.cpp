@@ -6,12 +6,16 @@ namespace checker {
 Lab blocking_lab();
 Lab select_lab();
 Lab poll_lab();
+Lab fork_lab();
+Lab threads_lab();
 
 const std::vector<Lab>& all_labs() {
     static const std::vector<Lab> labs{
         blocking_lab(),
         select_lab(),
         poll_lab(),
+        fork_lab(),
+        threads_lab(),
     };
     return labs;
 }

@@ -5,6 +5,7 @@ namespace checker {
 
 Lab poll_lab() {
     using namespace tests;
+    using namespace interfaces;
     return {"poll", "event loop: one thread, non-blocking sockets, poll()", {
         // test                 points  timeout  expected of this model
         {one_line,                  10,    3s},
@@ -25,9 +26,13 @@ Lab poll_lab() {
         {descriptor_exhaustion,     10,    8s},
         {idle_cpu,                  10,    3s},
         {no_descriptor_leak,        10,    8s},
-        {one_loop_thread,           10,    3s},
-        {waits_in_poll,             10,    3s},
-    }};
+        {single_thread,             10,    3s},
+        {system_interfaces,         10,    3s},
+    },
+    // One thread waiting in poll() for every socket: no threads, no children, no other multiplexer.
+    {.required = {&accepting, &poll_family},
+     .forbidden = {&process_creation, &thread_creation, &select_family, &epoll_family, &io_uring_family,
+                   &posix_aio_family}}};
 }
 
 }  // namespace checker

@@ -21,6 +21,13 @@ public:
     // Throws only when the listening socket itself is unusable.
     UniqueFd accept();
 
+    // Gives up the listening socket and the spare descriptor: for a child
+    // process that serves one connection and has no business keeping the port.
+    void close() noexcept {
+        socket_.reset();
+        spare_.reset();
+    }
+
 private:
     UniqueFd socket_;
     UniqueFd spare_;    // held in reserve, released only to turn away a client at EMFILE

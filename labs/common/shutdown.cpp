@@ -1,8 +1,10 @@
 #include "shutdown.hpp"
 
 #include "errors.hpp"
+#include "unique_fd.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,6 +24,8 @@ std::atomic<bool> watched[kWatchedMax];
 int listen_socket = -1;
 int wakeup_pipe[2] = {-1, -1};
 
+bool open_wakeup_pipe() noexcept { return ::pipe2(wakeup_pipe, O_CLOEXEC | O_NONBLOCK) == 0; }
+
 // Runs in whichever thread the kernel picked, between any two instructions of
 // it: only async-signal-safe calls here (write and shutdown are).
 extern "C" void on_shutdown_signal(int) {
@@ -40,7 +44,7 @@ extern "C" void on_shutdown_signal(int) {
 void install_shutdown_handlers(int listen_fd) {
     static_assert(std::atomic<bool>::is_always_lock_free, "the handler needs a lock-free flag");
     listen_socket = listen_fd;
-    if (::pipe2(wakeup_pipe, O_CLOEXEC | O_NONBLOCK) < 0) throw_errno("pipe2");
+    if (!open_wakeup_pipe()) throw_errno("pipe2");
 
     struct sigaction action{};
     action.sa_handler = on_shutdown_signal;
@@ -50,6 +54,26 @@ void install_shutdown_handlers(int listen_fd) {
         throw_errno("sigaction");
     action.sa_handler = SIG_IGN;
     if (::sigaction(SIGPIPE, &action, nullptr) < 0) throw_errno("sigaction(SIGPIPE)");
+}
+
+void reset_shutdown_handling_in_child() noexcept {
+    // The signals wait while the handler's state changes under its feet; one
+    // that arrives meanwhile is delivered when they are unblocked.
+    sigset_t shutdown_signals, previous;
+    sigemptyset(&shutdown_signals);
+    sigaddset(&shutdown_signals, SIGINT);
+    sigaddset(&shutdown_signals, SIGTERM);
+    ::pthread_sigmask(SIG_BLOCK, &shutdown_signals, &previous);
+    listen_socket = -1;
+    // Only the entries set are written: writing would copy each page of the
+    // table, shared copy-on-write with the parent until then.
+    for (std::atomic<bool>& connection : watched)
+        if (connection.load()) connection.store(false);
+    UniqueFd parents_read_end(wakeup_pipe[0]), parents_write_end(wakeup_pipe[1]);   // closed on return
+    // Out of descriptors, the child goes without: the handler's write then
+    // fails harmlessly, and a blocking child never looks at the pipe.
+    if (!open_wakeup_pipe()) wakeup_pipe[0] = wakeup_pipe[1] = -1;
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
 bool shutdown_requested() noexcept { return requested.load(); }

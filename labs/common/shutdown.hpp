@@ -16,6 +16,17 @@ void install_shutdown_handlers(int listen_fd);
 // True once SIGINT or SIGTERM has arrived. Safe to call from any thread.
 bool shutdown_requested() noexcept;
 
+// In a child process, right after fork(): makes the inherited handler act on
+// this process alone. A child inherits the handler's state, but shutdown(2)
+// acts on the socket, which parent and child share, not on one process's
+// descriptor: left as it is, a SIGTERM sent to one child would shut down the
+// parent's listening socket, and a byte the child's handler writes to the
+// inherited self-pipe could wake (and be drained by) the parent. After this
+// call the handler no longer touches the listener, watches none of the
+// inherited connections, and writes to a self-pipe of the child's own. A
+// shutdown already requested before the fork stays requested.
+void reset_shutdown_handling_in_child() noexcept;
+
 // A descriptor that becomes readable when shutdown is requested (the read end
 // of a self-pipe), for event loops to watch next to their sockets so that a
 // signal arriving just before they block cannot be missed.

@@ -2,8 +2,15 @@
 // every stub earns nothing without hanging, and every deliberately broken
 // server in tests/fixtures is caught by the test that names its defect.
 #include "run_checker.hpp"
+#include "unique_fd.hpp"
 
 #include <gtest/gtest.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <vector>
 
 namespace {
 
@@ -11,7 +18,7 @@ using iolab_test::build_dir;
 using iolab_test::grade;
 
 // The labs whose solutions and stubs exist.
-const char* const kLabs[] = {"blocking", "select", "poll"};
+const char* const kLabs[] = {"blocking", "fork", "threads", "select", "poll"};
 
 // Each broken server and the test that must catch it.
 struct Catch {
@@ -40,12 +47,29 @@ const Catch kCatches[] = {
     {"poll_unbounded_output",         "poll",   "bounded_memory",        "high-water mark"},
     {"poll_shared_line_buffer",       "poll",   "many_clients",          "per-connection struct"},
     {"poll_zero_timeout",             "poll",   "idle_cpu",              "busy-waits"},
-    {"poll_zero_timeout",             "select", "waits_in_select",       "never calls select()"},
+    {"poll_zero_timeout",             "select", "system_interfaces",     "imports nothing for select"},
     {"poll_spins_at_emfile",          "poll",   "descriptor_exhaustion", "EMFILE"},
     {"select_no_fd_setsize_guard",    "select", "fd_setsize_refusal",    "FD_SETSIZE"},
-    {"select_no_fd_setsize_guard",    "poll",   "waits_in_poll",         "never calls poll()"},
+    {"select_no_fd_setsize_guard",    "poll",   "system_interfaces",     "imports nothing for poll"},
     {"poll_refuses_past_fd_setsize",  "poll",   "past_fd_setsize",       "no FD_SETSIZE ceiling"},
-    {"poll_thread_per_client",        "poll",   "one_loop_thread",       "from one thread"},
+    {"poll_thread_per_client",        "poll",   "single_thread",         "from the one thread"},
+    {"thread_per_client",    "blocking", "single_thread",       "5 threads"},
+    // fork-per-client
+    {"fork_never_reaps",     "fork",     "no_zombie_children",  "zombies"},
+    {"fork_child_returns",   "fork",     "no_zombie_children",  "still running"},
+    {"fork_leaves_children", "fork",     "sigterm_exit",        "stop its child processes"},
+    {"escapes_containment",  "fork",     "sigterm_exit",        "stop its child processes"},
+    {"thread_per_client",    "fork",     "process_per_client",  "0 child processes"},
+    {"thread_per_client",    "fork",     "system_interfaces",   "imports std::thread"},
+    {"iterative",            "fork",     "process_per_client",  "0 child processes"},
+    // thread-per-client
+    {"threads_leak_descriptors", "threads", "no_descriptor_leak", "descriptors"},
+    {"threads_never_end",    "threads",  "thread_count_returns", "must return from its function"},
+    {"dies_of_sigpipe",      "threads",  "client_reset",        "SIGPIPE"},
+    {"reads_whole_lines",    "threads",  "stalled_half_line",   "half a line"},
+    {"bounded_pool",         "threads",  "hundred_clients",     "16 got their lines back"},
+    {"iterative",            "threads",  "thread_per_client",   "1 thread"},
+    {"iterative",            "threads",  "system_interfaces",   "imports nothing for thread creation"},
 };
 
 void PrintTo(const Catch& c, std::ostream* out) { *out << c.fixture << " caught by " << c.lab << "/" << c.test; }
@@ -70,8 +94,10 @@ TEST_P(StubTest, ScoresZeroFast) {
     EXPECT_NE(run.output.find("not implemented yet"), std::string::npos) << run.output;
 }
 
-INSTANTIATE_TEST_SUITE_P(Labs, SolutionTest, testing::ValuesIn(kLabs));
-INSTANTIATE_TEST_SUITE_P(Labs, StubTest, testing::ValuesIn(kLabs));
+std::string lab_name(const testing::TestParamInfo<const char*>& info) { return info.param; }
+
+INSTANTIATE_TEST_SUITE_P(Labs, SolutionTest, testing::ValuesIn(kLabs), lab_name);
+INSTANTIATE_TEST_SUITE_P(Labs, StubTest, testing::ValuesIn(kLabs), lab_name);
 
 class FixtureTest : public testing::TestWithParam<Catch> {};
 
@@ -86,6 +112,49 @@ TEST_P(FixtureTest, IsCaughtByTheTestNamingItsDefect) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureTest, testing::ValuesIn(kCatches),
-                         [](const testing::TestParamInfo<Catch>& p) { return std::string(p.param.fixture) + "_" + p.param.lab; });
+                         [](const testing::TestParamInfo<Catch>& p) {
+                             return std::string(p.param.fixture) + "_" + p.param.lab + "_" + p.param.test;
+                         });
+
+// Whatever a server does, a grading run leaves nothing behind. This one's
+// children leave its session and process group, ignore SIGTERM and SIGHUP,
+// and orphan grandchildren that do the same; each logs its pid.
+TEST(Containment, NothingSurvivesAGradingRun) {
+    char log_path[] = "/tmp/iolab-escapes-XXXXXX";
+    iolab::UniqueFd log(::mkstemp(log_path));
+    ASSERT_TRUE(log) << "mkstemp: " << std::strerror(errno);
+    ::setenv("IOLAB_ESCAPE_LOG", log_path, 1);    // inherited by the checker, then by the server
+    auto run = grade("fork", build_dir() + "/fixtures/escapes_containment", "hundred_clients");
+    ::unsetenv("IOLAB_ESCAPE_LOG");
+    std::ifstream logged(log_path);
+    std::vector<pid_t> escaped;
+    for (pid_t pid; logged >> pid;) escaped.push_back(pid);
+    ::unlink(log_path);
+
+    EXPECT_NE(run.exit_code, -1) << "the grading run did not finish in time\n" << run.output;
+    EXPECT_GE(escaped.size(), 100u) << "the fixture should have escaped once per client of hundred_clients";
+    for (pid_t pid : escaped) {
+        std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+        std::string command((std::istreambuf_iterator<char>(cmdline)), {});
+        EXPECT_EQ(command.find("escapes_containment"), std::string::npos) << "process " << pid << " survived grading";
+    }
+    EXPECT_TRUE(iolab_test::processes_matching("fixtures/escapes_containment").empty());
+}
+
+// Under ThreadSanitizer (make tsan: TSAN_OPTIONS halt_on_error=1 exitcode=66),
+// a data race stops the server at once, and the checker fails the test during
+// which it happened, saying so.
+TEST(ThreadSanitizer, StopsARacyServer) {
+#if !defined(__SANITIZE_THREAD__)
+    GTEST_SKIP() << "meaningful only in the ThreadSanitizer build (make tsan)";
+#else
+    auto run = grade("threads", build_dir() + "/fixtures/races_on_a_counter", "hundred_clients");
+    EXPECT_EQ(run.exit_code, 1) << run.output;
+    std::string line = run.test_line("hundred_clients");
+    EXPECT_NE(line.find("\"status\": \"failed\""), std::string::npos) << run.results_json;
+    EXPECT_NE(line.find("exited with status 66"), std::string::npos) << line;
+    EXPECT_NE(line.find("ThreadSanitizer"), std::string::npos) << line;
+#endif
+}
 
 }  // namespace

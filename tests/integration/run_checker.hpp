@@ -27,7 +27,8 @@ CheckerRun grade(const std::string& lab, const std::string& server, const std::s
 // build/checker ARGUMENTS... --json TMP  (for runs that are not a plain grade)
 CheckerRun run_checker(std::vector<std::string> arguments, double timeout_seconds = 60);
 
-// Processes whose command line contains `needle` (other than this one).
+// Processes whose command line contains `needle` (other than this one), among
+// those started from this directory (other checkouts may run the same tests).
 std::vector<int> processes_matching(const std::string& needle);
 
 }  // namespace iolab_test

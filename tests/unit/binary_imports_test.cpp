@@ -1,4 +1,5 @@
 #include "binary_imports.hpp"
+#include "interfaces.hpp"
 
 #include <gtest/gtest.h>
 
@@ -29,6 +30,27 @@ TEST(BinaryImports, ResolvesCommandsOnPath) {
     EXPECT_EQ(checker::resolve_executable("build/x"), "build/x");
     std::string sh = checker::resolve_executable("sh");
     EXPECT_EQ(sh.front(), '/');
+}
+
+TEST(BinaryImports, TheForkAndThreadsSolutionsImportTheirModel) {
+    using namespace checker::interfaces;
+    auto fork_imports = checker::imported_functions(build_dir() + "/solutions/fork");
+    auto thread_imports = checker::imported_functions(build_dir() + "/solutions/threads");
+    ASSERT_TRUE(fork_imports && thread_imports);
+    EXPECT_EQ(checker::imported_from(process_creation, *fork_imports), std::vector<std::string>{"fork"});
+    EXPECT_TRUE(checker::imported_from(thread_creation, *fork_imports).empty());
+    EXPECT_EQ(checker::imported_from(thread_creation, *thread_imports).size(), 1u);
+    EXPECT_TRUE(checker::imported_from(process_creation, *thread_imports).empty());
+}
+
+TEST(InterfaceFamilies, ANameEndingInAStarMatchesEveryNameItBegins) {
+    using namespace checker::interfaces;
+    std::set<std::string> imports{"accept4", "io_uring_queue_init", "io_uring_submit", "io_uringx", "poll"};
+    EXPECT_EQ(checker::imported_from(io_uring_family, imports),
+              (std::vector<std::string>{"io_uring_queue_init", "io_uring_submit"}));
+    EXPECT_EQ(checker::imported_from(poll_family, imports), std::vector<std::string>{"poll"});
+    EXPECT_EQ(checker::imported_from(accepting, imports), std::vector<std::string>{"accept4"});
+    EXPECT_TRUE(checker::imported_from(epoll_family, imports).empty());
 }
 
 }  // namespace

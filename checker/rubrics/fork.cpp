@@ -1,0 +1,35 @@
+// Rubric of the fork-per-client server (labs/fork).
+#include "../test_cases.hpp"
+
+namespace checker {
+
+Lab fork_lab() {
+    using namespace tests;
+    using namespace interfaces;
+    return {"fork", "one child process per client, blocking calls in each", {
+        // test                 points  timeout  expected of this model
+        {one_line,                  10,    3s},
+        {pipelined_lines,           10,    3s},
+        {large_payload,             10,    8s},
+        {any_byte_values,           10,    3s},
+        {trickled_line,             10,    3s},
+        {partial_line_at_eof,       10,    3s},
+        {overlong_line,             10,    3s},
+        {client_reset,              10,    3s},
+        {sigterm_exit,              10,    3s},
+        {no_descriptor_leak,        10,   10s},
+        {no_zombie_children,        10,    5s},
+        {idle_client,               10,    3s},
+        {stalled_half_line,         10,    3s},
+        {hundred_clients,           10,   10s},
+        {process_per_client,        10,    5s},
+        {system_interfaces,         10,    3s},
+    },
+    // A process per client, each blocking on its own connection: no threads,
+    // no event loop.
+    {.required = {&accepting, &process_creation},
+     .forbidden = {&thread_creation, &select_family, &poll_family, &epoll_family, &io_uring_family,
+                   &posix_aio_family}}};
+}
+
+}  // namespace checker

@@ -1,0 +1,35 @@
+// Rubric of the thread-per-client server (labs/threads).
+#include "../test_cases.hpp"
+
+namespace checker {
+
+Lab threads_lab() {
+    using namespace tests;
+    using namespace interfaces;
+    return {"threads", "one thread per client, blocking calls in each", {
+        // test                 points  timeout  expected of this model
+        {one_line,                  10,    3s},
+        {pipelined_lines,           10,    3s},
+        {large_payload,             10,    8s},
+        {any_byte_values,           10,    3s},
+        {trickled_line,             10,    3s},
+        {partial_line_at_eof,       10,    3s},
+        {overlong_line,             10,    3s},
+        {client_reset,              10,    3s},
+        {sigterm_exit,              10,    3s},
+        {no_descriptor_leak,        10,   10s},
+        {thread_count_returns,      10,    5s},
+        {idle_client,               10,    3s},
+        {stalled_half_line,         10,    3s},
+        {hundred_clients,           10,   10s},
+        {thread_per_client,         10,    5s},
+        {system_interfaces,         10,    3s},
+    },
+    // A thread per client, each blocking on its own connection: no child
+    // processes, no event loop.
+    {.required = {&accepting, &thread_creation},
+     .forbidden = {&process_creation, &select_family, &poll_family, &epoll_family, &io_uring_family,
+                   &posix_aio_family}}};
+}
+
+}  // namespace checker
