@@ -186,6 +186,8 @@ void test_past_fd_setsize(TestContext& context) {
                           std::to_string(kRoomyDescriptorLimit) + " descriptors) and sent a line each: " +
                           count.str() + ". poll() has no FD_SETSIZE ceiling: every client must be served");
     expect_serving_after(context, "serving more than FD_SETSIZE clients at once");
+}
+
 void test_stalled_half_line(TestContext& context) {
     Connection stalled = Connection::open(context.server, context.deadline);
     std::string first_half = "the first half of a line, ";

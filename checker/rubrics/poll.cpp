@@ -16,6 +16,8 @@ Lab poll_lab() {
         {partial_line_at_eof,       10,    3s},
         {overlong_line,             10,    3s},
         {idle_client,               10,    3s},
+        {stalled_half_line,         10,    3s},
+        {hundred_clients,           10,   10s},
         {slow_reader,               10,    5s},
         {many_clients,              10,    5s},
         {past_fd_setsize,           10,    8s},
