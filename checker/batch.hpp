@@ -27,4 +27,11 @@ struct BatchOptions {
 // all labs). Returns the exit status: 0 done, 2 setup error (said on stderr).
 int run_batch(const BatchOptions& options);
 
+// Combines the results.json files of several labs (from `checker grade
+// --json`, e.g. make grade's build/grade/labs/*.json) into one, printed on
+// stdout: "gradescope" (Gradescope's results.json, as for one student of a
+// batch) or "classroom" (GitHub Classroom's runner result, for its grading
+// reporter). Returns the exit status: 0, or 2 when a file cannot be read.
+int run_combine(const std::vector<std::string>& lab_results, const std::string& format);
+
 }  // namespace checker

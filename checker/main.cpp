@@ -3,6 +3,7 @@
 //   checker grade --lab MODEL [--json FILE] [--only TEST]... -- SERVER_CMD [ARGS...]
 //   checker grade --lab MODEL --connect HOST:PORT
 //   checker list [--lab MODEL]
+//   checker combine [--format gradescope|classroom] LAB.json...                       (one results file)
 //   checker batch --submissions DIR --out DIR [--jobs N] [--labs A,B] [--timeout S]   (a whole class: batch.hpp)
 //
 // Exit status: 0 full marks, 1 points missing, 2 usage or setup error.
@@ -112,6 +113,14 @@ int main(int argc, char** argv) {
     batch_command->add_option("--build-timeout", batch.build_timeout_seconds, "seconds to build one lab of one student")->capture_default_str();
     batch_command->add_option("--max-memory", batch.max_memory_mib, "each server's address space in MiB (0: no limit)")->capture_default_str();
 
+    std::vector<std::string> combine_files;
+    std::string combine_format = "gradescope";
+    CLI::App* combine_command =
+        app.add_subcommand("combine", "combine the results.json of several labs into one, on stdout");
+    combine_command->add_option("--format", combine_format, "gradescope or classroom (GitHub Classroom's reporter)")
+        ->capture_default_str();
+    combine_command->add_option("files", combine_files, "LAB.json files written by grade --json")->required();
+
     std::string list_lab;
     CLI::App* list_command = app.add_subcommand("list", "list the labs and their tests");
     list_command->add_option("--lab", list_lab, "only this lab");
@@ -124,6 +133,7 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (*grade_command) return run_grade(arguments);
+    if (*combine_command) return run_combine(combine_files, combine_format);
     if (*batch_command) {
         batch.checker = std::filesystem::read_symlink("/proc/self/exe").string();
         return run_batch(batch);
