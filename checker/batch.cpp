@@ -140,30 +140,28 @@ std::string first_error(const std::string& build_output) {
     return last;
 }
 
-// The parts every student tree shares, built once: the kit's Makefile, tools
-// and labs/common with its library. Student trees link to it.
-void stage_kit(const fs::path& kit, const fs::path& staged, int timeout_seconds) {
+// The parts every student tree shares: the kit's Makefile, tools and
+// labs/common with its library, built once in the kit (make does nothing when
+// it is up to date). Student trees link to them and build only their labs.
+fs::path prepare_kit(const fs::path& kit_dir, int timeout_seconds) {
+    fs::path kit = fs::absolute(kit_dir).lexically_normal();
     for (const char* needed : {"Makefile", "labs/common", "tools/ensure-deps.sh"})
         if (!fs::exists(kit / needed))
-            throw std::runtime_error("no " + std::string(needed) + " in " + fs::absolute(kit).string() +
+            throw std::runtime_error("no " + std::string(needed) + " in " + kit.string() +
                                      ": run checker batch from the kit's top directory, or give --kit DIR");
-    fs::create_directories(staged / "labs");
-    fs::copy_file(kit / "Makefile", staged / "Makefile");
-    fs::copy(kit / "labs/common", staged / "labs/common", fs::copy_options::recursive);
-    fs::copy(kit / "tools", staged / "tools", fs::copy_options::recursive);
-    touch(staged / "build/.deps-ok");   // the dependencies are installed: the checker was built
-    ServerProcess make(make_command(staged, "build/libiolab.a"), ServerLimits{.open_files = 4096, .processes = 4096});
+    ServerProcess make(make_command(kit, "build/libiolab.a"), ServerLimits{.open_files = 4096, .processes = 4096});
     if (!make.wait_for_exit(Deadline(std::chrono::seconds(timeout_seconds))) || *make.exit_status() != 0)
         throw std::runtime_error("the kit's labs/common does not build: " + first_error(make.output()));
+    return kit;
 }
 
 // A student's private tree: the kit's parts as links, the student's labs as copies.
-void make_tree(const Submission& submission, const fs::path& staged, const std::vector<std::string>& labs) {
+void make_tree(const Submission& submission, const fs::path& kit, const std::vector<std::string>& labs) {
     fs::create_directories(submission.tree / "labs");
     fs::create_directories(submission.tree / "build/obj/labs");
     for (const char* shared : {"Makefile", "tools", "labs/common", "build/libiolab.a", "build/obj/labs/common"})
-        fs::create_symlink(staged / shared, submission.tree / shared);
-    touch(submission.tree / "build/.deps-ok");
+        fs::create_symlink(kit / shared, submission.tree / shared);
+    touch(submission.tree / "build/.deps-ok");   // the dependencies are installed: the kit was built
     for (const std::string& lab : labs)
         if (!submission.labs.empty() && fs::is_directory(submission.labs / lab) && !fs::is_symlink(submission.labs / lab))
             copy_lab(submission.labs / lab, submission.tree / "labs" / lab);
@@ -421,13 +419,11 @@ int run_batch(const BatchOptions& options) {
         forget_outer_make();
         catch_interrupts();
 
+        fs::path kit = prepare_kit(options.kit, options.build_timeout_seconds);
         TempDir temp;
-        fs::path staged = temp.path() / "kit";
-        std::cout << "Building the kit's labs/common once for all submissions\n" << std::flush;
-        stage_kit(options.kit, staged, options.build_timeout_seconds);
         for (Submission& submission : submissions) {
             submission.tree = temp.path() / "students" / submission.name;
-            make_tree(submission, staged, labs);
+            make_tree(submission, kit, labs);
         }
         fs::path results_dir = temp.path() / "results";
         fs::create_directories(results_dir);
