@@ -365,16 +365,25 @@ std::string ServerProcess::output_tail(std::size_t max_lines) const {
 }
 
 std::vector<pid_t> ServerProcess::everything_to_kill() const {
-    // Descendants of the checker itself: the server's children are reparented
-    // to the checker (a subreaper) when the server dies, whatever their group.
-    // Those of the other ServerProcesses still running are theirs, not ours.
-    std::set<pid_t> others;
-    for (const auto& [pid, process] : live_processes())
-        if (process != this && !process->status_)
-            for (pid_t other : descendants_of(pid, true)) others.insert(other);
+    // The server and its descendants, and the orphans: the checker is a
+    // subreaper, so a descendant whose parent died becomes a child of the
+    // checker, whatever its group. Every child of the checker that is not
+    // another running ServerProcess is such an orphan; the other
+    // ServerProcesses' descendants are theirs, not ours.
+    std::multimap<pid_t, pid_t> children;
+    for (const ProcEntry& e : all_processes()) children.emplace(e.parent, e.pid);
+    std::vector<pid_t> todo{pid_};
+    auto [first, last] = children.equal_range(::getpid());
+    for (auto it = first; it != last; ++it)
+        if (it->second != pid_ && !live_processes().count(it->second)) todo.push_back(it->second);
     std::vector<pid_t> pids;
-    for (pid_t pid : descendants_of(::getpid(), false))
-        if (!others.count(pid)) pids.push_back(pid);
+    while (!todo.empty()) {
+        pid_t pid = todo.back();
+        todo.pop_back();
+        if (::kill(pid, 0) == 0) pids.push_back(pid);
+        auto [child, end] = children.equal_range(pid);
+        for (; child != end; ++child) todo.push_back(child->second);
+    }
     for (pid_t pid : cgroup_members(cgroup_)) pids.push_back(pid);
     return pids;
 }
