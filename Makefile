@@ -35,8 +35,17 @@ FIXTURES     := $(patsubst tests/fixtures/%.cpp,$(BUILD)/fixtures/%,$(wildcard t
 TEST_OBJ     := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard tests/*.cpp tests/unit/*.cpp tests/integration/*.cpp))
 DEPS_OK      := $(BUILD)/.deps-ok
 
-.PHONY: all help deps grade test sanitize tsan tsan-run stubs clean
+.PHONY: all help deps grade test sanitize tsan tsan-run stubs clean handout gradescope batch
 .DEFAULT_GOAL := all
+
+# The handout (make handout) ships without solutions/: the targets that need
+# them say so in one line.
+NEEDS_SOLUTIONS := test sanitize tsan stubs handout gradescope
+ifeq ($(MODELS),)
+  ifneq ($(filter $(NEEDS_SOLUTIONS),$(MAKECMDGOALS)),)
+    $(error make $(filter $(NEEDS_SOLUTIONS),$(MAKECMDGOALS)) needs the kit's solutions/, which the handout does not include: make grade grades your labs)
+  endif
+endif
 
 all: $(BUILD)/checker $(SOLUTIONS) $(LAB_SERVERS)  ## build the checker, the solutions and your labs
 
@@ -50,6 +59,10 @@ help:  ## list the targets
 	@echo "make tsan             the threaded solutions graded under ThreadSanitizer (build/tsan)"
 	@echo "make stubs            regenerate labs/*/server.cpp from the solutions' LAB regions"
 	@echo "make clean            remove build/"
+	@echo "instructors (docs/instructors.md):"
+	@echo "make handout          the student handout: $(BUILD)/handout/iolab-handout.tar.gz"
+	@echo "make gradescope       Gradescope's autograder: $(BUILD)/gradescope/iolab-autograder.zip"
+	@echo "make batch SUBMISSIONS=DIR [JOBS=2] [LABS=a,b] [OUT=$(BUILD)/batch]   grade a class"
 
 # Installs missing Debian packages (as root) or says which to install.
 $(DEPS_OK): tools/ensure-deps.sh
@@ -127,5 +140,20 @@ stubs:  ## regenerate the lab stubs from the solutions
 
 clean:
 	rm -rf build
+
+# Instructors: docs/instructors.md.
+handout: $(DEPS_OK)  ## the student handout (stubs, scaffolding, checker; no solutions)
+	@tools/make-handout.sh $(BUILD)/handout
+
+gradescope: $(DEPS_OK)  ## Gradescope's autograder zip
+	@tools/make-gradescope.sh $(BUILD)/gradescope
+
+SUBMISSIONS ?=
+OUT         ?= $(BUILD)/batch
+JOBS        ?= 2
+LABS        ?=
+batch: $(BUILD)/checker  ## grade a class: one subdirectory of SUBMISSIONS per student
+	@test -n "$(SUBMISSIONS)" || { echo "make batch needs SUBMISSIONS=DIR (one subdirectory per student)" >&2; exit 2; }
+	$(BUILD)/checker batch --submissions $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS) $(if $(LABS),--labs $(LABS))
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

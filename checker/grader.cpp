@@ -56,17 +56,35 @@ void apply_expectation(const RubricEntry& entry, TestOutcome& outcome) {
     outcome.status = Status::Observed;
 }
 
+// Starts the server on a free port and waits until it listens there. The
+// port is free when picked, but another program (another grading run, say)
+// may take it before the server binds it: then the server is started again
+// on another port. Returns why it did not start, if it did not.
+std::optional<std::string> start_server(const RubricEntry& entry, const GradeTarget& target, Deadline lab_deadline,
+                                        TestContext& context, std::optional<ServerProcess>& started) {
+    constexpr int kAttempts = 3;
+    ServerLimits limits = entry.test.limits;
+    if (target.max_memory_bytes > 0) limits.max_memory_bytes = target.max_memory_bytes;
+    for (int attempt = 1;; ++attempt) {
+        context.server.port = pick_free_port();
+        std::vector<std::string> command = target.command;
+        command.insert(command.end(), {"--port", std::to_string(context.server.port)});
+        started.reset();
+        started.emplace(command, limits,   // throws if not even exec() worked
+                        entry.test.environment ? entry.test.environment() : std::vector<std::string>{});
+        auto problem = started->wait_until_listening(context.server, lab_deadline.sooner(kStartupBudget));
+        if (attempt == kAttempts || !started->port_taken_by_another(context.server.port)) return problem;
+    }
+}
+
 // Runs one test against a server the checker starts for this test alone, so
 // that what one test does to the server cannot spoil the next.
 void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, Deadline lab_deadline,
                          TestContext& context, TestOutcome& outcome, std::string& startup_error) {
-    context.server.port = pick_free_port();
-    std::vector<std::string> command = target.command;
-    command.insert(command.end(), {"--port", std::to_string(context.server.port)});
     std::optional<ServerProcess> started;
+    std::optional<std::string> problem;
     try {
-        started.emplace(command, entry.test.limits,
-                        entry.test.environment ? entry.test.environment() : std::vector<std::string>{});
+        problem = start_server(entry, target, lab_deadline, context, started);
     } catch (const std::runtime_error& error) {   // not even exec() worked
         startup_error = error.what();
         outcome.status = Status::Failed;
@@ -76,7 +94,7 @@ void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, De
     ServerProcess& server = *started;
     context.process = &server;
     context.executable = resolve_executable(target.command.front());
-    if (auto problem = server.wait_until_listening(context.server, lab_deadline.sooner(kStartupBudget))) {
+    if (problem) {
         startup_error = *problem;
         outcome.status = Status::Failed;
         outcome.message = *problem;

@@ -14,6 +14,7 @@ namespace checker {
 struct GradeTarget {
     std::vector<std::string> command;
     std::optional<Endpoint> connect;
+    long long max_memory_bytes = 0;   // the server's RLIMIT_AS (0: none)
     std::string describe() const;
 };
 

@@ -3,15 +3,19 @@
 //   checker grade --lab MODEL [--json FILE] [--only TEST]... -- SERVER_CMD [ARGS...]
 //   checker grade --lab MODEL --connect HOST:PORT
 //   checker list [--lab MODEL]
+//   checker combine [--format gradescope|classroom] LAB.json...                       (one results file)
+//   checker batch --submissions DIR --out DIR [--jobs N] [--labs A,B] [--timeout S]   (a whole class: batch.hpp)
 //
 // Exit status: 0 full marks, 1 points missing, 2 usage or setup error.
 // The only translation unit of the checker that includes CLI11.
+#include "batch.hpp"
 #include "report.hpp"
 
 #include <CLI/CLI.hpp>
 
 #include <signal.h>
 
+#include <filesystem>
 #include <iostream>
 
 namespace {
@@ -23,6 +27,7 @@ struct GradeArguments {
     std::string json;
     std::vector<std::string> only;
     std::string connect;
+    long long max_memory_mib = 0;
     std::vector<std::string> command;
 };
 
@@ -63,6 +68,7 @@ int run_grade(const GradeArguments& arguments) {
         return setup_error(arguments, "no server to grade: give its command after --, or --connect HOST:PORT");
     }
     target.command = arguments.command;
+    target.max_memory_bytes = arguments.max_memory_mib << 20;
     try {
         GradeReport report = grade(*lab, target, arguments.only);
         print_report(std::cout, report);
@@ -94,6 +100,28 @@ int main(int argc, char** argv) {
                               "grade a server already running at HOST:PORT (tests that need its process are skipped)");
     grade_command->add_option("command", arguments.command, "the server command, after --; --port P is appended");
 
+    grade_command->add_option("--max-memory", arguments.max_memory_mib,
+                              "limit the server's address space to this many MiB (RLIMIT_AS; not for ASan builds)");
+
+    BatchOptions batch;
+    CLI::App* batch_command = app.add_subcommand("batch", "build and grade a whole class: one subdirectory per student");
+    batch_command->add_option("--submissions", batch.submissions, "one subdirectory per student (a copy of labs/, or a handout tree)")->required();
+    batch_command->add_option("--out", batch.out, "where gradebook.csv and STUDENT.json are written")->required();
+    batch_command->add_option("--jobs", batch.jobs, "builds and grading runs at once")->capture_default_str();
+    batch_command->add_option("--labs", batch.labs, "only these labs (comma-separated)")->delimiter(',');
+    batch_command->add_option("--kit", batch.kit, "the kit's top directory (Makefile, labs/common)")->capture_default_str();
+    batch_command->add_option("--timeout", batch.lab_timeout_seconds, "seconds to grade one lab of one student")->capture_default_str();
+    batch_command->add_option("--build-timeout", batch.build_timeout_seconds, "seconds to build one lab of one student")->capture_default_str();
+    batch_command->add_option("--max-memory", batch.max_memory_mib, "each server's address space in MiB (0: no limit)")->capture_default_str();
+
+    std::vector<std::string> combine_files;
+    std::string combine_format = "gradescope";
+    CLI::App* combine_command =
+        app.add_subcommand("combine", "combine the results.json of several labs into one, on stdout");
+    combine_command->add_option("--format", combine_format, "gradescope or classroom (GitHub Classroom's reporter)")
+        ->capture_default_str();
+    combine_command->add_option("files", combine_files, "LAB.json files written by grade --json")->required();
+
     std::string list_lab;
     CLI::App* list_command = app.add_subcommand("list", "list the labs and their tests");
     list_command->add_option("--lab", list_lab, "only this lab");
@@ -106,6 +134,11 @@ int main(int argc, char** argv) {
         return 2;
     }
     if (*grade_command) return run_grade(arguments);
+    if (*combine_command) return run_combine(combine_files, combine_format);
+    if (*batch_command) {
+        batch.checker = std::filesystem::read_symlink("/proc/self/exe").string();
+        return run_batch(batch);
+    }
     for (const Lab& lab : all_labs())
         if (list_lab.empty() || lab.name == list_lab) print_rubric(std::cout, lab);
     return 0;

@@ -3,8 +3,11 @@
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -132,6 +135,27 @@ std::vector<pid_t> cgroup_members(const std::string& cgroup) {
     return members;
 }
 
+// The ServerProcess objects alive in this process, by pid: each reaps any
+// child that ended, and hands the status to the object it belongs to.
+std::map<pid_t, ServerProcess*>& live_processes() {
+    static std::map<pid_t, ServerProcess*> processes;
+    return processes;
+}
+
+// A new network namespace holds only a loopback interface, and that is down:
+// bring it up. Async-signal-safe (plain system calls). False if not allowed.
+bool enter_private_network() {
+    if (::unshare(CLONE_NEWNET) < 0) return false;
+    int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    ifreq request{};
+    std::memcpy(request.ifr_name, "lo", 3);
+    bool up = ::ioctl(fd, SIOCGIFFLAGS, &request) == 0 &&
+              (request.ifr_flags |= IFF_UP, ::ioctl(fd, SIOCSIFFLAGS, &request) == 0);
+    ::close(fd);
+    return up;
+}
+
 // In the child, between fork() and exec(): only async-signal-safe calls.
 [[noreturn]] void exec_server(char* const argv[], char* const envp[], int output_fd, int error_pipe,
                               const ServerLimits& limits, const char* cgroup_procs) {
@@ -147,6 +171,13 @@ std::vector<pid_t> cgroup_members(const std::string& cgroup) {
     ::setrlimit(RLIMIT_NOFILE, &files);
     ::setrlimit(RLIMIT_CORE, &no_core);
     ::setrlimit(RLIMIT_FSIZE, &output_size);
+    if (limits.max_memory_bytes > 0) {
+        rlimit memory{static_cast<rlim_t>(limits.max_memory_bytes), static_cast<rlim_t>(limits.max_memory_bytes)};
+        ::setrlimit(RLIMIT_AS, &memory);
+    }
+    // Without one, it shares the machine's loopback; the grader then detects a
+    // port another program took (port_taken_by_another) and picks another.
+    if (limits.private_network) enter_private_network();
     int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);   // only its copy on 0 outlives exec
     ::dup2(null_fd, 0);
     ::dup2(output_fd, 1);
@@ -166,8 +197,8 @@ std::vector<pid_t> cgroup_members(const std::string& cgroup) {
     ::_exit(127);
 }
 
-// Which TCP ports the given processes listen on (from /proc/net/tcp, matched by socket inode).
-std::vector<int> listening_ports(const std::vector<pid_t>& pids) {
+// The inodes of the sockets the given processes hold open.
+std::set<std::string> socket_inodes(const std::vector<pid_t>& pids) {
     std::set<std::string> inodes;
     for (pid_t pid : pids) {
         std::string dir = "/proc/" + std::to_string(pid) + "/fd";
@@ -181,7 +212,17 @@ std::vector<int> listening_ports(const std::vector<pid_t>& pids) {
         }
         ::closedir(fds);
     }
-    std::vector<int> ports;
+    return inodes;
+}
+
+struct ListeningSocket {
+    int port;
+    std::string inode;
+};
+
+// Every TCP socket in LISTEN state in this network namespace (from /proc/net/tcp).
+std::vector<ListeningSocket> listening_sockets() {
+    std::vector<ListeningSocket> sockets;
     for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
         std::ifstream in(table);
         std::string line;
@@ -190,10 +231,19 @@ std::vector<int> listening_ports(const std::vector<pid_t>& pids) {
             std::istringstream fields(line);
             std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
             fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
-            if (state == "0A" && inodes.count(inode))    // 0A: TCP_LISTEN
-                ports.push_back(std::stoi(local.substr(local.find(':') + 1), nullptr, 16));
+            if (state == "0A")    // TCP_LISTEN
+                sockets.push_back({std::stoi(local.substr(local.find(':') + 1), nullptr, 16), inode});
         }
     }
+    return sockets;
+}
+
+// Which TCP ports the given processes listen on, matched by socket inode.
+std::vector<int> listening_ports(const std::vector<pid_t>& pids) {
+    std::set<std::string> inodes = socket_inodes(pids);
+    std::vector<int> ports;
+    for (const ListeningSocket& socket : listening_sockets())
+        if (inodes.count(socket.inode)) ports.push_back(socket.port);
     return ports;
 }
 
@@ -247,6 +297,15 @@ std::string signal_name(int signal_number) {
     return description ? name + " (" + description + ")" : name;
 }
 
+bool private_network_available() {
+    pid_t probe = ::fork();
+    if (probe < 0) return false;
+    if (probe == 0) ::_exit(enter_private_network() ? 0 : 1);
+    int status = 0;
+    while (::waitpid(probe, &status, 0) < 0 && errno == EINTR) {}
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
 void become_subreaper() { ::prctl(PR_SET_CHILD_SUBREAPER, 1); }
 
 int pick_free_port() {
@@ -288,24 +347,32 @@ ServerProcess::ServerProcess(const std::vector<std::string>& command, ServerLimi
     running_server_group = pid_;
     std::string procs_path = cgroup_procs.substr(0, sizeof running_server_cgroup_procs - 1);
     std::memcpy(running_server_cgroup_procs, procs_path.c_str(), procs_path.size() + 1);
+    live_processes()[pid_] = this;
     error_write.reset();
 
     int exec_error = 0;
     if (::read(error_read.get(), &exec_error, sizeof exec_error) == sizeof exec_error) {
         kill_everything();
+        live_processes().erase(pid_);
         throw std::runtime_error("cannot run " + command[0] + ": " + std::strerror(exec_error) +
                                  (exec_error == ENOENT ? " (was it built? run make)" : ""));
     }
 }
 
-ServerProcess::~ServerProcess() { kill_everything(); }
+ServerProcess::~ServerProcess() {
+    kill_everything();
+    live_processes().erase(pid_);
+}
 
+// Reaps every child that ended (orphans reparented to the checker included),
+// handing each status to its ServerProcess.
 void ServerProcess::reap() {
     for (;;) {
         int status = 0;
         pid_t ended = ::waitpid(-1, &status, WNOHANG);
         if (ended <= 0) return;
-        if (ended == pid_) status_ = status;
+        auto owner = live_processes().find(ended);
+        if (owner != live_processes().end()) owner->second->status_ = status;
     }
 }
 
@@ -344,6 +411,20 @@ std::string ServerProcess::exit_description() const {
     return "ended (wait status " + std::to_string(status) + ")";
 }
 
+std::string ServerProcess::output(std::size_t max_bytes) const {
+    std::string text(max_bytes, '\0');
+    ssize_t got = ::pread(output_.get(), text.data(), text.size(), 0);
+    text.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+    return text;
+}
+
+bool ServerProcess::port_taken_by_another(int port) const {
+    std::set<std::string> ours = socket_inodes(processes());
+    for (const ListeningSocket& socket : listening_sockets())
+        if (socket.port == port && !ours.count(socket.inode)) return true;
+    return false;
+}
+
 std::string ServerProcess::output_tail(std::size_t max_lines) const {
     struct stat info{};
     if (::fstat(output_.get(), &info) < 0 || info.st_size == 0) return "";
@@ -359,9 +440,25 @@ std::string ServerProcess::output_tail(std::size_t max_lines) const {
 }
 
 std::vector<pid_t> ServerProcess::everything_to_kill() const {
-    // Descendants of the checker itself: the server's children are reparented
-    // to the checker (a subreaper) when the server dies, whatever their group.
-    std::vector<pid_t> pids = descendants_of(::getpid(), false);
+    // The server and its descendants, and the orphans: the checker is a
+    // subreaper, so a descendant whose parent died becomes a child of the
+    // checker, whatever its group. Every child of the checker that is not
+    // another running ServerProcess is such an orphan; the other
+    // ServerProcesses' descendants are theirs, not ours.
+    std::multimap<pid_t, pid_t> children;
+    for (const ProcEntry& e : all_processes()) children.emplace(e.parent, e.pid);
+    std::vector<pid_t> todo{pid_};
+    auto [first, last] = children.equal_range(::getpid());
+    for (auto it = first; it != last; ++it)
+        if (it->second != pid_ && !live_processes().count(it->second)) todo.push_back(it->second);
+    std::vector<pid_t> pids;
+    while (!todo.empty()) {
+        pid_t pid = todo.back();
+        todo.pop_back();
+        if (::kill(pid, 0) == 0) pids.push_back(pid);
+        auto [child, end] = children.equal_range(pid);
+        for (; child != end; ++child) todo.push_back(child->second);
+    }
     for (pid_t pid : cgroup_members(cgroup_)) pids.push_back(pid);
     return pids;
 }

@@ -6,7 +6,8 @@
 // At the end the checker kills the server and every descendant it can find,
 // including ones that changed session or process group, and reaps them all.
 //
-// Runs on the checker's main thread; not thread-safe.
+// Runs on the checker's main thread; not thread-safe. Several may run at once
+// (checker batch runs one per grading job): each reaps and kills only its own.
 #pragma once
 
 #include "connection.hpp"
@@ -24,6 +25,8 @@ namespace checker {
 struct ServerLimits {
     int open_files = 1024;      // RLIMIT_NOFILE
     int processes = 512;        // pids.max of the cgroup, where there is one
+    long long max_memory_bytes = 0;   // RLIMIT_AS (0: none). AddressSanitizer needs none: never set it for ASan builds
+    bool private_network = false;     // a network namespace of its own (loopback only), where the machine allows one
 };
 
 class ServerProcess {
@@ -50,6 +53,11 @@ public:
     std::optional<int> exit_status() const { return status_; }  // raw wait status, once ended
     std::string exit_description() const;           // "exited with status 1", "was killed by SIGSEGV (...)"
     std::string output_tail(std::size_t max_lines = 12) const;
+    std::string output(std::size_t max_bytes = 1 << 20) const;   // from the start (at most max_bytes)
+
+    // Whether a socket that is not the server's listens on TCP `port`: another
+    // program took the port the checker picked for the server.
+    bool port_taken_by_another(int port) const;
 
     // Kills the server and all its descendants and reaps them (bounded).
     void kill_everything();
@@ -75,6 +83,10 @@ private:
 
 // Finds a TCP port on 127.0.0.1 that nothing listens on right now.
 int pick_free_port();
+
+// Whether this machine lets a child have a network namespace of its own
+// (ServerLimits::private_network): root, or user namespaces, and no seccomp filter against it.
+bool private_network_available();
 
 // Makes the checker the reaper of orphaned descendants (PR_SET_CHILD_SUBREAPER),
 // so that a grandchild whose parent died is reparented to the checker, not to init.

@@ -9,6 +9,7 @@ src=${1:-labs}
 only=${2:-}
 build=${BUILD:-build}
 case "$src" in labs|solutions) ;; *) echo "grade: SRC must be labs or solutions, not '$src'" >&2; exit 2;; esac
+[ -d "$src" ] || { echo "grade: there is no $src/ here (the handout has only labs/)" >&2; exit 2; }
 
 labs=()
 for dir in "$src"/*/; do

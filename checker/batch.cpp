@@ -1,0 +1,455 @@
+#include "batch.hpp"
+
+#include "report.hpp"
+#include "rubric.hpp"
+#include "server_process.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+namespace checker {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;
+
+constexpr auto kPollInterval = 20ms;
+
+// The result of one lab of one student: a row of the gradebook.
+struct LabResult {
+    std::string student;
+    std::string lab;
+    int score = 0;
+    int max = 0;
+    std::vector<std::string> failed_tests;
+    std::string note;                     // why it was not graded normally ("does not compile: ...")
+    Json tests = Json::array();           // the checker's results.json tests, for the student's file
+};
+
+struct Submission {
+    std::string name;                     // the subdirectory's name
+    fs::path labs;                        // where its LAB/server.cpp are ("" if none found)
+    fs::path tree;                        // its private build tree
+};
+
+// A directory under /tmp, removed with everything in it.
+class TempDir {
+public:
+    TempDir() {
+        std::string pattern = (fs::temp_directory_path() / "iolab-batch-XXXXXX").string();
+        if (!::mkdtemp(pattern.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp");
+        path_ = pattern;
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        fs::remove_all(path_, ignored);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const fs::path& path() const { return path_; }
+
+private:
+    fs::path path_;
+};
+
+std::atomic<bool> interrupted{false};
+
+void on_interrupt(int) { interrupted = true; }
+
+// Ctrl-C or SIGTERM stops the batch cleanly: running jobs are killed, the
+// temporary trees removed.
+void catch_interrupts() {
+    struct sigaction action{};
+    action.sa_handler = on_interrupt;
+    ::sigaction(SIGINT, &action, nullptr);
+    ::sigaction(SIGTERM, &action, nullptr);
+}
+
+bool has_lab_dirs(const fs::path& dir) {
+    std::error_code error;
+    for (const fs::directory_entry& entry : fs::directory_iterator(dir, error))
+        if (entry.is_directory() && fs::is_regular_file(entry.path() / "server.cpp")) return true;
+    return false;
+}
+
+// A handout tree has labs/LAB/server.cpp; a copy of labs/ has LAB/server.cpp.
+fs::path find_labs(const fs::path& submission) {
+    if (has_lab_dirs(submission / "labs")) return submission / "labs";
+    if (has_lab_dirs(submission)) return submission;
+    return {};
+}
+
+std::vector<Submission> find_submissions(const fs::path& dir) {
+    std::vector<Submission> found;
+    for (const fs::directory_entry& entry : fs::directory_iterator(dir)) {
+        std::string name = entry.path().filename().string();
+        if (!entry.is_directory() || name.empty() || name[0] == '.') continue;
+        found.push_back({name, find_labs(entry.path()), {}});
+    }
+    std::sort(found.begin(), found.end(), [](const Submission& a, const Submission& b) { return a.name < b.name; });
+    return found;
+}
+
+// Copies a student's lab directory: regular files and directories only (a
+// symbolic link could point anywhere on the grading machine).
+void copy_lab(const fs::path& from, const fs::path& to) {
+    fs::create_directories(to);
+    for (const fs::directory_entry& entry : fs::directory_iterator(from)) {
+        if (entry.is_symlink()) continue;
+        if (entry.is_directory()) copy_lab(entry.path(), to / entry.path().filename());
+        else if (entry.is_regular_file()) fs::copy_file(entry.path(), to / entry.path().filename());
+    }
+}
+
+void touch(const fs::path& file) {
+    fs::create_directories(file.parent_path());
+    std::ofstream{file};
+}
+
+// `make` as the kit runs it, without sanitizers, and without what an outer
+// make (make test, make sanitize) passes down through the environment.
+std::vector<std::string> make_command(const fs::path& tree, const std::string& target) {
+    return {"make", "-s", "--no-print-directory", "-C", tree.string(), "BUILD=build", "SANITIZE=", target};
+}
+
+void forget_outer_make() {
+    for (const char* variable : {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}) ::unsetenv(variable);
+}
+
+std::string first_error(const std::string& build_output) {
+    std::istringstream lines(build_output);
+    std::string last;
+    for (std::string line; std::getline(lines, line);) {
+        if (line.find("error") != std::string::npos) return line;
+        if (!line.empty()) last = line;
+    }
+    return last;
+}
+
+// The parts every student tree shares: the kit's Makefile, tools and
+// labs/common with its library, built once in the kit (make does nothing when
+// it is up to date). Student trees link to them and build only their labs.
+fs::path prepare_kit(const fs::path& kit_dir, int timeout_seconds) {
+    fs::path kit = fs::absolute(kit_dir).lexically_normal();
+    for (const char* needed : {"Makefile", "labs/common", "tools/ensure-deps.sh"})
+        if (!fs::exists(kit / needed))
+            throw std::runtime_error("no " + std::string(needed) + " in " + kit.string() +
+                                     ": run checker batch from the kit's top directory, or give --kit DIR");
+    ServerProcess make(make_command(kit, "build/libiolab.a"), ServerLimits{.open_files = 4096, .processes = 4096});
+    if (!make.wait_for_exit(Deadline(std::chrono::seconds(timeout_seconds))) || *make.exit_status() != 0)
+        throw std::runtime_error("the kit's labs/common does not build: " + first_error(make.output()));
+    return kit;
+}
+
+// A student's private tree: the kit's parts as links, the student's labs as copies.
+void make_tree(const Submission& submission, const fs::path& kit, const std::vector<std::string>& labs) {
+    fs::create_directories(submission.tree / "labs");
+    fs::create_directories(submission.tree / "build/obj/labs");
+    for (const char* shared : {"Makefile", "tools", "labs/common", "build/libiolab.a", "build/obj/labs/common"})
+        fs::create_symlink(kit / shared, submission.tree / shared);
+    touch(submission.tree / "build/.deps-ok");   // the dependencies are installed: the kit was built
+    for (const std::string& lab : labs)
+        if (!submission.labs.empty() && fs::is_directory(submission.labs / lab) && !fs::is_symlink(submission.labs / lab))
+            copy_lab(submission.labs / lab, submission.tree / "labs" / lab);
+}
+
+int max_points(const std::string& lab) {
+    int total = 0;
+    if (const Lab* found = find_lab(lab))
+        for (const RubricEntry& entry : found->rubric) total += entry.points;
+    return total;
+}
+
+// Reads what `checker grade --json` wrote into the result.
+void read_checker_results(const fs::path& json_path, LabResult& result) {
+    std::ifstream in(json_path);
+    Json results = Json::parse(in, nullptr, false);
+    if (results.is_discarded() || !results.contains("tests")) {
+        result.note = "the checker wrote no results";
+        return;
+    }
+    result.score = results.value("score", 0);
+    result.max = results.value("max_score", result.max);
+    if (results["tests"].empty()) result.note = results.value("output", "");
+    for (Json& test : results["tests"]) {
+        if (test.value("status", "") == "failed") result.failed_tests.push_back(test.value("name", "?"));
+        test["name"] = result.lab + ": " + test.value("name", "?");
+        result.tests.push_back(test);
+    }
+}
+
+// One lab of one student, built then graded, each step a contained subprocess.
+class Job {
+public:
+    enum class Step { Build, Grade, Done };
+
+    Job(const BatchOptions& options, const Submission& submission, const std::string& lab, const fs::path& results)
+        : options_(options), submission_(submission), json_path_(results / (submission.name + "." + lab + ".json")) {
+        result_.student = submission.name;
+        result_.lab = lab;
+        result_.max = max_points(lab);
+    }
+
+    // Starts the first step (or finishes at once when there is nothing to build).
+    void start(bool private_network) {
+        private_network_ = private_network;
+        if (!fs::is_regular_file(submission_.tree / "labs" / result_.lab / "server.cpp")) {
+            result_.note = "no " + result_.lab + "/server.cpp in the submission";
+            step_ = Step::Done;
+            return;
+        }
+        run(make_command(submission_.tree, "build/labs/" + result_.lab), options_.build_timeout_seconds, {});
+        step_ = Step::Build;
+    }
+
+    // Moves the job on if its step ended or ran out of time. True once done.
+    bool poll() {
+        if (step_ == Step::Done) return true;
+        bool ended = !process_->running();
+        if (!ended && !deadline_->passed()) return false;
+        if (step_ == Step::Build) finish_build(ended);
+        else finish_grade(ended);
+        return step_ == Step::Done;
+    }
+
+    void stop() { process_.reset(); }
+    const LabResult& result() const { return result_; }
+
+private:
+    void run(const std::vector<std::string>& command, int timeout_seconds, ServerLimits limits) {
+        process_.reset();
+        process_ = std::make_unique<ServerProcess>(command, limits);
+        deadline_.emplace(std::chrono::seconds(timeout_seconds));
+    }
+
+    bool succeeded() const {
+        return process_->exit_status() && WIFEXITED(*process_->exit_status()) && WEXITSTATUS(*process_->exit_status()) == 0;
+    }
+
+    void finish_build(bool ended) {
+        if (!ended) {
+            result_.note = "the build took longer than " + std::to_string(options_.build_timeout_seconds) + " s";
+        } else if (!succeeded()) {
+            result_.note = "does not compile: " + first_error(process_->output());
+        } else {
+            // The grading checker starts the server in its own network
+            // namespace where it can: ports of parallel jobs cannot collide.
+            std::string server = (submission_.tree / "build/labs" / result_.lab).string();
+            run({options_.checker, "grade", "--lab", result_.lab, "--json", json_path_.string(), "--max-memory",
+                 std::to_string(options_.max_memory_mib), "--", server},
+                options_.lab_timeout_seconds,
+                ServerLimits{.open_files = 20000, .processes = 4096, .private_network = private_network_});
+            step_ = Step::Grade;
+            return;
+        }
+        process_.reset();
+        step_ = Step::Done;
+    }
+
+    void finish_grade(bool ended) {
+        if (!ended) {
+            result_.note = "grading took longer than " + std::to_string(options_.lab_timeout_seconds) + " s: stopped";
+        } else {
+            read_checker_results(json_path_, result_);
+        }
+        process_.reset();   // kills whatever is left of the checker and the server
+        step_ = Step::Done;
+    }
+
+    const BatchOptions& options_;
+    const Submission& submission_;
+    fs::path json_path_;
+    LabResult result_;
+    Step step_ = Step::Build;
+    bool private_network_ = false;
+    std::unique_ptr<ServerProcess> process_;
+    std::optional<Deadline> deadline_;
+};
+
+// Runs the jobs, at most `parallel` at a time. False if interrupted.
+bool run_jobs(std::vector<std::unique_ptr<Job>>& jobs, int parallel, bool private_network) {
+    std::size_t next = 0, done = 0;
+    std::vector<Job*> running;
+    while (done < jobs.size()) {
+        if (interrupted) {
+            for (Job* job : running) job->stop();
+            return false;
+        }
+        while (static_cast<int>(running.size()) < parallel && next < jobs.size()) {
+            jobs[next]->start(private_network);
+            running.push_back(jobs[next++].get());
+        }
+        for (auto it = running.begin(); it != running.end();) {
+            if (!(*it)->poll()) { ++it; continue; }
+            const LabResult& result = (*it)->result();
+            std::cout << "  " << result.student << " / " << result.lab << ": " << result.score << "/" << result.max
+                      << (result.note.empty() ? "" : "  (" + result.note + ")") << "\n" << std::flush;
+            ++done;
+            it = running.erase(it);
+        }
+        std::this_thread::sleep_for(kPollInterval);
+    }
+    return true;
+}
+
+std::string csv_field(const std::string& text) {
+    if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+    std::string quoted = "\"";
+    for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return quoted + "\"";
+}
+
+void write_gradebook(const fs::path& path, const std::vector<LabResult>& results) {
+    std::ofstream out(path);
+    out << "student,lab,score,max,failed_tests,note\n";
+    for (const LabResult& result : results) {
+        std::string failed;
+        for (const std::string& test : result.failed_tests) failed += (failed.empty() ? "" : ";") + test;
+        out << csv_field(result.student) << "," << csv_field(result.lab) << "," << result.score << "," << result.max
+            << "," << csv_field(failed) << "," << csv_field(result.note) << "\n";
+    }
+}
+
+// One student's results.json, in Gradescope's format: every lab's tests, or
+// one failed entry for a lab that could not be graded.
+Json student_results(const std::vector<const LabResult*>& labs) {
+    int score = 0, max = 0;
+    std::string summary;
+    Json tests = Json::array();
+    for (const LabResult* lab : labs) {
+        score += lab->score;
+        max += lab->max;
+        summary += "Lab " + lab->lab + ": " + std::to_string(lab->score) + "/" + std::to_string(lab->max) +
+                   (lab->note.empty() ? "" : " (" + lab->note + ")") + "\n";
+        if (!lab->tests.empty()) {
+            for (const Json& test : lab->tests) tests.push_back(test);
+        } else {
+            tests.push_back({{"name", lab->lab}, {"score", 0}, {"max_score", lab->max}, {"status", "failed"},
+                             {"output", lab->note}});
+        }
+    }
+    return {{"score", score}, {"max_score", max}, {"output", summary}, {"tests", tests}};
+}
+
+void write_student_files(const fs::path& out, const std::vector<Submission>& submissions,
+                         const std::vector<LabResult>& results) {
+    std::cout << "\n" << std::left;
+    for (const Submission& submission : submissions) {
+        std::vector<const LabResult*> labs;
+        for (const LabResult& result : results)
+            if (result.student == submission.name) labs.push_back(&result);
+        Json json = student_results(labs);
+        std::ofstream(out / (submission.name + ".json")) << json.dump(2) << "\n";
+        std::cout << "  " << submission.name << ": " << json["score"].get<int>() << "/" << json["max_score"].get<int>()
+                  << "\n";
+    }
+}
+
+std::vector<std::string> labs_to_grade(const std::vector<std::string>& wanted) {
+    std::vector<std::string> labs;
+    for (const Lab& lab : all_labs())
+        if (wanted.empty() || std::find(wanted.begin(), wanted.end(), lab.name) != wanted.end()) labs.push_back(lab.name);
+    for (const std::string& name : wanted)
+        if (!find_lab(name)) throw std::runtime_error("unknown lab '" + name + "' (see: checker list)");
+    return labs;
+}
+
+// GitHub Classroom's runner result (what its autograding-grading-reporter
+// decodes): points are the sum of the tests' scores.
+Json classroom_results(const Json& combined) {
+    Json tests = Json::array();
+    for (const Json& test : combined["tests"])
+        tests.push_back({{"name", test.value("name", "?")}, {"status", test.value("status", "") == "passed" ? "pass" : "fail"},
+                         {"score", test.value("score", 0)}, {"message", test.value("output", "")},
+                         {"line_no", 0}, {"execution_time", "0s"}});
+    bool full = combined.value("score", 0) == combined.value("max_score", 0);
+    return {{"version", 1}, {"status", full ? "pass" : "fail"}, {"max_score", combined.value("max_score", 0)},
+            {"tests", tests}};
+}
+
+}  // namespace
+
+int run_combine(const std::vector<std::string>& lab_results, const std::string& format) {
+    if (format != "gradescope" && format != "classroom") {
+        std::cerr << "checker combine: --format is gradescope or classroom, not '" << format << "'\n";
+        return 2;
+    }
+    std::vector<LabResult> results;
+    for (const std::string& path : lab_results) {
+        LabResult result;
+        result.lab = fs::path(path).stem().string();   // make grade writes LAB.json
+        result.max = max_points(result.lab);
+        if (!fs::is_regular_file(path)) {
+            std::cerr << "checker combine: no file " << path << " (run make grade first)\n";
+            return 2;
+        }
+        read_checker_results(path, result);
+        results.push_back(std::move(result));
+    }
+    std::vector<const LabResult*> labs;
+    for (const LabResult& result : results) labs.push_back(&result);
+    Json combined = student_results(labs);
+    std::cout << (format == "classroom" ? classroom_results(combined) : combined).dump(2) << "\n";
+    return 0;
+}
+
+int run_batch(const BatchOptions& options) {
+    try {
+        if (!fs::is_directory(options.submissions))
+            throw std::runtime_error("--submissions " + options.submissions + " is not a directory");
+        if (options.jobs < 1) throw std::runtime_error("--jobs must be at least 1");
+        std::vector<std::string> labs = labs_to_grade(options.labs);
+        std::vector<Submission> submissions = find_submissions(options.submissions);
+        if (submissions.empty()) throw std::runtime_error(options.submissions + " holds no submission directories");
+        fs::create_directories(options.out);
+        forget_outer_make();
+        catch_interrupts();
+
+        fs::path kit = prepare_kit(options.kit, options.build_timeout_seconds);
+        TempDir temp;
+        for (Submission& submission : submissions) {
+            submission.tree = temp.path() / "students" / submission.name;
+            make_tree(submission, kit, labs);
+        }
+        fs::path results_dir = temp.path() / "results";
+        fs::create_directories(results_dir);
+
+        std::vector<std::unique_ptr<Job>> jobs;
+        for (const Submission& submission : submissions)
+            for (const std::string& lab : labs) jobs.push_back(std::make_unique<Job>(options, submission, lab, results_dir));
+        bool private_network = private_network_available();
+        std::cout << "Grading " << submissions.size() << " submissions x " << labs.size() << " labs, " << options.jobs
+                  << " at a time" << (private_network ? ", each in its own network namespace" : "") << "\n"
+                  << std::flush;
+        if (!run_jobs(jobs, options.jobs, private_network)) {
+            std::cerr << "checker batch: interrupted; no gradebook written\n";
+            return 130;
+        }
+
+        std::vector<LabResult> results;
+        for (const auto& job : jobs) results.push_back(job->result());
+        write_gradebook(fs::path(options.out) / "gradebook.csv", results);
+        write_student_files(options.out, submissions, results);
+        std::cout << "\nGradebook: " << (fs::path(options.out) / "gradebook.csv").string() << "\n";
+        return 0;
+    } catch (const std::exception& error) {
+        std::cerr << "checker batch: " << error.what() << "\n";
+        return 2;
+    }
+}
+
+}  // namespace checker

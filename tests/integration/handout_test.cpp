@@ -1,0 +1,169 @@
+// make handout gives students everything they need and no solution code;
+// make gradescope gives Gradescope an autograder that writes results.json;
+// the handout's GitHub Classroom workflow grades with make grade. Each is
+// unpacked into a temporary directory and used there, as a student, Gradescope
+// or GitHub would.
+#include "commands.hpp"
+#include "run_checker.hpp"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace iolab_test;
+
+// These tests build and run plain copies of the kit, whatever this test binary
+// was built with: under the sanitizers they would only repeat themselves.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr bool kSanitizerBuild = true;
+#else
+constexpr bool kSanitizerBuild = false;
+#endif
+#define SKIP_UNDER_SANITIZERS() \
+    if (kSanitizerBuild) GTEST_SKIP() << "packaging tests build their own plain copies: run by make test"
+
+std::vector<fs::path> files_under(const fs::path& dir) {
+    std::vector<fs::path> files;
+    for (const fs::directory_entry& entry : fs::recursive_directory_iterator(dir))
+        if (entry.is_regular_file()) files.push_back(entry.path());
+    return files;
+}
+
+class Handout : public testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        if (kSanitizerBuild) return;
+        dir_ = new TempDir;
+        make_ = new CommandRun(run_command({"make", "-s", "BUILD=" + build_dir(), "handout"}, 120));
+        untar_ = new CommandRun(run_command(
+            {"tar", "-xzf", fs::absolute(build_dir() + "/handout/iolab-handout.tar.gz").string(), "-C", dir_->path().string()}, 60));
+        build_ = new CommandRun(run_command({"make", "-j2"}, 900, tree()));
+    }
+    static void TearDownTestSuite() {
+        delete build_;
+        delete untar_;
+        delete make_;
+        delete dir_;
+    }
+    void SetUp() override {
+        SKIP_UNDER_SANITIZERS();
+        ASSERT_EQ(make_->exit_code, 0) << make_->output;
+        ASSERT_EQ(untar_->exit_code, 0) << untar_->output;
+    }
+    static fs::path tree() { return dir_->path() / "iolab-handout"; }
+
+    static inline TempDir* dir_ = nullptr;
+    static inline CommandRun* make_ = nullptr;
+    static inline CommandRun* untar_ = nullptr;
+    static inline CommandRun* build_ = nullptr;
+};
+
+TEST_F(Handout, HoldsEveryLabsStubAndWhatMakeNeeds) {
+    for (const std::string& lab : solution_labs())
+        EXPECT_EQ(read_file(tree() / "labs" / lab / "server.cpp"), read_file("labs/" + lab + "/server.cpp")) << lab;
+    for (const char* needed : {"Makefile", "labs/common/server_main.cpp", "checker/main.cpp", "tools/grade.sh",
+                               "tools/ensure-deps.sh", ".github/workflows/classroom.yml"})
+        EXPECT_TRUE(fs::exists(tree() / needed)) << needed;
+}
+
+TEST_F(Handout, HoldsNoSolutionCode) {
+    EXPECT_FALSE(fs::exists(tree() / "solutions"));
+    EXPECT_FALSE(fs::exists(tree() / "docs/instructors.md"));
+    std::vector<std::string> secret = solution_secret_lines();
+    ASSERT_FALSE(secret.empty()) << "the solutions' LAB regions hold no code to look for";
+    for (const fs::path& file : files_under(tree())) {
+        std::string text = read_file(file);
+        EXPECT_EQ(text.find("// BEGIN LAB"), std::string::npos) << file;
+        for (const std::string& line : secret) EXPECT_EQ(text.find(line), std::string::npos) << file << ": " << line;
+    }
+}
+
+TEST_F(Handout, BuildsAndGradesEveryLabZeroInBoundedTime) {
+    ASSERT_EQ(build_->exit_code, 0) << build_->output;
+    CommandRun grade = run_command({"make", "grade"}, 300, tree());
+    EXPECT_EQ(grade.exit_code, 2) << grade.output;   // make: grade.sh failed, not full marks
+    EXPECT_LT(grade.seconds, 60 * static_cast<double>(solution_labs().size())) << grade.output;
+    for (const std::string& lab : solution_labs())
+        EXPECT_NE(grade.output.find("==================== labs/" + lab), std::string::npos) << lab << grade.output;
+    std::size_t total = grade.output.find("\ntotal ");
+    ASSERT_NE(total, std::string::npos) << grade.output;
+    std::string total_line = grade.output.substr(total + 1, grade.output.find('\n', total + 1) - total - 1);
+    EXPECT_NE(total_line.find(" 0/"), std::string::npos) << total_line;
+}
+
+TEST_F(Handout, TargetsThatNeedSolutionsSaySoInOneLine) {
+    EXPECT_EQ(run_command({"make", "help"}, 30, tree()).exit_code, 0);
+    for (const char* target : {"test", "stubs", "handout"}) {
+        CommandRun run = run_command({"make", target}, 30, tree());
+        EXPECT_NE(run.exit_code, 0) << target;
+        EXPECT_NE(run.output.find("needs the kit's solutions/"), std::string::npos) << run.output;
+        EXPECT_EQ(std::count(run.output.begin(), run.output.end(), '\n'), 1) << run.output;
+    }
+}
+
+// What the Classroom workflow's grading step runs, with GitHub's step output file.
+TEST_F(Handout, ClassroomWorkflowReportsTheScoreOfMakeGrade) {
+    ASSERT_EQ(build_->exit_code, 0) << build_->output;
+    std::string workflow = read_file(tree() / ".github/workflows/classroom.yml");
+    ASSERT_NE(workflow.find("run: tools/classroom-grade.sh"), std::string::npos) << workflow;
+    ASSERT_NE(workflow.find("runners: iolab"), std::string::npos) << workflow;
+    ASSERT_NE(workflow.find("IOLAB_RESULTS: ${{ steps.iolab.outputs.result }}"), std::string::npos) << workflow;
+
+    fs::path output = dir_->path() / "github_output";
+    CommandRun run = run_command({"tools/classroom-grade.sh"}, 300, tree(), {"GITHUB_OUTPUT=" + output.string()});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    CommandRun decoded = run_command({"sh", "-c", "sed -n 's/^result=//p' \"$0\" | base64 -d", output.string()}, 30);
+    nlohmann::json result = nlohmann::json::parse(decoded.output, nullptr, false);
+    ASSERT_FALSE(result.is_discarded()) << decoded.output;
+    EXPECT_EQ(result["version"], 1);
+    EXPECT_EQ(result["status"], "fail");
+    EXPECT_GT(result["max_score"].get<int>(), 0);
+    int points = 0;
+    for (const auto& test : result["tests"]) points += test["score"].get<int>();
+    EXPECT_EQ(points, 0);
+    EXPECT_GE(result["tests"].size(), solution_labs().size());
+}
+
+TEST(Gradescope, AutograderWritesResultsJsonForASubmission) {
+    SKIP_UNDER_SANITIZERS();
+    CommandRun make = run_command({"make", "-s", "BUILD=" + build_dir(), "gradescope"}, 180);
+    ASSERT_EQ(make.exit_code, 0) << make.output;
+    TempDir dir;
+    fs::path root = dir.path() / "autograder";   // stands in for /autograder
+    fs::create_directories(root);
+    CommandRun unzip = run_command({"unzip", "-q", fs::absolute(build_dir() + "/gradescope/iolab-autograder.zip").string(),
+                                    "-d", (root / "source").string()}, 60);
+    ASSERT_EQ(unzip.exit_code, 0) << unzip.output;
+    EXPECT_FALSE(fs::exists(root / "source/solutions"));
+
+    std::vector<std::string> environment{"AUTOGRADER_ROOT=" + root.string()};
+    CommandRun setup = run_command({"bash", (root / "source/setup.sh").string()}, 900, {}, environment);
+    ASSERT_EQ(setup.exit_code, 0) << setup.output;
+
+    // The student uploaded the handout repository: one lab partly right.
+    write_file(root / "submission/labs/blocking/server.cpp", read_file("tests/fixtures/first_line_only.cpp"));
+    write_file(root / "submission/labs/blocking/fixture.hpp", read_file("tests/fixtures/fixture.hpp"));
+    CommandRun grade = run_command({(root / "source/run_autograder").string()}, 600, root / "source", environment);
+    EXPECT_EQ(grade.exit_code, 0) << grade.output;
+
+    nlohmann::json results = nlohmann::json::parse(read_file(root / "results/results.json"), nullptr, false);
+    ASSERT_FALSE(results.is_discarded()) << grade.output;
+    int points = 0, blocking_max = 0;
+    bool pipelined_failed = false;
+    for (const auto& test : results["tests"]) {
+        std::string name = test["name"];
+        points += test["score"].get<int>();
+        if (name.rfind("blocking: ", 0) == 0) blocking_max += test["max_score"].get<int>();
+        if (name == "blocking: pipelined_lines") pipelined_failed = test["status"] == "failed";
+    }
+    EXPECT_EQ(results["score"], points);
+    EXPECT_GT(points, 0) << results.dump(2);
+    EXPECT_LT(points, blocking_max) << results.dump(2);
+    EXPECT_TRUE(pipelined_failed) << results.dump(2);
+}
+
+}  // namespace
