@@ -37,6 +37,8 @@ DEPS_OK      := $(BUILD)/.deps-ok
 
 .PHONY: all help deps grade test sanitize tsan tsan-run stubs clean handout gradescope batch
 .DEFAULT_GOAL := all
+# Keep object files: they are intermediate to make, but rebuilding them costs minutes.
+.SECONDARY:
 
 # The handout (make handout) ships without solutions/: the targets that need
 # them say so in one line.
