@@ -57,7 +57,7 @@ function checkSource(root, results) {
         const expected = committedExcerptBody(root, excerpt);
         const result = extractExcerpt(root, excerpt.file, excerpt.selector);
         if (result.status === 'missing') results.fail(name, `${result.reason}: fix the excerpt's selector`);
-        else if (expected !== excerpt.body) results.fail(name, `stale: ${excerpt.file} changed since the deck copied it: run make slides-sync`);
+        else if (expected !== excerpt.body) results.fail(name, `stale: the deck's copy differs from ${excerpt.file}: run make slides-sync`);
         else if (result.status === 'absent') results.skip(name, `${excerpt.file} is not in this tree yet`);
         else results.pass(name);
     }
@@ -165,7 +165,10 @@ function checkSlides(root, rendered, results, pngDir) {
     for (const slide of rendered.slides) {
         const name = `slide ${slide.number} "${slide.title || '(untitled)'}" fits its page and shows its images`;
         const problems = [];
-        if (slide.outsideCount) problems.push(`content overflows the page: ${slide.outside.join('; ')}${slide.outsideCount > 3 ? ` (and ${slide.outsideCount - 3} more)` : ''}`);
+        if (slide.outsideCount) {
+            const hint = slide.excerpts.length ? ' (a code excerpt too long for one slide: select a smaller part, lab:N or function:NAME, in its marker)' : '';
+            problems.push(`content overflows the page: ${slide.outside.join('; ')}${slide.outsideCount > 3 ? ` (and ${slide.outsideCount - 3} more)` : ''}${hint}`);
+        }
         for (const image of slide.images.filter((i) => !i.loaded)) problems.push(`image ${image.src} did not load`);
         if (problems.length) results.fail(name, problems.join('; '));
         else results.pass(name, pngDir ? path.join(path.relative(process.cwd(), pngDir), `slide-${String(slide.number).padStart(2, '0')}.png`) : '');
