@@ -414,6 +414,8 @@ export function renderMarkdown(root, buildDir, text, problems) {
     let markdown = renderTestReferences(root, lines.join('\n'), problems);
     const results = compareResults(root, buildDir);
     markdown = replaceCompareBlock(markdown, compareMarkdown(results, results.kind === 'measured' ? 'compare' : 'plots'));
-    markdown = markdown.split('\n').filter((l) => l.trim() !== COMPARE_OPEN && l.trim() !== COMPARE_CLOSE).join('\n');
+    // Multi-line comments are notes for the deck's editors, not presenter notes.
+    markdown = linesWithFences(markdown).filter(({line, comment}) => !comment && line.trim() !== COMPARE_OPEN && line.trim() !== COMPARE_CLOSE)
+        .map(({line}) => line).join('\n');
     return {markdown, compare: results};
 }
