@@ -60,6 +60,10 @@ help:  ## list the targets
 	@echo "make sanitize         the tests again, built with AddressSanitizer + UBSan (build/asan)"
 	@echo "make tsan             the threaded solutions graded under ThreadSanitizer (build/tsan)"
 	@echo "make stubs            regenerate labs/*/server.cpp from the solutions' LAB regions"
+	@echo "make slides           the lecture: build/slides/lecture.html (and .pdf with Chromium)"
+	@echo "make slides-check     build the lecture and check every slide in headless Chromium"
+	@echo "make slides-sync      copy the current code and timelines into slides/ (after a solution changed)"
+	@echo "make slides-plots     commit the plots of make compare: copy build/compare/ into slides/plots/"
 	@echo "make clean            remove build/"
 	@echo "instructors (docs/instructors.md):"
 	@echo "make handout          the student handout: $(BUILD)/handout/iolab-handout.tar.gz"
@@ -157,5 +161,28 @@ LABS        ?=
 batch: $(BUILD)/checker  ## grade a class: one subdirectory of SUBMISSIONS per student
 	@test -n "$(SUBMISSIONS)" || { echo "make batch needs SUBMISSIONS=DIR (one subdirectory per student)" >&2; exit 2; }
 	$(BUILD)/checker batch --submissions $(SUBMISSIONS) --out $(OUT) --jobs $(JOBS) $(if $(LABS),--labs $(LABS))
+# The lecture (slides/): Marp CLI and its helpers from the npm registry, at the
+# exact versions of slides/package-lock.json, into slides/node_modules. No
+# package may download a browser: Debian's chromium renders the PDF and the check.
+SLIDES_NPM := slides/node_modules/.package-lock.json
+.PHONY: slides slides-check slides-sync slides-plots
+
+$(SLIDES_NPM): slides/package.json slides/package-lock.json
+	@slides/tools/deps.sh
+	cd slides && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund
+
+slides: $(SLIDES_NPM)  ## the lecture deck, HTML (and PDF when Chromium is there)
+	@slides/tools/deps.sh
+	@node slides/tools/build.mjs --build $(BUILD)
+
+slides-check: $(SLIDES_NPM)  ## build the deck, render every slide in Chromium, check it
+	@slides/tools/deps.sh
+	@node slides/tools/check.mjs --build $(BUILD)
+
+slides-sync:  ## copy the solutions' current code and the timelines into the committed deck
+	@node slides/tools/sync.mjs
+
+slides-plots:  ## copy the plots and table of make compare into slides/plots/
+	@node slides/tools/sync.mjs --plots $(BUILD)/compare
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
