@@ -14,6 +14,7 @@ extern const TestCase any_byte_values;
 extern const TestCase trickled_line;
 extern const TestCase partial_line_at_eof;
 extern const TestCase overlong_line;
+extern const TestCase concurrent_streams;
 
 // robustness_tests.cpp
 extern const TestCase client_reset;
@@ -24,5 +25,10 @@ extern const TestCase no_descriptor_leak;
 
 // concurrency_tests.cpp
 extern const TestCase idle_client;
+extern const TestCase many_idle_clients;
+extern const TestCase idle_client_capacity;
+
+// conformance_aio_tests.cpp
+extern const TestCase uses_posix_aio;
 
 }  // namespace checker::tests

@@ -14,12 +14,15 @@ Lab blocking_lab() {
         {trickled_line,             10,    3s},
         {partial_line_at_eof,       10,    3s},
         {overlong_line,             10,    3s},
+        {concurrent_streams,        10,    3s},
         {client_reset,              10,    3s},
         {sigterm_exit,              10,    3s},
         {no_descriptor_leak,        10,    8s},
         // An iterative server serves one client at a time: an idle client
         // holds everyone else up. Reported, not graded.
         {idle_client,                0,  1500ms, Expect::Blocks},
+        {many_idle_clients,          0,  1500ms, Expect::Blocks},
+        {idle_client_capacity,       0,    3s, Expect::Blocks},
     }};
 }
 

@@ -4,10 +4,12 @@
 namespace checker {
 
 Lab blocking_lab();
+Lab aio_lab();
 
 const std::vector<Lab>& all_labs() {
     static const std::vector<Lab> labs{
         blocking_lab(),
+        aio_lab(),
     };
     return labs;
 }

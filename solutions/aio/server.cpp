@@ -213,10 +213,11 @@ void prepare(Connection& connection, volatile void* buffer, std::size_t length) 
     request.aio_sigevent.sigev_value.sival_ptr = &connection;
 }
 
-// BEGIN LAB: Size glibc's AIO pool before the first request: aio_init() with
-// aio_threads (and aio_num) set to --workers, or kDefaultPool when it is 0.
-// Return the pool size: run() accepts no more clients than that.
+// Sizes glibc's AIO pool; returns the number of threads, which is also the
+// number of clients run() accepts at once.
 int configure_aio_pool(const Options& options) {
+    // BEGIN LAB: Before the first request, aio_init() with aio_threads (and
+    // aio_num) set to --workers, or to kDefaultPool when it is 0. Return it.
     int pool = options.workers > 0 ? options.workers : kDefaultPool;
     aioinit settings{};
     settings.aio_threads = pool;   // threads that block in read()/write() for us
@@ -224,49 +225,59 @@ int configure_aio_pool(const Options& options) {
     settings.aio_idle_time = 1;    // seconds an idle pool thread lingers before it exits
     ::aio_init(&settings);         // glibc's extension; returns nothing
     return pool;
+    // END LAB
 }
-// END LAB
 
-// BEGIN LAB: Put one request in flight: prepare() the aiocb, then aio_read()
-// into connection.input, or aio_write() the replies not yet written
-// (connection.output from connection.written on). Remember which it is.
-// Return false if glibc refused the request (the caller closes the connection).
+// Puts the connection's one request in flight: a read into its input buffer.
+// False if glibc refused it (the caller then closes the connection).
 bool start_read(Connection& connection) {
+    // BEGIN LAB: prepare() the request for connection.input, note that it is
+    // not a write, and aio_read() it.
     prepare(connection, connection.input, sizeof connection.input);
     connection.writing = false;
     return ::aio_read(connection.request.get()) == 0;
+    // END LAB
 }
 
+// Puts the connection's one request in flight: a write of the replies not yet
+// written. False if glibc refused it.
 bool start_write(Connection& connection) {
+    // BEGIN LAB: prepare() the request for connection.output from
+    // connection.written on, note that it is a write, and aio_write() it.
     prepare(connection, connection.output.data() + connection.written, connection.output.size() - connection.written);
     connection.writing = true;
     return ::aio_write(connection.request.get()) == 0;
+    // END LAB
 }
-// END LAB
 
-// BEGIN LAB: A request completed with `result` bytes (aio_return). After a
-// read: feed the bytes to the protocol (0 bytes: the client half-closed, call
-// finish()), run simulate_request_work() once per request, then write the
-// replies, or, with none, read again (or close after EOF). After a write:
-// an aio_write may complete with fewer bytes than asked: write the rest first.
-// Read again only once every reply is written. Return false to close.
+// A read completed with `result` bytes (0: the client half-closed). Replies
+// are written before anything more is read: that is the backpressure that
+// bounds a connection's memory. False when the connection is done.
 bool read_done(Connection& connection, std::size_t result, const Options& options) {
+    // BEGIN LAB: Feed the bytes to connection.protocol (finish() at EOF), run
+    // simulate_request_work() once per request, then start_write() the
+    // replies; with none, start_read() again, or return false after EOF.
     connection.eof = result == 0;
     std::size_t requests = connection.eof ? connection.protocol.finish(connection.output)
                                           : connection.protocol.consume({connection.input, result}, connection.output);
     for (std::size_t i = 0; i < requests; ++i) simulate_request_work(options);
     if (!connection.output.empty()) return start_write(connection);
     return !connection.eof && start_read(connection);
+    // END LAB
 }
 
+// A write completed with `result` bytes. False when the connection is done.
 bool write_done(Connection& connection, std::size_t result) {
+    // BEGIN LAB: An aio_write may complete with fewer bytes than asked: count
+    // them and start_write() the rest. Once all is written, clear the output
+    // and start_read() the next chunk (or return false after EOF).
     connection.written += result;
     if (connection.written < connection.output.size()) return start_write(connection);   // a partial completion
     connection.output.clear();
     connection.written = 0;
     return !connection.eof && start_read(connection);
+    // END LAB
 }
-// END LAB
 
 // One completion, taken from the queue: the connection carries on with its
 // next request, or is closed and freed (its request has completed: nothing of
@@ -281,13 +292,15 @@ void on_completion(Connection& connection, ConnectionTable& table, const Options
     if (!carry_on) table.remove(&connection);
 }
 
-// BEGIN LAB: Shutdown. No Connection may be freed while glibc may still write
-// into its buffer or its aiocb. For each one: shutdown() its socket (a read
-// blocked in a pool thread then returns), aio_cancel() its request (a request
-// still queued is cancelled; one already running is AIO_NOTCANCELED). Then
-// take completions and remove those connections, for at most kDrainBudget;
-// abandon() (do not free) what is still in flight after that.
+// Shutdown. No Connection may be freed while glibc may still write into its
+// buffer or its aiocb. aio_cancel() takes back a request still queued; a read
+// already blocked in a pool thread cannot be cancelled (AIO_NOTCANCELED), but
+// shutting its socket down makes that read() return, and its completion comes.
 void cancel_and_drain(ConnectionTable& table, CompletionQueue& completions) {
+    // BEGIN LAB: For each connection (table.for_each): shutdown() its socket,
+    // aio_cancel() its request. Then, for at most kDrainBudget, wait for
+    // completions and remove() every connection whose request is no longer
+    // EINPROGRESS. abandon() (never free) what is still in flight after that.
     table.for_each([](Connection& connection) {
         ::shutdown(connection.socket.get(), SHUT_RDWR);
         ::aio_cancel(connection.socket.get(), connection.request.get());
@@ -307,8 +320,8 @@ void cancel_and_drain(ConnectionTable& table, CompletionQueue& completions) {
     if (table.size() == 0) return;
     std::fprintf(stderr, "aio: %zu requests still in flight at exit; their buffers are not freed\n", table.size());
     table.abandon();
+    // END LAB
 }
-// END LAB
 
 // POSIX has no aio_accept(): accepting stays a blocking call, in a thread of
 // its own. Each new client gets its first aio_read() here.

@@ -11,7 +11,7 @@ using iolab_test::build_dir;
 using iolab_test::grade;
 
 // The labs whose solutions and stubs exist.
-const char* const kLabs[] = {"blocking"};
+const char* const kLabs[] = {"blocking", "aio"};
 
 // Each broken server and the test that must catch it.
 struct Catch {
@@ -33,6 +33,10 @@ const Catch kCatches[] = {
     {"dies_of_sigpipe",      "blocking", "client_reset",        "SIGPIPE"},
     {"ignores_sigterm",      "blocking", "sigterm_exit",        "still running 1 s later"},
     {"leaks_descriptors",    "blocking", "no_descriptor_leak",  "descriptors"},
+    {"aio_shared_buffer",    "aio",      "concurrent_streams",  "shared by several connections"},
+    {"aio_default_pool",     "aio",      "many_idle_clients",   "20 threads unless aio_init()"},
+    {"aio_write_behind_read", "aio",     "one_line",            "aio_read is pending on the same socket"},
+    {"threads_not_aio",      "aio",      "uses_posix_aio",      "no aio_read, no aio_write"},
 };
 
 void PrintTo(const Catch& c, std::ostream* out) { *out << c.fixture << " caught by " << c.lab << "/" << c.test; }
