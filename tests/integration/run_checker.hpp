@@ -26,7 +26,8 @@ CheckerRun grade(const std::string& lab, const std::string& server, const std::s
 // build/checker ARGUMENTS... --json TMP  (for runs that are not a plain grade)
 CheckerRun run_checker(std::vector<std::string> arguments, double timeout_seconds = 60);
 
-// Processes whose command line contains `needle` (other than this one).
+// Processes whose command line contains `needle` (other than this one),
+// among those that run in this process's working directory.
 std::vector<int> processes_matching(const std::string& needle);
 
 }  // namespace iolab_test
