@@ -19,6 +19,13 @@ std::string clients(std::size_t count) { return std::to_string(count) + (count =
 
 int milliseconds(Duration d) { return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); }
 
+// ", the server running N threads", from /proc (nothing with --connect).
+std::string threads_now(const TestContext& context) {
+    int threads = context.process ? context.process->thread_count() : -1;
+    return threads > 0 ? ", the server running " + std::to_string(threads) + (threads == 1 ? " thread" : " threads")
+                       : "";
+}
+
 // A fresh client sends one line; true if the reply came back in time.
 bool new_client_served(const Endpoint& server, Deadline deadline) {
     Connection probe;
@@ -70,14 +77,15 @@ void test_idle_client_capacity(TestContext& context) {
     while (static_cast<int>(idle.size()) < kMostIdle) {
         if (context.deadline.remaining() < kProbeWait + 500ms) {
             context.observed = "a new client was still answered with " + clients(idle.size()) +
-                               " idle when the test's time ran out";
+                               " idle when the test's time ran out" + threads_now(context);
             return;
         }
         if (!new_client_served(context.server, Deadline(kProbeWait))) {
-            context.observed = "at most " + clients(idle.size()) + " idle at once";
+            context.observed = "at most " + clients(idle.size()) + " idle at once" + threads_now(context);
             throw TestFailure("with " + clients(idle.size()) + " idle, client " + std::to_string(idle.size() + 1) +
                               " sent a line and got nothing within " + std::to_string(milliseconds(kProbeWait)) +
-                              " ms: this server keeps at most " + clients(idle.size()) + " waiting for input at once. "
+                              " ms" + threads_now(context) + ": this server keeps at most " + clients(idle.size()) +
+                              " waiting for input at once. "
                               "Where a waiting client holds a thread, that is the number of threads: one in an "
                               "iterative server; the pool's size with glibc's POSIX AIO, whose pool thread blocks in "
                               "read() for every pending aio_read");
@@ -85,7 +93,7 @@ void test_idle_client_capacity(TestContext& context) {
         idle.push_back(Connection::open(context.server, context.deadline));
     }
     context.observed = "a new client was still answered with " + clients(kMostIdle) +
-                       " idle (the most this test opens)";
+                       " idle (the most this test opens)" + threads_now(context);
 }
 
 }  // namespace

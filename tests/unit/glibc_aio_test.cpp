@@ -7,8 +7,10 @@
 
 #include <aio.h>
 #include <arpa/inet.h>
+#include <linux/aio_abi.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <array>
@@ -122,6 +124,36 @@ TEST(GlibcAio, ABlockedReadIsNotCancelledButShutdownReleasesIt) {
     read.submitted = false;
 }
 
+TEST(GlibcAio, CloseDoesNotReleaseABlockedRead) {
+    // The pool thread's read() holds its own reference to the socket: closing
+    // the descriptor neither ends the read nor the connection.
+    auto [client, server] = tcp_pair();
+    Request read(server.get(), 64);
+    ASSERT_EQ(read.read(), 0);
+    std::this_thread::sleep_for(50ms);
+    server.reset();
+    EXPECT_FALSE(read.done(300ms));
+    ASSERT_EQ(::send(client.get(), "x\n", 2, 0), 2);   // only the client can end it now
+    EXPECT_TRUE(read.done(2s));
+    EXPECT_EQ(::aio_return(read.control.get()), 2);
+    read.submitted = false;
+}
+
+TEST(GlibcAio, AWriteCutShortByShutdownCompletesWithFewerBytes) {
+    auto [client, server] = tcp_pair();
+    constexpr std::size_t kLength = 8 << 20;    // far more than the socket buffers hold
+    Request write(server.get(), kLength);
+    ASSERT_EQ(write.write(), 0);
+    EXPECT_FALSE(write.done(300ms));            // the client does not read: the pool thread blocks in write()
+    ::shutdown(server.get(), SHUT_RDWR);
+    ASSERT_TRUE(write.done(2s));
+    EXPECT_EQ(write.error(), 0);
+    ssize_t written = ::aio_return(write.control.get());
+    EXPECT_GT(written, 0);
+    EXPECT_LT(written, static_cast<ssize_t>(kLength));
+    write.submitted = false;
+}
+
 TEST(GlibcAio, ThePoolHasTheThreadsAioInitAskedForAndQueuesTheRest) {
     std::vector<std::array<UniqueFd, 2>> idle;
     std::vector<std::unique_ptr<Request>> blocked;
@@ -171,6 +203,34 @@ TEST(GlibcAio, SigevThreadStartsAThreadForEveryNotification) {
     EXPECT_EQ(notifications.load(), kReads);
     EXPECT_EQ(static_cast<int>(threads.size()), kReads) << "distinct thread ids of the notifications";
     EXPECT_FALSE(threads.count(::gettid()));
+}
+
+// Linux's own AIO interface (io_setup/io_submit, not POSIX AIO) on a socket:
+// the read is performed inside io_submit(), which blocks until it is done.
+TEST(KernelAio, IoSubmitReadsASocketSynchronously) {
+    aio_context_t context = 0;
+    ASSERT_EQ(::syscall(SYS_io_setup, 1, &context), 0);
+    auto [client, server] = tcp_pair();
+    char buffer[64];
+    iocb request{};
+    request.aio_fildes = static_cast<std::uint32_t>(server.get());
+    request.aio_lio_opcode = IOCB_CMD_PREAD;
+    request.aio_buf = reinterpret_cast<std::uint64_t>(buffer);
+    request.aio_nbytes = sizeof buffer;
+    iocb* requests[] = {&request};
+    std::thread late_client([&client = client] {
+        std::this_thread::sleep_for(300ms);
+        ::send(client.get(), "x\n", 2, 0);
+    });
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_EQ(::syscall(SYS_io_submit, context, 1, requests), 1);
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 250ms) << "io_submit returned before the data came";
+    late_client.join();
+    io_event event{};
+    timespec limit{1, 0};
+    EXPECT_EQ(::syscall(SYS_io_getevents, context, 1, 1, &event, &limit), 1);
+    EXPECT_EQ(event.res, 2);
+    ::syscall(SYS_io_destroy, context);
 }
 
 }  // namespace
