@@ -167,12 +167,17 @@ TEST(GlibcAio, ThePoolHasTheThreadsAioInitAskedForAndQueuesTheRest) {
     Request ready(server.get(), 64);
     ASSERT_EQ(ready.read(), 0);
     EXPECT_FALSE(ready.done(300ms)) << "a read beyond the pool's " << kPool << " threads ran";
-    {   // a queued request, unlike a running one, can be cancelled
+    {   // a queued request, unlike a running one, can be cancelled, and its notification comes
+        static std::atomic<int> notified{0};
         auto [other_client, other_server] = tcp_pair();
         Request queued(other_server.get(), 64);
+        queued.control->aio_sigevent.sigev_notify = SIGEV_THREAD;
+        queued.control->aio_sigevent.sigev_notify_function = [](sigval) { ++notified; };
         ASSERT_EQ(queued.read(), 0);
         EXPECT_EQ(::aio_cancel(other_server.get(), queued.control.get()), AIO_CANCELED);
         EXPECT_EQ(queued.error(), ECANCELED);
+        for (int wait = 0; wait < 200 && notified.load() == 0; ++wait) std::this_thread::sleep_for(5ms);
+        EXPECT_EQ(notified.load(), 1);
     }
     blocked.front().reset();                 // shut down: its thread is free again
     EXPECT_TRUE(ready.done(2s));
