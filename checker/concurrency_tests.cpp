@@ -17,7 +17,9 @@ constexpr Duration kProbeWait = 1s;
 
 std::string clients(std::size_t count) { return std::to_string(count) + (count == 1 ? " client" : " clients"); }
 
-int milliseconds(Duration d) { return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()); }
+int milliseconds(Duration d) {
+    return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
 
 // ", the server running N threads", from /proc (nothing with --connect).
 std::string threads_now(const TestContext& context) {
