@@ -4,6 +4,7 @@
 
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace checker::tests {
 
@@ -27,7 +28,9 @@ void test_one_line(TestContext& context) {
     std::string line = "hello, echo\n";
     client.send(line, context.deadline);
     expect_reply(client, line, line, context.deadline,
-                 "The server must read the request, then write the same bytes back on the same connection");
+                 "The server must read the request, then write the same bytes back on the same connection, "
+                 "without waiting for more input first (with POSIX AIO on Linux, an aio_write issued while an "
+                 "aio_read is pending on the same socket waits for that read to complete)");
 }
 
 void test_pipelined_lines(TestContext& context) {
@@ -114,6 +117,37 @@ void test_overlong_line(TestContext& context) {
                           "error once, discard the rest of that line up to its '\\n', go on with the next");
 }
 
+// Several clients stream at the same time, each its own numbered lines, in
+// rounds so that every connection has bytes arriving while the others do.
+// Each half-closes, then its replies are read back: even a server that serves
+// one client at a time passes (the others' bytes wait in the kernel).
+void test_concurrent_streams(TestContext& context) {
+    constexpr int kClients = 8;
+    constexpr std::size_t kRounds = 8, kLinesPerRound = 8, kLineLength = 512;   // 32 KiB per client
+    std::vector<Connection> clients;
+    std::vector<std::string> sent(kClients);
+    for (int i = 0; i < kClients; ++i) clients.push_back(Connection::open(context.server, context.deadline));
+    for (std::size_t round = 0; round < kRounds; ++round) {
+        for (int i = 0; i < kClients; ++i) {
+            std::string name = "client" + std::to_string(i) + "-round" + std::to_string(round);
+            std::string lines = numbered_lines(name.c_str(), kLinesPerRound, kLineLength);
+            clients[i].send(lines, context.deadline);
+            sent[i] += lines;
+        }
+    }
+    for (Connection& client : clients) client.shutdown_write();
+    for (int i = 0; i < kClients; ++i) {
+        ReadResult reply = clients[i].read_until_eof(context.deadline, 2 * sent[i].size());
+        std::string difference = describe_difference(sent[i], reply.data);
+        if (!difference.empty())
+            throw TestFailure(std::to_string(kClients) + " clients sent 32 KiB each at the same time (lines naming "
+                              "the client), then half-closed; client" + std::to_string(i) + ": " + difference + "; " +
+                              reply.how() + ". Each connection's replies must come from its own bytes only: a read "
+                              "buffer, an aiocb or a line buffer shared by several connections mixes their data as "
+                              "soon as two of them have a read in flight");
+    }
+}
+
 }  // namespace
 
 const TestCase one_line{"one_line", Category::Correctness, "one line is echoed", test_one_line};
@@ -133,5 +167,8 @@ const TestCase partial_line_at_eof{"partial_line_at_eof", Category::Correctness,
 const TestCase overlong_line{"overlong_line", Category::Correctness,
                              "64 KiB line echoed; longer line refused with ERR once; the next line echoed",
                              test_overlong_line};
+const TestCase concurrent_streams{"concurrent_streams", Category::Correctness,
+                                  "8 clients stream 32 KiB each at the same time; each gets exactly its own lines",
+                                  test_concurrent_streams};
 
 }  // namespace checker::tests

@@ -19,6 +19,8 @@ const InterfaceFamily io_uring_family{"io_uring", "liburing's io_uring_*", {"io_
 const InterfaceFamily posix_aio_family{"asynchronous I/O", "aio_read, lio_listio, io_submit",
                                        {"aio_read", "aio_write", "aio_suspend", "lio_listio", "io_setup",
                                         "io_submit", "io_getevents"}};
+const InterfaceFamily direct_socket_io{"direct socket I/O", "recv, send",
+                                       {"recv", "recvfrom", "recvmsg", "send", "sendto", "sendmsg"}};
 
 }  // namespace checker::interfaces
 

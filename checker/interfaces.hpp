@@ -33,6 +33,7 @@ extern const InterfaceFamily poll_family;        // poll, ppoll
 extern const InterfaceFamily epoll_family;       // epoll_create1, epoll_ctl, epoll_wait...
 extern const InterfaceFamily io_uring_family;    // liburing's io_uring_*
 extern const InterfaceFamily posix_aio_family;   // aio_read, lio_listio, io_submit...
+extern const InterfaceFamily direct_socket_io;   // recv, send and their kin: I/O the thread itself waits for
 
 }  // namespace interfaces
 

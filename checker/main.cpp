@@ -95,7 +95,8 @@ int main(int argc, char** argv) {
     CLI::App* grade_command = app.add_subcommand("grade", "grade one server on one lab's rubric");
     grade_command->add_option("--lab", arguments.lab, "the lab (I/O model) to grade against")->required();
     grade_command->add_option("--json", arguments.json, "also write Gradescope's results.json here");
-    grade_command->add_option("--only", arguments.only, "run only this test (repeatable)");
+    // One name per --only, so that a "--" right after it still starts the server command.
+    grade_command->add_option("--only", arguments.only, "run only this test (repeatable)")->allow_extra_args(false);
     grade_command->add_option("--connect", arguments.connect,
                               "grade a server already running at HOST:PORT (tests that need its process are skipped)");
     grade_command->add_option("command", arguments.command, "the server command, after --; --port P is appended");

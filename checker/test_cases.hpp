@@ -14,6 +14,7 @@ extern const TestCase any_byte_values;
 extern const TestCase trickled_line;
 extern const TestCase partial_line_at_eof;
 extern const TestCase overlong_line;
+extern const TestCase concurrent_streams;
 
 // robustness_tests.cpp
 extern const TestCase client_reset;
@@ -42,5 +43,8 @@ extern const TestCase process_per_client;
 extern const TestCase thread_per_client;
 extern const TestCase single_thread;
 extern const TestCase system_interfaces;
+extern const TestCase many_idle_clients;
+extern const TestCase idle_client_capacity;
+
 
 }  // namespace checker::tests

@@ -15,6 +15,7 @@ Lab blocking_lab() {
         {trickled_line,             10,    3s},
         {partial_line_at_eof,       10,    3s},
         {overlong_line,             10,    3s},
+        {concurrent_streams,        10,    3s},
         {client_reset,              10,    3s},
         {sigterm_exit,              10,    3s},
         {no_descriptor_leak,        10,    8s},
@@ -32,6 +33,8 @@ Lab blocking_lab() {
         {slow_reader,                0,    3s,   Expect::Blocks},
         {hundred_clients,            0,  1500ms, Expect::Blocks},
         {many_clients,               0,  1500ms, Expect::Blocks},
+        {many_idle_clients,          0,  1500ms, Expect::Blocks},
+        {idle_client_capacity,       0,    3s,   Expect::Blocks},
     },
     // One thread, blocking calls: no child processes, no threads, no event loop.
     {.required = {&accepting},

@@ -15,6 +15,7 @@ Lab fork_lab() {
         {trickled_line,             10,    3s},
         {partial_line_at_eof,       10,    3s},
         {overlong_line,             10,    3s},
+        {concurrent_streams,        10,    3s},
         {client_reset,              10,    3s},
         {sigterm_exit,              10,    3s},
         {no_descriptor_leak,        10,   10s},

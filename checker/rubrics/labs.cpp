@@ -8,6 +8,7 @@ Lab select_lab();
 Lab poll_lab();
 Lab fork_lab();
 Lab threads_lab();
+Lab aio_lab();
 
 const std::vector<Lab>& all_labs() {
     static const std::vector<Lab> labs{
@@ -16,6 +17,7 @@ const std::vector<Lab>& all_labs() {
         poll_lab(),
         fork_lab(),
         threads_lab(),
+        aio_lab(),
     };
     return labs;
 }

@@ -15,6 +15,7 @@ Lab select_lab() {
         {trickled_line,             10,    3s},
         {partial_line_at_eof,       10,    3s},
         {overlong_line,             10,    3s},
+        {concurrent_streams,        10,    3s},
         {idle_client,               10,    3s},
         {stalled_half_line,         10,    3s},
         {hundred_clients,           10,   10s},

@@ -19,6 +19,7 @@ struct ModelInfo {
     const char* name;           // "blocking", "poll", ...
     const char* summary;        // one line for --help
     bool has_workers = false;   // does --workers mean anything for this model?
+    const char* workers_help = nullptr;   // --help text for --workers, where the model gives it its own meaning
 };
 
 // Parses argv. On --help prints the help and exits 0; on a bad option prints

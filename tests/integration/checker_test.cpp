@@ -18,7 +18,7 @@ using iolab_test::build_dir;
 using iolab_test::grade;
 
 // The labs whose solutions and stubs exist.
-const char* const kLabs[] = {"blocking", "fork", "threads", "select", "poll"};
+const char* const kLabs[] = {"blocking", "fork", "threads", "select", "poll", "aio"};
 
 // Each broken server and the test that must catch it.
 struct Catch {
@@ -70,6 +70,10 @@ const Catch kCatches[] = {
     {"bounded_pool",         "threads",  "hundred_clients",     "16 got their lines back"},
     {"iterative",            "threads",  "thread_per_client",   "1 thread"},
     {"iterative",            "threads",  "system_interfaces",   "imports nothing for thread creation"},
+    {"aio_shared_buffer",    "aio",      "concurrent_streams",  "shared by several connections"},
+    {"aio_default_pool",     "aio",      "many_idle_clients",   "20 threads unless aio_init()"},
+    {"aio_write_behind_read", "aio",     "one_line",            "aio_read is pending on the same socket"},
+    {"threads_not_aio",      "aio",      "system_interfaces",   "imports nothing for asynchronous I/O"},
 };
 
 void PrintTo(const Catch& c, std::ostream* out) { *out << c.fixture << " caught by " << c.lab << "/" << c.test; }

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+
 namespace {
 
 using iolab_test::build_dir;
@@ -69,6 +71,16 @@ TEST(Connect, GradesARunningServerAndSkipsWhatNeedsItsProcess) {
     EXPECT_EQ(run.exit_code, 0) << run.output;
     EXPECT_NE(run.test_line("sigterm_exit").find("SKIPPED"), std::string::npos) << run.results_json;
     EXPECT_NE(run.test_line("one_line").find("\"status\": \"passed\""), std::string::npos) << run.results_json;
+}
+
+// "--only TEST --" then a server with options of its own: the "--" still
+// starts the server's command (run_checker() would put --json in between).
+TEST(CommandLine, OnlyJustBeforeTheServerCommand) {
+    checker::ServerProcess run({build_dir() + "/checker", "grade", "--lab", "blocking", "--only", "one_line", "--",
+                                solution(), "--workers", "2"},
+                               {});
+    ASSERT_TRUE(run.wait_for_exit(checker::Deadline(std::chrono::seconds(20))));
+    EXPECT_TRUE(WIFEXITED(*run.exit_status()) && WEXITSTATUS(*run.exit_status()) == 0) << run.output_tail(20);
 }
 
 }  // namespace

@@ -80,7 +80,14 @@ std::vector<int> processes_matching(const std::string& needle) {
         if (std::filesystem::read_symlink("/proc/" + std::string(entry->d_name) + "/cwd", no_throw) != here) continue;
         std::ifstream cmdline("/proc/" + std::string(entry->d_name) + "/cmdline");
         std::string text((std::istreambuf_iterator<char>(cmdline)), {});
-        if (text.find(needle) != std::string::npos) found.push_back(pid);
+        if (text.find(needle) == std::string::npos) continue;
+        // Only servers this test run started: they share its working directory
+        // (other checkouts on the machine may be testing the same fixtures).
+        std::error_code error;
+        if (std::filesystem::read_symlink("/proc/" + std::string(entry->d_name) + "/cwd", error) !=
+            std::filesystem::current_path(error))
+            continue;
+        found.push_back(pid);
     }
     if (proc) ::closedir(proc);
     return found;
