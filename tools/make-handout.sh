@@ -2,9 +2,10 @@
 # make handout: the students' copy of the kit, OUT/iolab-handout.tar.gz.
 #   tools/make-handout.sh OUT
 # It holds the lab stubs and their scaffolding (labs/), the checker, the tools
-# make uses, the docs and slides, the Makefile, the README and the GitHub
-# Classroom workflow; never solutions/ nor any line from inside a solution's
-# LAB regions. It refuses to build from stale stubs (run make stubs).
+# make uses, the docs, the Makefile, the README and the GitHub Classroom
+# workflow; never solutions/ nor any line from inside a solution's LAB
+# regions. The lecture (slides/) shows the solutions' code, so it stays out:
+# hand out the rendered deck once the labs are due. It refuses to build from stale stubs (run make stubs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,7 +32,6 @@ for extra in README.md LICENSE LICENSE.md COPYING; do [ ! -f "$extra" ] || cp "$
 cp -r labs checker "$tree/"
 cp tools/grade.sh tools/ensure-deps.sh tools/classroom-grade.sh "$tree/tools/"
 cp tools/classroom/classroom.yml "$tree/.github/workflows/classroom.yml"
-[ ! -d slides ] || cp -r slides "$tree/"
 if [ -d docs ]; then
     cp -r docs "$tree/"
     rm -f "$tree/docs/instructors.md"
@@ -48,7 +48,9 @@ awk '/^[ \t]*\/\/ BEGIN LAB:/ { inside = 1; next } /^[ \t]*\/\/ END LAB/ { insid
      { line = $0; gsub(/^[ \t]+|[ \t]+$/, "", line) }
      inside && length(line) >= 12 && line !~ /^\/\// { print line }' solutions/*/server.cpp | sort -u >"$stage/inside"
 awk '/^[ \t]*\/\/ BEGIN LAB:/ { inside = 1; next } /^[ \t]*\/\/ END LAB/ { inside = 0; next }
-     !inside { line = $0; gsub(/^[ \t]+|[ \t]+$/, "", line); print line }' solutions/*/server.cpp >"$stage/outside"
+     !inside { line = $0; gsub(/^[ \t]+|[ \t]+$/, "", line); print line
+               # the same code without its trailing comment is given code too
+               sub(/[ \t]*\/\/.*$/, "", line); print line }' solutions/*/server.cpp >"$stage/outside"
 cat labs/common/* checker/*.cpp checker/*.hpp | sed 's/^[[:space:]]*//; s/[[:space:]]*$//' >>"$stage/outside"
 sort -u "$stage/outside" -o "$stage/outside"
 comm -23 "$stage/inside" "$stage/outside" >"$stage/secret"
