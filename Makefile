@@ -48,6 +48,7 @@ help:  ## list the targets
 	@echo "make test             unit and integration tests of the kit"
 	@echo "make sanitize         the tests again, built with AddressSanitizer + UBSan (build/asan)"
 	@echo "make stubs            regenerate labs/*/server.cpp from the solutions' LAB regions"
+	@echo "make compare          benchmark every model side by side: table + plots in build/compare (docs/compare.md)"
 	@echo "make clean            remove build/"
 
 # Installs missing Debian packages (as root) or says which to install.
@@ -103,6 +104,21 @@ stubs:  ## regenerate the lab stubs from the solutions
 	@for model in $(MODELS); do \
 	  awk -v STUB_PATH=labs/$$model/server.cpp -f tools/make-stub.awk solutions/$$model/server.cpp > labs/$$model/server.cpp; \
 	done
+
+# make compare: checker bench over every model (solutions/, or SRC=labs), with
+# a minimal epoll loop as the baseline; DURATION=seconds per cell, MODELS="a b".
+BENCH_SERVERS := $(patsubst tests/bench/%.cpp,$(BUILD)/bench/%,$(wildcard tests/bench/*.cpp))
+COMPARE_SRC   := $(if $(filter command line environment,$(origin SRC)),$(SRC),solutions)
+COMPARE_MODELS := $(if $(filter command line environment,$(origin MODELS)),$(MODELS),)
+.PHONY: compare
+$(BUILD)/obj/checker/%.o: CPPFLAGS += -Ichecker
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/libiolab.a
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $^ -o $@
+test: $(BENCH_SERVERS)
+compare: $(BUILD)/checker $(BENCH_SERVERS)  ## benchmark every model side by side (SRC=labs for yours)
+	@tools/ensure-deps.sh gnuplot-nox fonts-dejavu-core
+	@BUILD=$(BUILD) DURATION="$(DURATION)" MODELS="$(COMPARE_MODELS)" tools/compare.sh $(COMPARE_SRC)
 
 clean:
 	rm -rf build

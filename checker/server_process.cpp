@@ -396,3 +396,91 @@ std::vector<pid_t> ServerProcess::processes() const { return descendants_of(pid_
 std::vector<pid_t> ServerProcess::zombies() const { return descendants_of(pid_, false, 'Z'); }
 
 }  // namespace checker
+
+// ---- resource usage (checker bench) -------------------------------------------
+
+namespace checker {
+
+namespace {
+
+// A whole /proc file (they are small), or "" if the process is gone.
+std::string read_proc_file(const std::string& path) {
+    iolab::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    std::string text;
+    if (!fd) return text;
+    char buffer[4096];
+    for (ssize_t got; (got = ::read(fd.get(), buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<std::size_t>(got));
+    return text;
+}
+
+// The number after `key` in a "Key:   value" file such as status or smaps_rollup.
+long long proc_field(const std::string& text, const char* key) {
+    std::size_t at = text.find(key);
+    return at == std::string::npos ? -1 : std::atoll(text.c_str() + at + std::strlen(key));
+}
+
+int directory_entries(const std::string& path) {
+    DIR* dir = ::opendir(path.c_str());
+    if (!dir) return 0;
+    int count = 0;
+    while (dirent* entry = ::readdir(dir))
+        if (entry->d_name[0] != '.') ++count;
+    ::closedir(dir);
+    return count;
+}
+
+long long context_switches_of(pid_t pid) {
+    std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+    DIR* dir = ::opendir(tasks.c_str());
+    if (!dir) return 0;
+    long long total = 0;
+    while (dirent* entry = ::readdir(dir)) {
+        if (entry->d_name[0] == '.') continue;
+        std::string status = read_proc_file(tasks + "/" + entry->d_name + "/status");
+        total += std::max(0LL, proc_field(status, "\nvoluntary_ctxt_switches:")) +
+                 std::max(0LL, proc_field(status, "nonvoluntary_ctxt_switches:"));
+    }
+    ::closedir(dir);
+    return total;
+}
+
+}  // namespace
+
+ResourceUsage ServerProcess::resource_usage(bool count_context_switches) const {
+    static const double ticks_per_second = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    static const long long page_bytes = ::sysconf(_SC_PAGESIZE);
+    ResourceUsage usage;
+    if (count_context_switches) usage.context_switches = 0;
+    // The cgroup lists the server's processes directly; walking /proc is the fallback.
+    std::vector<pid_t> pids = cgroup_.empty() ? processes() : cgroup_members(cgroup_);
+    for (pid_t pid : pids) {
+        std::string dir = "/proc/" + std::to_string(pid);
+        std::string stat = read_proc_file(dir + "/stat");
+        std::size_t close_paren = stat.rfind(')');
+        if (close_paren == std::string::npos) continue;    // gone meanwhile
+        // After the command name: state ppid ... utime(14) stime cutime cstime ... num_threads(20).
+        std::istringstream fields(stat.substr(close_paren + 2));
+        std::vector<std::string> field(18);
+        for (std::string& each : field) fields >> each;
+        if (field[0] == "Z") continue;                     // a zombie's time is its parent's once reaped
+        double ticks = std::atof(field[11].c_str()) + std::atof(field[12].c_str()) + std::atof(field[13].c_str()) +
+                       std::atof(field[14].c_str());
+        usage.cpu_seconds += ticks / ticks_per_second;
+        usage.threads += std::atoi(field[17].c_str());
+        ++usage.processes;
+        long long pss_kib = proc_field(read_proc_file(dir + "/smaps_rollup"), "\nPss:");
+        if (pss_kib >= 0) {
+            usage.memory_bytes += pss_kib * 1024;
+        } else {   // no smaps_rollup (kernel before 4.14): resident pages, shared ones counted in full
+            std::istringstream statm(read_proc_file(dir + "/statm"));
+            long long size = 0, resident = 0;
+            statm >> size >> resident;
+            usage.memory_bytes += resident * page_bytes;
+        }
+        usage.descriptors += directory_entries(dir + "/fd");
+        if (count_context_switches) usage.context_switches += context_switches_of(pid);
+    }
+    return usage;
+}
+
+}  // namespace checker

@@ -26,6 +26,16 @@ struct ServerLimits {
     int processes = 512;        // pids.max of the cgroup, where there is one
 };
 
+// What the server and every process it started use, from /proc (for bench).
+struct ResourceUsage {
+    double cpu_seconds = 0;             // user + system: every process, its ended threads, the children it reaped
+    long long memory_bytes = 0;         // proportional set size (Pss) summed: a page k processes share counts 1/k each
+    int processes = 0;
+    int threads = 0;
+    int descriptors = 0;
+    long long context_switches = -1;    // voluntary + involuntary, of the threads alive now (-1: not counted)
+};
+
 class ServerProcess {
 public:
     // Starts `command`. Throws std::runtime_error with a one-line diagnosis
@@ -56,6 +66,8 @@ public:
     int thread_count() const;                       // threads of the server process
     std::vector<pid_t> processes() const;           // the server and all its descendants
     std::vector<pid_t> zombies() const;             // descendants that have exited but are not reaped
+    // Only reads /proc: may be called from another thread while the server runs.
+    ResourceUsage resource_usage(bool count_context_switches = false) const;
 
 private:
     void reap();
