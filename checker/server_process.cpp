@@ -429,33 +429,49 @@ int directory_entries(const std::string& path) {
     return count;
 }
 
-long long context_switches_of(pid_t pid) {
+// Threads beyond which a process is not read thread by thread: reading 10,000
+// threads' files takes longer than a measured window lasts.
+constexpr int kThreadsReadOneByOne = 256;
+
+// The sum over a process's threads alive now of `field` of each one's `file`.
+long long sum_over_threads(pid_t pid, const char* file, long long (*field)(const std::string&)) {
     std::string tasks = "/proc/" + std::to_string(pid) + "/task";
     DIR* dir = ::opendir(tasks.c_str());
     if (!dir) return 0;
     long long total = 0;
-    while (dirent* entry = ::readdir(dir)) {
-        if (entry->d_name[0] == '.') continue;
-        std::string status = read_proc_file(tasks + "/" + entry->d_name + "/status");
-        total += std::max(0LL, proc_field(status, "\nvoluntary_ctxt_switches:")) +
-                 std::max(0LL, proc_field(status, "nonvoluntary_ctxt_switches:"));
-    }
+    while (dirent* entry = ::readdir(dir))
+        if (entry->d_name[0] != '.') total += field(read_proc_file(tasks + "/" + entry->d_name + "/" + file));
     ::closedir(dir);
     return total;
 }
 
+// CPU time of a process's threads alive now, in nanoseconds, from schedstat:
+// /proc/PID/stat counts in clock ticks and rounds each process down to 10 ms,
+// which loses everything a young fork child did.
+long long thread_cpu_ns(pid_t pid) {
+    return sum_over_threads(pid, "schedstat", [](const std::string& text) { return std::atoll(text.c_str()); });
+}
+
+long long thread_context_switches(pid_t pid) {
+    return sum_over_threads(pid, "status", [](const std::string& status) {
+        return std::max(0LL, proc_field(status, "\nvoluntary_ctxt_switches:")) +
+               std::max(0LL, proc_field(status, "nonvoluntary_ctxt_switches:"));
+    });
+}
+
 }  // namespace
 
-ResourceUsage ServerProcess::resource_usage(bool count_context_switches) const {
+ResourceUsage ServerProcess::resource_usage(bool precise) const {
     static const double ticks_per_second = static_cast<double>(::sysconf(_SC_CLK_TCK));
     static const long long page_bytes = ::sysconf(_SC_PAGESIZE);
     ResourceUsage usage;
-    if (count_context_switches) usage.context_switches = 0;
     // The cgroup lists the server's processes directly; walking /proc is the fallback.
     std::vector<pid_t> pids = cgroup_.empty() ? processes() : cgroup_members(cgroup_);
+    std::vector<std::pair<pid_t, int>> alive;   // and their threads
+
+    // First the CPU times, all close together in time.
     for (pid_t pid : pids) {
-        std::string dir = "/proc/" + std::to_string(pid);
-        std::string stat = read_proc_file(dir + "/stat");
+        std::string stat = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
         std::size_t close_paren = stat.rfind(')');
         if (close_paren == std::string::npos) continue;    // gone meanwhile
         // After the command name: state ppid ... utime(14) stime cutime cstime ... num_threads(20).
@@ -463,22 +479,38 @@ ResourceUsage ServerProcess::resource_usage(bool count_context_switches) const {
         std::vector<std::string> field(18);
         for (std::string& each : field) fields >> each;
         if (field[0] == "Z") continue;                     // a zombie's time is its parent's once reaped
-        double ticks = std::atof(field[11].c_str()) + std::atof(field[12].c_str()) + std::atof(field[13].c_str()) +
-                       std::atof(field[14].c_str());
-        usage.cpu_seconds += ticks / ticks_per_second;
-        usage.threads += std::atoi(field[17].c_str());
+        int threads = std::atoi(field[17].c_str());
+        // Its own time (ended threads included) and that of the children it reaped.
+        double own = (std::atof(field[11].c_str()) + std::atof(field[12].c_str())) / ticks_per_second;
+        double reaped_children = (std::atof(field[13].c_str()) + std::atof(field[14].c_str())) / ticks_per_second;
+        if (precise && threads <= kThreadsReadOneByOne)   // to the nanosecond, unless ended threads weigh more
+            own = std::max(own, static_cast<double>(thread_cpu_ns(pid)) * 1e-9);
+        usage.cpu_seconds += own + reaped_children;
+        usage.threads += threads;
         ++usage.processes;
-        long long pss_kib = proc_field(read_proc_file(dir + "/smaps_rollup"), "\nPss:");
+        alive.emplace_back(pid, threads);
+    }
+
+    // Then memory, descriptors and context switches.
+    if (precise) usage.context_switches = 0;
+    for (auto [pid, threads] : alive) {
+        std::string dir = "/proc/" + std::to_string(pid);
+        std::string rollup = read_proc_file(dir + "/smaps_rollup");
+        long long pss_kib = proc_field(rollup, "\nPss:");
+        long long anon_kib = proc_field(rollup, "\nPss_Anon:");    // Linux 5.12 and later
         if (pss_kib >= 0) {
             usage.memory_bytes += pss_kib * 1024;
+            usage.anon_memory_bytes += (anon_kib >= 0 ? anon_kib : pss_kib) * 1024;
         } else {   // no smaps_rollup (kernel before 4.14): resident pages, shared ones counted in full
             std::istringstream statm(read_proc_file(dir + "/statm"));
             long long size = 0, resident = 0;
             statm >> size >> resident;
             usage.memory_bytes += resident * page_bytes;
+            usage.anon_memory_bytes += resident * page_bytes;
         }
         usage.descriptors += directory_entries(dir + "/fd");
-        if (count_context_switches) usage.context_switches += context_switches_of(pid);
+        if (precise && usage.context_switches >= 0)
+            usage.context_switches = threads <= kThreadsReadOneByOne ? usage.context_switches + thread_context_switches(pid) : -1;
     }
     return usage;
 }

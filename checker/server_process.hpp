@@ -30,6 +30,7 @@ struct ServerLimits {
 struct ResourceUsage {
     double cpu_seconds = 0;             // user + system: every process, its ended threads, the children it reaped
     long long memory_bytes = 0;         // proportional set size (Pss) summed: a page k processes share counts 1/k each
+    long long anon_memory_bytes = 0;    // its anonymous part (heap, stacks, copy-on-write copies): no program text
     int processes = 0;
     int threads = 0;
     int descriptors = 0;
@@ -67,7 +68,9 @@ public:
     std::vector<pid_t> processes() const;           // the server and all its descendants
     std::vector<pid_t> zombies() const;             // descendants that have exited but are not reaped
     // Only reads /proc: may be called from another thread while the server runs.
-    ResourceUsage resource_usage(bool count_context_switches = false) const;
+    // `precise`: CPU time to the nanosecond and context switches, thread by thread
+    // (slower; not for processes of more than 256 threads, which get clock ticks and no switch count).
+    ResourceUsage resource_usage(bool precise = false) const;
 
 private:
     void reap();

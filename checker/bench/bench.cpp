@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <stdexcept>
@@ -41,6 +42,33 @@ std::string fixed(double value, int decimals) {
     return text;
 }
 
+// CPU time the whole machine spent busy (all CPUs, all processes), from the
+// first line of /proc/stat: user nice system idle iowait irq softirq steal.
+double machine_busy_seconds() {
+    static const double ticks_per_second = static_cast<double>(::sysconf(_SC_CLK_TCK));
+    std::ifstream stat("/proc/stat");
+    std::string cpu;
+    double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+    stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
+    return (user + nice + system + irq + softirq + steal) / ticks_per_second;
+}
+
+// How many CPUs other processes keep busy, over a tenth of a second.
+double busy_cpus_now() {
+    double before = machine_busy_seconds();
+    Clock::time_point start = Clock::now();
+    std::this_thread::sleep_for(100ms);
+    return (machine_busy_seconds() - before) / seconds(Clock::now() - start);
+}
+
+// This process's CPU time: the load generator and the sampler.
+double own_cpu_seconds() {
+    rusage usage{};
+    ::getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
+}
+
 // ---- descriptors and CPUs -------------------------------------------------------
 
 // Each connection is a descriptor in the load generator: raise its soft limit
@@ -60,18 +88,26 @@ void raise_descriptor_limit(int needed) {
 
 // Who runs where: the load generator on the last CPU this process may use,
 // the server on all the others, so that neither steals the other's CPU time
-// and the load generator's own share can be read as its own.
+// and the load generator's own share can be read as its own. Not when other
+// processes keep the machine busy: a thread pinned to a CPU that others crowd
+// cannot move to a freer one, and Linux's fair scheduler may then hold it off
+// for seconds after a burst (EEVDF's lag), which stalls the whole run.
 struct CpuPlan {
     cpu_set_t server;
     int server_cpus = 0;
     int client_cpu = -1;
+    std::string not_pinned;     // why not, when it could have been
 };
 
-CpuPlan plan_cpus(bool pin) {
+CpuPlan plan_cpus(bool pin, double busy_cpus) {
     CpuPlan plan;
     ::sched_getaffinity(0, sizeof plan.server, &plan.server);
     plan.server_cpus = CPU_COUNT(&plan.server);
     if (!pin || plan.server_cpus < 2) return plan;
+    if (busy_cpus > kBusyMachine) {
+        plan.not_pinned = "not pinned: other processes kept " + fixed(busy_cpus, 1) + " CPUs busy";
+        return plan;
+    }
     for (int cpu = CPU_SETSIZE - 1; cpu >= 0; --cpu)
         if (CPU_ISSET(cpu, &plan.server)) { plan.client_cpu = cpu; break; }
     CPU_CLR(plan.client_cpu, &plan.server);
@@ -90,29 +126,10 @@ void run_on_cpu(int cpu) {
 
 // ---- sampling the server --------------------------------------------------------
 
-// CPU time the whole machine spent busy (all CPUs, all processes), from the
-// first line of /proc/stat: user nice system idle iowait irq softirq steal.
-double machine_busy_seconds() {
-    static const double ticks_per_second = static_cast<double>(::sysconf(_SC_CLK_TCK));
-    std::ifstream stat("/proc/stat");
-    std::string cpu;
-    double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-    stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
-    return (user + nice + system + irq + softirq + steal) / ticks_per_second;
-}
-
-// This process's CPU time: the load generator and the sampler.
-double own_cpu_seconds() {
-    rusage usage{};
-    ::getrusage(RUSAGE_SELF, &usage);
-    return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
-}
-
 // Reads the server's /proc figures on a thread of its own, so that the load
-// generator never waits for it: periodically for the peaks, and once when the
-// window opens and once when it closes, for the CPU time and context switches
-// spent in between. A sample of 10,000 processes takes a while: the sampler
+// generator never waits for it: when the window opens and when it closes, for
+// the CPU time and context switches spent in between, and periodically in
+// between for the peaks of memory, processes, threads and descriptors. A sample of 10,000 processes takes a while: the sampler
 // then waits longer between samples, so that it uses at most a fifth of the
 // load generator's CPU.
 class ServerSampler {
@@ -123,7 +140,7 @@ public:
     void window_opened() { request(opened_); }
     void window_closed() { request(closed_); }
 
-    // Waits for the window's samples, then stops.
+    // Waits for the window's samples, then stops. Idempotent.
     void stop() {
         {
             std::unique_lock lock(mutex_);
@@ -135,7 +152,7 @@ public:
     }
 
     struct Mark {
-        bool wanted = false, pending = false, taken = false;
+        bool pending = false, taken = false;
         Clock::time_point at;
         ResourceUsage usage;
         double machine_busy = 0;    // machine_busy_seconds() then
@@ -149,41 +166,45 @@ private:
     void request(Mark& mark) {
         {
             std::lock_guard lock(mutex_);
-            mark.wanted = mark.pending = true;
+            mark.pending = true;
         }
         wake_.notify_all();
     }
 
+    // Idle until the window opens (the ramp-in is left alone: reading a large
+    // process's memory map holds its mmap lock, which new threads and page
+    // faults wait for), then sample until the window closes.
     void loop() {
         Duration pause = 200ms;
         std::unique_lock lock(mutex_);
-        while (!stopping_) {
+        for (;;) {
+            auto marked = [this] { return stopping_ || opened_.pending || closed_.pending; };
+            if (opened_.taken && !closed_.taken) wake_.wait_for(lock, pause, marked);
+            else wake_.wait(lock, marked);
+            if (stopping_) return;
             Mark* mark = opened_.pending ? &opened_ : closed_.pending ? &closed_ : nullptr;
             lock.unlock();
             Clock::time_point at = Clock::now();
             double machine_busy = mark ? machine_busy_seconds() : 0;
             double own_cpu = mark ? own_cpu_seconds() : 0;
             ResourceUsage usage = server_.resource_usage(mark != nullptr);
-            Duration took = Clock::now() - at;
-            pause = std::max<Duration>(200ms, 4 * took);
+            pause = std::max<Duration>(200ms, 4 * (Clock::now() - at));   // at most a fifth of a CPU
             lock.lock();
             note_peak(usage);
-            if (mark) {
-                mark->at = at;
-                mark->usage = usage;
-                mark->machine_busy = machine_busy;
-                mark->own_cpu = own_cpu;
-                mark->pending = false;
-                mark->taken = true;
-                wake_.notify_all();
-                continue;
-            }
-            wake_.wait_for(lock, pause, [this] { return stopping_ || opened_.pending || closed_.pending; });
+            if (!mark) continue;
+            mark->at = at;
+            mark->usage = usage;
+            mark->machine_busy = machine_busy;
+            mark->own_cpu = own_cpu;
+            mark->pending = false;
+            mark->taken = true;
+            wake_.notify_all();
         }
     }
 
     void note_peak(const ResourceUsage& usage) {
         peak_.memory_bytes = std::max(peak_.memory_bytes, usage.memory_bytes);
+        peak_.anon_memory_bytes = std::max(peak_.anon_memory_bytes, usage.anon_memory_bytes);
         peak_.processes = std::max(peak_.processes, usage.processes);
         peak_.threads = std::max(peak_.threads, usage.threads);
         peak_.descriptors = std::max(peak_.descriptors, usage.descriptors);
@@ -242,7 +263,8 @@ BenchResult run_bench(const BenchOptions& options) {
         result.options.model = options.command.front().substr(options.command.front().rfind('/') + 1);
     raise_descriptor_limit(options.load.connections + kSpareDescriptors);
 
-    CpuPlan cpus = plan_cpus(options.pin);
+    CpuPlan cpus = plan_cpus(options.pin, options.pin ? busy_cpus_now() : 0);
+    result.not_pinned = cpus.not_pinned;
     result.server_cpus = cpus.server_cpus;
     result.client_cpu = cpus.client_cpu;
     cpu_set_t everywhere;
@@ -253,7 +275,15 @@ BenchResult run_bench(const BenchOptions& options) {
     ServerLimits limits;
     limits.open_files = std::max(limits.open_files, options.load.connections + kSpareDescriptors);
     limits.processes = std::max(limits.processes, options.load.connections + kSpareDescriptors);
-    ServerProcess server(server_command(options, port), limits);
+    std::optional<ServerProcess> started;
+    try {
+        started.emplace(server_command(options, port), limits);
+    } catch (const std::runtime_error& error) {     // not built, not executable
+        result.setup_error = error.what();
+        run_on(everywhere);
+        return result;
+    }
+    ServerProcess& server = *started;
     if (cpus.client_cpu >= 0) run_on_cpu(cpus.client_cpu);
     result.options.load.server = Endpoint{"127.0.0.1", port};
 
@@ -265,7 +295,7 @@ BenchResult run_bench(const BenchOptions& options) {
     }
     {
         ServerSampler sampler(server);
-        LoadHooks hooks{[&] { sampler.window_opened(); }, [&] { sampler.window_closed(); }};
+        LoadHooks hooks{[&] { sampler.window_opened(); }, [&] { sampler.window_closed(); }, [&] { sampler.stop(); }};
         result.load = run_load(result.options.load, hooks);
         sampler.stop();
         take_window_figures(result, sampler);
@@ -304,7 +334,7 @@ double BenchResult::cpu_us_per_request() const {
 
 bool BenchResult::all_served() const {
     if (options.load.mode == LoadMode::Churn) return load.answered > 0 && load.unanswered == 0;
-    return load.served_in_window == options.load.connections;
+    return load.served == options.load.connections;
 }
 
 bool BenchResult::machine_busy() const { return other_cpus > kBusyMachine; }
@@ -332,13 +362,12 @@ std::string BenchResult::connections_note() const {
         add(load.refused, "connection attempts refused or closed unanswered");
         add(static_cast<long long>(load.unanswered), "requests unanswered");
     } else if (!all_served()) {
-        note = "served " + format_count(load.served_in_window) + " of " + format_count(spec.connections) + " connections";
+        note = "served " + format_count(load.served) + " of " + format_count(spec.connections) + " connections";
         add(load.refused, "refused or closed unanswered");
         add(load.waiting, "connected but never answered");
-        add(load.starved, "answered before the window, then starved");
+        add(load.starved, "answered once, then starved");
         add(load.still_connecting, "still connecting (listen backlog full)");
-        add(spec.connections - load.opened, std::string("not attempted (no progress for ") +
-                                                std::to_string(seconds(spec.stall_limit)).substr(0, 3) + " s)");
+        add(spec.connections - load.opened, "not attempted (" + load.ramp_stopped + ")");
         add(load.closed_after_reply, "closed by the server");
     }
     if (!server_failure.empty()) note += "; " + server_failure;
@@ -444,12 +473,14 @@ void print_bench(std::ostream& out, const BenchResult& r) {
     if (r.server_context_switches >= 0 && load.answered > 0)
         out << ", " << fixed(static_cast<double>(r.server_context_switches) / static_cast<double>(load.answered), 2)
             << " context switches per request";
-    out << "\n                peak " << format_bytes(static_cast<double>(r.server_peak.memory_bytes)) << " (Pss), "
+    out << "\n                peak " << format_bytes(static_cast<double>(r.server_peak.anon_memory_bytes)) << " anonymous memory ("
+        << format_bytes(static_cast<double>(r.server_peak.memory_bytes)) << " with program text; Pss), "
         << r.server_peak.processes << (r.server_peak.processes == 1 ? " process, " : " processes, ")
         << r.server_peak.threads << (r.server_peak.threads == 1 ? " thread, " : " threads, ")
         << r.server_peak.descriptors << " descriptors\n";
     out << "  generator     CPU " << percent(r.client_cpu_share()) << " of its CPU"
-        << (r.client_cpu >= 0 ? " (CPU " + std::to_string(r.client_cpu) + "; the server on the others)" : " (not pinned)")
+        << (r.client_cpu >= 0 ? " (CPU " + std::to_string(r.client_cpu) + "; the server on the others)"
+                              : " (" + (r.not_pinned.empty() ? std::string("not pinned") : r.not_pinned) + ")")
         << (r.client_bound() ? ": CLIENT-BOUND, the load generator was the limit, not the server" : "") << "\n";
     out << "  machine       other processes used " << fixed(r.other_cpus, 2) << " CPUs meanwhile"
         << (r.machine_busy() ? ": the machine was busy, these figures are unreliable" : "") << "\n";
@@ -479,7 +510,7 @@ const std::vector<std::string>& csv_columns() {
         "model", "scenario", "mode", "connections", "line_bytes", "pipeline", "rate", "delay_us", "compute_us",
         "window_s", "warmup_s", "opened", "served", "refused", "waiting", "still_connecting", "answered", "unanswered",
         "requests_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "mean_us", "server_cpu_s",
-        "server_cpu_share", "cpu_us_per_request", "memory_bytes", "processes", "threads", "descriptors",
+        "server_cpu_share", "cpu_us_per_request", "memory_bytes", "anon_memory_bytes", "processes", "threads", "descriptors",
         "context_switches", "client_cpu_share", "client_bound", "server_cpus", "other_cpus", "corrupt_replies", "status", "note"};
     return columns;
 }
@@ -496,13 +527,14 @@ std::vector<std::string> csv_values(const BenchResult& r) {
     return {r.options.model, r.options.scenario, mode_name(spec.mode), std::to_string(spec.connections),
             std::to_string(spec.line_bytes), std::to_string(spec.pipeline), fixed(spec.rate, 0),
             std::to_string(r.options.delay_us), std::to_string(r.options.compute_us), number(load.window_seconds, 3),
-            fixed(seconds(spec.warmup), 2), std::to_string(load.opened), std::to_string(load.served_in_window), std::to_string(load.refused),
+            fixed(seconds(spec.warmup), 2), std::to_string(load.opened), std::to_string(load.served), std::to_string(load.refused),
             std::to_string(load.waiting), std::to_string(load.still_connecting), std::to_string(load.answered),
             std::to_string(load.unanswered), number(r.requests_per_second(), 1), number(latency_us(r, 50), 1),
             number(latency_us(r, 90), 1), number(latency_us(r, 99), 1), number(latency_us(r, 99.9), 1),
             number(static_cast<double>(load.latency_ns.max()) / 1e3, 1), number(load.latency_ns.mean() / 1e3, 1),
             number(r.server_cpu_seconds, 3), number(r.server_cpu_share(), 3), number(r.cpu_us_per_request(), 2),
-            std::to_string(r.server_peak.memory_bytes), std::to_string(r.server_peak.processes),
+            std::to_string(r.server_peak.memory_bytes), std::to_string(r.server_peak.anon_memory_bytes),
+            std::to_string(r.server_peak.processes),
             std::to_string(r.server_peak.threads), std::to_string(r.server_peak.descriptors),
             std::to_string(r.server_context_switches), number(r.client_cpu_share(), 3), r.client_bound() ? "yes" : "no",
             std::to_string(r.server_cpus), number(r.other_cpus, 2), std::to_string(load.corrupt_replies), r.status(), r.connections_note()};

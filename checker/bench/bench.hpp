@@ -22,7 +22,7 @@ struct BenchOptions {
     long delay_us = 0;                  // passed to the server as --delay-us
     long compute_us = 0;                // passed to the server as --compute-us
     int workers = -1;                   // passed as --workers when >= 0
-    bool pin = true;                    // server and load generator on different CPUs
+    bool pin = true;                    // server and load generator on different CPUs (unless the machine is busy)
 };
 
 struct BenchResult {
@@ -39,13 +39,14 @@ struct BenchResult {
     ResourceUsage server_peak;
     int server_cpus = 0;                // CPUs the server was allowed to run on
     int client_cpu = -1;                // the load generator's CPU (-1: not pinned)
+    std::string not_pinned;             // why server and load generator were not pinned, if they could have been
     double other_cpus = 0;              // CPUs the rest of the machine kept busy during the window
 
     double requests_per_second() const;
     double server_cpu_share() const;    // in CPUs
     double client_cpu_share() const;    // of its one CPU
     double cpu_us_per_request() const;  // NaN if no request was answered
-    bool all_served() const;            // every connection answered during the window
+    bool all_served() const;            // every connection answered under load (after the ramp-in)
     bool client_bound() const;          // the load generator, not the server, was the limit
     bool machine_busy() const;          // other processes took enough CPU to distort the figures
     // "ok", "partial" (not every connection served), "corrupt", "server died", "did not start".

@@ -184,7 +184,11 @@ std::string winner_sentence(const std::vector<BenchRow>& rows, const Cell& cell)
         return by_latency ? "p99 " + p99_text(row) : format_count(row.number("requests_per_s")) + " " + rate_unit(row);
     };
     std::string text = head + "**" + winner.text("model") + "** with " + figure(winner);
-    if (contestants.size() == 1) return text + "; it was the only model to serve every connection.";
+    std::string yardstick;
+    for (const BenchRow& row : rows)
+        if (in_cell(row, cell) && is_ok(row) && row.text("model") == kBaselineModel)
+            yardstick = " (" + std::string(kBaselineModel) + ": " + (by_latency ? p99_text(row) : format_count(row.number("requests_per_s"))) + ")";
+    if (contestants.size() == 1) return text + "; it was the only model to serve every connection" + yardstick + ".";
     const BenchRow& second = *contestants[1];
     double margin = by_latency ? second.number("p99_us") / std::max(winner.number("p99_us"), 1e-9)
                                : winner.number("requests_per_s") / std::max(second.number("requests_per_s"), 1e-9);
@@ -192,7 +196,7 @@ std::string winner_sentence(const std::vector<BenchRow>& rows, const Cell& cell)
             (by_latency ? p99_text(second) : format_count(second.number("requests_per_s"))) + "), the runner-up";
     if (margin < kNoise) text += ": a tie within the noise of one short run";
     if (winner.text("client_bound") == "yes") text += " (the load generator was saturated: the true margin may be larger)";
-    return text + ".";
+    return text + yardstick + ".";
 }
 
 std::vector<std::string> baseline_comparison(const std::vector<BenchRow>& rows) {
@@ -233,7 +237,7 @@ struct Plot {
 constexpr Plot kPlots[] = {
     {"throughput", "requests_per_s", "Throughput", "requests per second", false},
     {"p99", "p99_us", "p99 latency", "p99 latency (µs, log scale)", true},
-    {"memory", "memory_bytes", "Server memory", "peak memory of all its processes, Pss (MiB, log scale)", true},
+    {"memory", "anon_memory_bytes", "Server memory", "peak anonymous memory, all its processes (MiB, log scale)", true},
 };
 
 // Scenarios measured at two or more numbers of connections: the x axis of a plot.
@@ -266,8 +270,8 @@ void write_plot(std::ostream& gp, const Plot& plot, const std::string& scenario,
            << "set ylabel '" << plot.y_label << "'\n"
            << "set logscale x 10\nset xrange [0.7:" << max_connections * 1.5 << "]\n"
            << (plot.log_y ? "set logscale y 10\nset yrange [*:*]\n" : "unset logscale y\nset yrange [0:*]\n")
-           << "set format y " << (plot.log_y ? "'%g'" : "\"%'.0f\"") << "\n"
-           << "set key outside right top box\nset grid xtics ytics mxtics mytics\nset decimalsign locale\n"
+           << "set format y '" << (plot.log_y ? "%g" : "%.0s%c") << "'\n"   // 50k, 100k
+           << "set key outside right top box\nset grid xtics ytics mxtics mytics\n"
            << "plot ";
         for (std::size_t i = 0; i < files.size(); ++i)
             gp << (i ? ", \\\n     " : "") << "'" << files[i] << "' using 1:2 with linespoints lw 2 pt " << (i % 8) + 4
@@ -337,7 +341,7 @@ void throughput_table(std::ostream& out, const std::vector<BenchRow>& rows) {
 
 void detail_table(std::ostream& out, const std::vector<BenchRow>& rows, const Cell& cell) {
     out << "| model | served | requests/s | p50 | p99 | p99.9 | max | "
-        << "CPU µs/request | memory (Pss) | processes / threads | generator CPU | note |\n"
+        << "CPU µs/request | memory | processes / threads | generator CPU | note |\n"
         << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
     for (const BenchRow& row : rows) {
         if (!in_cell(row, cell)) continue;
@@ -353,7 +357,7 @@ void detail_table(std::ostream& out, const std::vector<BenchRow>& rows, const Ce
             << " | " << p99_text(row) << " | " << format_latency(row.number("p999_us") * 1e3) << " | "
             << format_latency(row.number("max_us") * 1e3) << " | "
             << (std::isnan(row.number("cpu_us_per_request")) ? "-" : fixed(row.number("cpu_us_per_request"), 1)) << " | "
-            << format_bytes(row.number("memory_bytes")) << " | " << row.text("processes") << " / " << row.text("threads")
+            << format_bytes(row.number("anon_memory_bytes")) << " | " << row.text("processes") << " / " << row.text("threads")
             << " | " << fixed(row.number("client_cpu_share") * 100, 0) << "% | " << row.text("note") << " |\n";
     }
 }

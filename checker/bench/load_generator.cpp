@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <deque>
@@ -109,7 +110,7 @@ struct Client {
     std::uint64_t sequence = 0;         // requests issued on this connection
     bool watching_writable = false;
     bool answered = false;
-    bool answered_in_window = false;
+    bool answered_under_load = false;
     Clock::time_point reconnect_at{};   // churn: after a failed attempt
 };
 
@@ -196,17 +197,27 @@ LoadResult LoadGenerator::run() {
         if (spec_.mode == LoadMode::Churn && issuing()) restart_churners(now);
         wait_for_events(next_wakeup(now));
     }
+    if (hooks_.finished) hooks_.finished();
     return std::move(result_);
 }
 
 bool LoadGenerator::ramp_in_finished(Clock::time_point now) const {
     bool all_opened = next_to_open_ == clients_.size();
     if (all_opened && awaiting_first_reply_ == 0) return true;
-    return now - last_progress_ >= spec_.stall_limit;
+    Duration limit = spec_.ramp_limit + std::chrono::milliseconds(spec_.connections);
+    return now - last_progress_ >= spec_.stall_limit || now - started_ >= limit;
 }
 
 void LoadGenerator::end_ramp_in(Clock::time_point now) {
-    result_.ramp_stalled = !(next_to_open_ == clients_.size() && awaiting_first_reply_ == 0) && spec_.mode != LoadMode::Churn;
+    bool complete = next_to_open_ == clients_.size() && awaiting_first_reply_ == 0;
+    if (!complete && spec_.mode != LoadMode::Churn) {
+        char text[96];
+        if (now - last_progress_ >= spec_.stall_limit)
+            std::snprintf(text, sizeof text, "no connection answered or refused for %.1f s", seconds(spec_.stall_limit));
+        else
+            std::snprintf(text, sizeof text, "the ramp-in reached its limit of %.0f s", seconds(now - started_));
+        result_.ramp_stopped = text;
+    }
     result_.ramp_seconds = seconds(now - started_);
     ramp_ended_ = now;
     window_opens_ = now + spec_.warmup;
@@ -260,9 +271,9 @@ void LoadGenerator::finish(Clock::time_point now) {
         if (spec_.mode != LoadMode::Churn) {
             if (client.state == Client::Connecting) ++result_.still_connecting;
             if (client.state == Client::Open && !client.answered) ++result_.waiting;
-            if (client.state == Client::Open && client.answered && !client.answered_in_window) ++result_.starved;
+            if (client.state == Client::Open && client.answered && !client.answered_under_load) ++result_.starved;
         }
-        if (client.answered_in_window) ++result_.served_in_window;
+        if (client.answered_under_load) ++result_.served;
     }
     for (Clock::time_point issued : lost_) {
         result_.latency_ns.record(nanoseconds(now - issued));
@@ -318,7 +329,7 @@ void LoadGenerator::start_connecting(std::size_t index, Clock::time_point now) {
     Client& client = clients_[index];
     Client fresh;                                   // churn reuses the slot: keep its count and its record
     fresh.sequence = client.sequence;
-    fresh.answered_in_window = client.answered_in_window;
+    fresh.answered_under_load = client.answered_under_load;
     client = std::move(fresh);
     ++result_.opened;
     if (spec_.mode == LoadMode::Churn) {
@@ -516,7 +527,7 @@ void LoadGenerator::on_reply(std::size_t index, const Request& request, Clock::t
             last_progress_ = now;
         }
     }
-    if (phase_ == Phase::Measure) client.answered_in_window = true;
+    if (phase_ != Phase::RampIn) client.answered_under_load = true;
     if (request.measured) {
         ++result_.answered;
         result_.reply_bytes += payloads_.line_bytes();

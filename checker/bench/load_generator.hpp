@@ -43,6 +43,7 @@ struct LoadSpec {
     Duration warmup = 500ms;
     Duration measure = 2s;
     Duration stall_limit = 1s;      // the ramp-in gives up after this long without progress
+    Duration ramp_limit = 10s;      // and after this long in all (plus 1 ms per connection)
     Duration drain_limit = 1s;      // after the window, the longest wait for replies still due
     int ramp_window = 128;          // connections opened and not yet answered, at most
 };
@@ -57,13 +58,13 @@ struct LoadResult {
     // What became of the connections (in churn mode: of the connection attempts).
     int opened = 0;                 // connect() called
     int answered_connections = 0;   // got at least one reply
-    int served_in_window = 0;       // got at least one reply during the window
+    int served = 0;                 // got a reply after the ramp-in (in the warm-up, the window or the drain)
     int refused = 0;                // connect failed, or closed by the server before any reply
     int closed_after_reply = 0;     // closed by the server after replying (not by the client)
     int still_connecting = 0;       // handshake not done at the end (the backlog was full)
     int waiting = 0;                // connected but never answered
-    int starved = 0;                // answered before the window, never during it, still open
-    bool ramp_stalled = false;      // the ramp-in ended for want of progress
+    int starved = 0;                // answered during the ramp-in, never after it, still open
+    std::string ramp_stopped;       // why the ramp-in ended before every connection was answered ("" if it did not)
     double ramp_seconds = 0;
     std::string first_connection_error;
 
@@ -75,10 +76,13 @@ struct LoadResult {
 };
 
 // Called on the load generator's thread when the measured window opens and
-// closes (for sampling the server). They must return quickly.
+// closes (for sampling the server; they must return quickly), and at the end
+// while every connection is still open (the server's state then is still the
+// one under load: a fork server's children are alive).
 struct LoadHooks {
     std::function<void()> window_opened;
     std::function<void()> window_closed;
+    std::function<void()> finished;
 };
 
 // Runs the load against `spec.server`. Throws std::system_error for a failure

@@ -104,7 +104,7 @@ BenchRow row(const std::string& model, const std::string& scenario, int connecti
                 {"requests_per_s", std::to_string(rate)}, {"status", status}, {"mode", mode},
                 {"p99_us", std::to_string(p99_us)}, {"served", status == "ok" ? std::to_string(connections) : "1"},
                 {"line_bytes", "64"}, {"pipeline", "1"}, {"delay_us", "0"}, {"compute_us", "0"},
-                {"client_bound", "no"}, {"memory_bytes", "1048576"}, {"window_s", "1.0"}, {"server_cpus", "1"}};
+                {"client_bound", "no"}, {"memory_bytes", "1048576"}, {"anon_memory_bytes", "262144"}, {"window_s", "1.0"}, {"server_cpus", "1"}};
     return r;
 }
 
