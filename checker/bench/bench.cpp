@@ -511,7 +511,7 @@ const std::vector<std::string>& csv_columns() {
         "window_s", "warmup_s", "opened", "served", "refused", "waiting", "still_connecting", "answered", "unanswered",
         "requests_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "mean_us", "server_cpu_s",
         "server_cpu_share", "cpu_us_per_request", "memory_bytes", "anon_memory_bytes", "processes", "threads", "descriptors",
-        "context_switches", "client_cpu_share", "client_bound", "server_cpus", "other_cpus", "corrupt_replies", "status", "note"};
+        "context_switches", "client_cpu_share", "client_bound", "server_cpus", "client_cpu", "other_cpus", "corrupt_replies", "status", "note"};
     return columns;
 }
 
@@ -537,7 +537,7 @@ std::vector<std::string> csv_values(const BenchResult& r) {
             std::to_string(r.server_peak.processes),
             std::to_string(r.server_peak.threads), std::to_string(r.server_peak.descriptors),
             std::to_string(r.server_context_switches), number(r.client_cpu_share(), 3), r.client_bound() ? "yes" : "no",
-            std::to_string(r.server_cpus), number(r.other_cpus, 2), std::to_string(load.corrupt_replies), r.status(), r.connections_note()};
+            std::to_string(r.server_cpus), std::to_string(r.client_cpu), number(r.other_cpus, 2), std::to_string(load.corrupt_replies), r.status(), r.connections_note()};
 }
 
 std::string csv_field(const std::string& value) {

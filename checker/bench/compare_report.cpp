@@ -21,6 +21,7 @@ namespace {
 
 constexpr double kBar = 0.8;          // the reference epoll server must reach this much of the baseline
 constexpr double kNoise = 1.05;       // margins below this are within one short run's noise
+constexpr double kBusyMachine = 0.25; // CPUs kept busy by other processes beyond which a run is noise (as in bench)
 
 std::vector<std::string> split_csv_line(const std::string& line) {
     std::vector<std::string> fields(1);
@@ -44,6 +45,7 @@ std::string fixed(double value, int decimals) {
 std::string ratio(double value) { return fixed(value, value < 10 ? 2 : 1) + "×"; }
 
 bool is_ok(const BenchRow& row) { return row.text("status") == "ok"; }
+bool ran_on_busy_machine(const BenchRow& row) { return row.number("other_cpus") > kBusyMachine; }
 bool is_open_loop(const BenchRow& row) { return row.text("mode") == "open loop"; }
 bool is_churn(const BenchRow& row) { return row.text("mode") == "churn"; }
 bool in_cell(const BenchRow& row, const Cell& cell) {
@@ -72,6 +74,7 @@ std::string throughput_entry(const BenchRow* row) {
     std::string text = format_count(row->number("requests_per_s"));
     if (status == "partial") text += " (some unanswered)";
     if (row->text("client_bound") == "yes") text += " ᶜ";
+    if (ran_on_busy_machine(*row)) text += " ᵇ";
     return text;
 }
 
@@ -98,12 +101,17 @@ std::string machine_line(const std::vector<BenchRow>& rows) {
     std::string text = std::string("Measured ") + date + " on " + std::to_string(::sysconf(_SC_NPROCESSORS_ONLN)) +
                        " CPUs" + (cpu_name.empty() ? "" : " (" + cpu_name + ")") + ", Linux " + system.release + ".";
     if (!rows.empty()) {
-        int server_cpus = static_cast<int>(rows.front().number("server_cpus"));
-        text += " Each cell is one run of " + fixed(rows.front().number("window_s"), 1) + " s measured after a warm-up";
-        if (::sysconf(_SC_NPROCESSORS_ONLN) >= 2)
-            text += "; the server ran on " + std::to_string(server_cpus) + (server_cpus == 1 ? " CPU" : " CPUs") +
-                    ", the load generator on another";
-        text += ".";
+        text += " Each cell is one run of " + fixed(rows.front().number("window_s"), 1) + " s measured after " +
+                fixed(rows.front().number("warmup_s"), 2) + " s of warm-up.";
+        long pinned = std::count_if(rows.begin(), rows.end(), [](const BenchRow& row) { return row.number("client_cpu") >= 0; });
+        if (pinned > 0)
+            text += " The server ran on " +
+                    std::find_if(rows.begin(), rows.end(), [](const BenchRow& row) { return row.number("client_cpu") >= 0; })->text("server_cpus") +
+                    " CPU(s) and the load generator on another in " +
+                    (pinned == static_cast<long>(rows.size()) ? std::string("every run") : std::to_string(pinned) + " of " +
+                     std::to_string(rows.size()) + " runs (not pinned where the machine was busy)") + ".";
+        else
+            text += " Server and load generator were not pinned to CPUs of their own.";
     }
     return text;
 }
@@ -229,15 +237,16 @@ namespace {
 struct Plot {
     const char* name;          // file name prefix
     const char* column;        // what is plotted (column 2 of the data files)
+    double unit;               // the column's value is divided by this
     const char* title;
     const char* y_label;
     bool log_y;
 };
 
 constexpr Plot kPlots[] = {
-    {"throughput", "requests_per_s", "Throughput", "requests per second", false},
-    {"p99", "p99_us", "p99 latency", "p99 latency (µs, log scale)", true},
-    {"memory", "anon_memory_bytes", "Server memory", "peak anonymous memory, all its processes (MiB, log scale)", true},
+    {"throughput", "requests_per_s", 1, "Throughput", "requests per second", false},
+    {"p99", "p99_us", 1000, "p99 latency", "p99 latency (ms, log scale)", true},
+    {"memory", "anon_memory_bytes", 1024 * 1024, "Server memory", "peak anonymous memory, all its processes (MiB, log scale)", true},
 };
 
 // Scenarios measured at two or more numbers of connections: the x axis of a plot.
@@ -255,8 +264,13 @@ std::vector<std::string> swept_scenarios(const std::vector<BenchRow>& rows) {
     return swept;
 }
 
+// Colours that stay apart on a projector (Tableau 10), one per model in the
+// order of the run, the same in every plot.
+constexpr const char* kColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"};
+
 void write_plot(std::ostream& gp, const Plot& plot, const std::string& scenario, const std::vector<std::string>& files,
-                const std::vector<std::string>& models, int max_connections) {
+                const std::vector<std::string>& models, const std::vector<std::string>& all_models, int max_connections) {
     std::string base = std::string(plot.name) + "-" + slug(scenario);
     for (const char* terminal : {"svg", "png"}) {
         if (std::string(terminal) == "svg")
@@ -270,12 +284,16 @@ void write_plot(std::ostream& gp, const Plot& plot, const std::string& scenario,
            << "set ylabel '" << plot.y_label << "'\n"
            << "set logscale x 10\nset xrange [0.7:" << max_connections * 1.5 << "]\n"
            << (plot.log_y ? "set logscale y 10\nset yrange [*:*]\n" : "unset logscale y\nset yrange [0:*]\n")
-           << "set format y '" << (plot.log_y ? "%g" : "%.0s%c") << "'\n"   // 50k, 100k
+           << "set format y '" << (plot.log_y ? "%g" : "%.0s%c") << "'\n"   // 0.1, 1, 10; or 50k, 100k
            << "set key outside right top box\nset grid xtics ytics mxtics mytics\n"
            << "plot ";
-        for (std::size_t i = 0; i < files.size(); ++i)
-            gp << (i ? ", \\\n     " : "") << "'" << files[i] << "' using 1:2 with linespoints lw 2 pt " << (i % 8) + 4
-               << " ps 1.3" << (models[i] == kBaselineModel ? " dt 2" : "") << " title '" << models[i] << "'";
+        for (std::size_t i = 0; i < files.size(); ++i) {
+            auto n = static_cast<std::size_t>(std::find(all_models.begin(), all_models.end(), models[i]) - all_models.begin());
+            bool baseline = models[i] == kBaselineModel;
+            gp << (i ? ", \\\n     " : "") << "'" << files[i] << "' using 1:2 with linespoints lw 2.5 pt " << (n % 10) + 4
+               << " ps 1.4 lc rgb '" << (baseline ? "#555555" : kColours[n % 10]) << "'" << (baseline ? " dt 2" : "")
+               << " title '" << models[i] << "'";
+        }
         gp << "\n\n";
     }
 }
@@ -397,12 +415,16 @@ std::string markdown_report(const std::vector<BenchRow>& rows, const std::string
         << "One short run per cell on a machine that may be busy with other work: take differences under "
            "about 20% as noise, and run `make compare` again before drawing a conclusion from them. "
            "docs/compare.md explains the scenarios and the columns.\n\n";
+    long busy = std::count_if(rows.begin(), rows.end(), ran_on_busy_machine);
+    if (busy > 0)
+        out << "**" << busy << " of " << rows.size() << " runs (ᵇ) ran while other processes kept more than "
+            << fixed(kBusyMachine, 2) << " CPUs busy: their figures are noise**. Run `make compare` again on a quiet machine.\n\n";
 
     out << "## Throughput (requests/s; connections/s for churn)\n\n";
     throughput_table(out, rows);
     out << "\n\"N of M served\": the model answered only N of the M connections during the measured window "
            "(the others waited, or were refused); its throughput is not comparable and it cannot win. "
-           "ᶜ: client-bound.\n\n";
+           "ᶜ: client-bound. ᵇ: the machine was busy.\n\n";
 
     out << "## Who won\n\n";
     for (const Cell& cell : cells_of(rows)) out << "- " << winner_sentence(rows, cell) << "\n";
@@ -457,12 +479,11 @@ void write_compare_report(const std::string& csv_path, const std::string& out_di
             data << "# " << plot.models[i] << ", " << plot.scenario << ": connections " << plot.plot->column << "\n";
             for (const BenchRow& row : rows) {
                 if (!plotted(row, plot.scenario, plot.models[i])) continue;
-                double value = row.number(plot.plot->column);
-                if (std::string(plot.plot->name) == "memory") value /= 1024 * 1024;
+                double value = row.number(plot.plot->column) / plot.plot->unit;
                 data << row.text("connections") << " " << value << "\n";
             }
         }
-        write_plot(gp, *plot.plot, plot.scenario, plot.files, plot.models, plot.max_connections);
+        write_plot(gp, *plot.plot, plot.scenario, plot.files, plot.models, models_of(rows), plot.max_connections);
     }
 }
 
