@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -43,60 +44,48 @@ std::uint64_t nanoseconds(Duration d) {
     return static_cast<std::uint64_t>(std::max<long long>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()));
 }
 
-// Request payloads are slices of one fixed pseudo-random pattern holding every
-// byte value but '\n', taken at a different offset for every request of every
-// connection: a reply that comes back from the wrong request, the wrong
-// connection, out of order or with one byte changed does not match. Building
-// a request is one memcpy; checking a reply one memcmp.
+// Request payloads are lines cut from a pseudo-random pattern holding every
+// byte value but '\n', a different one for every request of a connection and
+// for every connection: a reply that comes back from the wrong request, the
+// wrong connection, out of order or with one byte changed does not match.
+// The lines are made once; sending one is a pointer, checking a reply one memcmp.
 class Payloads {
 public:
-    static constexpr std::uint32_t kOffsets = 4093;   // prime: offsets cycle through all of them
-
-    explicit Payloads(std::size_t line_bytes) : line_bytes_(line_bytes), pattern_(kOffsets + line_bytes, '\0') {
+    explicit Payloads(std::size_t line_bytes)
+        : line_bytes_(line_bytes), count_(std::clamp<std::size_t>((8u << 20) / line_bytes, 61, 4093)),
+          lines_(count_ * line_bytes, '\0') {
         std::uint32_t state = 0x9e3779b9u;
-        for (char& byte : pattern_) {
+        for (std::size_t i = 0; i < lines_.size(); ++i) {
             state = state * 1664525u + 1013904223u;
-            byte = static_cast<char>(state >> 24);
-            if (byte == '\n') byte = '~';
+            char byte = static_cast<char>(state >> 24);
+            lines_[i] = (i + 1) % line_bytes == 0 ? '\n' : byte == '\n' ? '~' : byte;
         }
     }
 
     std::size_t line_bytes() const { return line_bytes_; }
 
-    static std::uint32_t offset(std::size_t connection, std::uint64_t sequence) {
-        return static_cast<std::uint32_t>((connection * 131 + sequence * 17) % kOffsets);
+    // Which line request `sequence` of connection `connection` sends.
+    std::uint32_t pick(std::size_t connection, std::uint64_t sequence) const {
+        return static_cast<std::uint32_t>((connection * 131 + sequence * 17) % count_);
     }
 
-    // Byte `at` of the request at `offset`.
-    char byte(std::uint32_t offset, std::size_t at) const { return at + 1 == line_bytes_ ? '\n' : pattern_[offset + at]; }
+    std::string_view line(std::uint32_t which) const { return std::string_view(lines_).substr(which * line_bytes_, line_bytes_); }
 
-    void append(std::string& out, std::uint32_t offset) const {
-        out.append(pattern_, offset, line_bytes_ - 1);
-        out += '\n';
-    }
-
-    // Whether `got` equals bytes [from, from + got.size()) of the request at `offset`.
-    bool matches(std::uint32_t offset, std::size_t from, std::string_view got) const {
-        std::size_t body = from < line_bytes_ - 1 ? std::min(got.size(), line_bytes_ - 1 - from) : 0;
-        if (std::memcmp(got.data(), pattern_.data() + offset + from, body) != 0) return false;
-        return body == got.size() || (got.size() == body + 1 && got.back() == '\n');
-    }
-
-    std::string request(std::uint32_t offset) const {
-        std::string text;
-        append(text, offset);
-        return text;
+    // Whether `got` equals bytes [from, from + got.size()) of line `which`.
+    bool matches(std::uint32_t which, std::size_t from, std::string_view got) const {
+        return std::memcmp(got.data(), lines_.data() + which * line_bytes_ + from, got.size()) == 0;
     }
 
 private:
     std::size_t line_bytes_;
-    std::string pattern_;
+    std::size_t count_;         // distinct lines: a few thousand, at most 8 MiB of them
+    std::string lines_;
 };
 
 struct Request {
     Clock::time_point issued;   // sent, or (open loop) scheduled to be sent
     std::uint64_t sequence;     // the connection's request number, from 0
-    std::uint32_t offset;       // its payload
+    std::uint32_t payload;      // which line of Payloads it sends
     bool measured;              // issued during the measured window
 };
 
@@ -105,8 +94,8 @@ struct Client {
     iolab::UniqueFd fd;
     std::deque<Request> in_flight;      // requests issued and not yet fully answered, in order
     std::size_t reply_progress = 0;     // bytes of in_flight.front()'s reply verified so far
-    std::string unsent;                 // request bytes send() did not take yet
-    std::size_t unsent_from = 0;
+    std::size_t unsent = 0;             // requests at the back of in_flight not fully sent yet
+    std::size_t first_unsent_sent = 0;  // bytes of the first of them already sent
     std::uint64_t sequence = 0;         // requests issued on this connection
     bool watching_writable = false;
     bool answered = false;
@@ -334,7 +323,7 @@ void LoadGenerator::start_connecting(std::size_t index, Clock::time_point now) {
     ++result_.opened;
     if (spec_.mode == LoadMode::Churn) {
         // The attempt is the request: its latency runs from here.
-        client.in_flight.push_back({now, client.sequence, Payloads::offset(index, client.sequence), phase_ == Phase::Measure});
+        client.in_flight.push_back({now, client.sequence, payloads_.pick(index, client.sequence), phase_ == Phase::Measure});
     }
     client.fd.reset(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!client.fd) {
@@ -367,7 +356,7 @@ void LoadGenerator::on_connected(std::size_t index, Clock::time_point now) {
         issue(index, now, false);
         break;
     case LoadMode::Churn:             // the attempt's request was queued in start_connecting()
-        payloads_.append(client.unsent, client.in_flight.front().offset);
+        client.unsent = 1;
         ++client.sequence;
         break;
     }
@@ -407,6 +396,7 @@ void LoadGenerator::drop_corrupt(std::size_t index, const std::string& descripti
     for (const Request& request : client.in_flight)
         if (request.measured) lost_.push_back(request.issued);
     client.in_flight.clear();
+    client.unsent = client.first_unsent_sent = 0;
     client.fd.reset();
     client.state = Client::Closed;    // in churn mode too: a server that corrupts replies is not loaded further
 }
@@ -429,6 +419,7 @@ void LoadGenerator::close_client(std::size_t index, const std::string& why) {
     for (const Request& request : client.in_flight)
         if (request.measured) lost_.push_back(request.issued);
     client.in_flight.clear();
+    client.unsent = client.first_unsent_sent = 0;
     client.fd.reset();          // also takes it out of the epoll set
     client.state = Client::Closed;
     if (spec_.mode == LoadMode::Churn) {
@@ -442,24 +433,42 @@ void LoadGenerator::close_client(std::size_t index, const std::string& why) {
 
 void LoadGenerator::issue(std::size_t index, Clock::time_point issued, bool measured) {
     Client& client = clients_[index];
-    std::uint32_t offset = Payloads::offset(index, client.sequence);
-    client.in_flight.push_back({issued, client.sequence++, offset, measured});
-    payloads_.append(client.unsent, offset);
+    client.in_flight.push_back({issued, client.sequence, payloads_.pick(index, client.sequence), measured});
+    ++client.sequence;
+    ++client.unsent;
 }
 
+// Sends the requests not sent yet, up to 64 lines per system call.
 void LoadGenerator::flush(std::size_t index) {
     Client& client = clients_[index];
-    while (client.unsent_from < client.unsent.size()) {
-        ssize_t sent = ::send(client.fd.get(), client.unsent.data() + client.unsent_from,
-                              client.unsent.size() - client.unsent_from, MSG_NOSIGNAL);
-        if (sent > 0) { client.unsent_from += static_cast<std::size_t>(sent); continue; }
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN) { watch(index, true); return; }       // the server is not reading: wait for room
-        close_client(index, std::string("send: ") + std::strerror(errno));
-        return;
+    const std::size_t line_bytes = payloads_.line_bytes();
+    while (client.unsent > 0) {
+        iovec pieces[64];
+        std::size_t first = client.in_flight.size() - client.unsent;
+        std::size_t count = std::min<std::size_t>(client.unsent, 64);
+        for (std::size_t k = 0; k < count; ++k) {
+            std::string_view line = payloads_.line(client.in_flight[first + k].payload);
+            if (k == 0) line.remove_prefix(client.first_unsent_sent);
+            pieces[k] = {const_cast<char*>(line.data()), line.size()};
+        }
+        msghdr message{};
+        message.msg_iov = pieces;
+        message.msg_iovlen = count;
+        ssize_t sent = ::sendmsg(client.fd.get(), &message, MSG_NOSIGNAL);
+        if (sent < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN) { watch(index, true); return; }    // the server is not reading: wait for room
+            close_client(index, std::string("send: ") + std::strerror(errno));
+            return;
+        }
+        for (auto left = static_cast<std::size_t>(sent); left > 0;) {
+            std::size_t rest = line_bytes - client.first_unsent_sent;
+            if (left < rest) { client.first_unsent_sent += left; break; }
+            left -= rest;
+            client.first_unsent_sent = 0;
+            --client.unsent;
+        }
     }
-    client.unsent.clear();
-    client.unsent_from = 0;
     watch(index, false);
 }
 
@@ -473,7 +482,7 @@ void LoadGenerator::receive(std::size_t index) {
         return;
     }
     if (!verify(index, {buffer, static_cast<std::size_t>(got)})) return;
-    if (clients_[index].state == Client::Open) flush(index);
+    if (clients_[index].state == Client::Open && clients_[index].unsent > 0) flush(index);
 }
 
 // Checks `bytes` against the requests in flight, in order, and completes the
@@ -490,7 +499,7 @@ bool LoadGenerator::verify(std::size_t index, std::string_view bytes) {
         }
         Request request = client.in_flight.front();
         std::string_view piece = bytes.substr(0, line - client.reply_progress);
-        if (!payloads_.matches(request.offset, client.reply_progress, piece)) {
+        if (!payloads_.matches(request.payload, client.reply_progress, piece)) {
             drop_corrupt(index, describe_corruption(index, request, client.reply_progress, piece));
             return false;
         }
@@ -508,7 +517,7 @@ bool LoadGenerator::verify(std::size_t index, std::string_view bytes) {
 // "connection 3, reply to its request 100 (a 64-byte line): byte 17 is "a", expected "b" (...)".
 std::string LoadGenerator::describe_corruption(std::size_t index, const Request& request, std::size_t from,
                                                std::string_view got) const {
-    std::string expected = payloads_.request(request.offset).substr(from, got.size());
+    std::string expected(payloads_.line(request.payload).substr(from, got.size()));
     std::size_t at = 0;
     while (at < got.size() && got[at] == expected[at]) ++at;
     return "connection " + std::to_string(index) + ", reply to its request " + std::to_string(request.sequence + 1) +
