@@ -461,6 +461,8 @@ void print_bench(std::ostream& out, const BenchResult& r) {
         << format_latency(static_cast<double>(load.latency_ns.percentile(99))) << "   p99.9 "
         << format_latency(static_cast<double>(load.latency_ns.percentile(99.9))) << "   max "
         << format_latency(static_cast<double>(load.latency_ns.max())) << "\n";
+    if (load.refused > 0 && !load.first_connection_error.empty())
+        out << "                (the first refused connection: " << load.first_connection_error << ")\n";
     if (load.unanswered > 0)
         out << "                (" << format_count(static_cast<double>(load.unanswered))
             << " requests never answered are counted at the age they reached)\n";

@@ -159,7 +159,7 @@ private:
     LoadResult result_;
 
     Phase phase_ = Phase::RampIn;
-    Clock::time_point started_, ramp_ended_, window_opens_, window_closes_, drain_ends_;
+    Clock::time_point started_, window_opens_, window_closes_, drain_ends_;
     Clock::time_point last_progress_;           // ramp-in: last time a connection was answered or refused
     std::size_t next_to_open_ = 0;
     int awaiting_first_reply_ = 0;              // opened, neither answered nor refused yet
@@ -208,7 +208,6 @@ void LoadGenerator::end_ramp_in(Clock::time_point now) {
         result_.ramp_stopped = text;
     }
     result_.ramp_seconds = seconds(now - started_);
-    ramp_ended_ = now;
     window_opens_ = now + spec_.warmup;
     window_closes_ = window_opens_ + spec_.measure;
     drain_ends_ = window_closes_ + spec_.drain_limit;
