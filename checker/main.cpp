@@ -105,7 +105,7 @@ int run_bench_command(BenchArguments& arguments) {
         else bench::print_bench(std::cout, result);
         if (!arguments.csv.empty()) bench::append_csv(arguments.csv, result);
         if (!arguments.json.empty()) bench::write_json(arguments.json, result);
-        if (!result.setup_error.empty()) return 2;
+        if (!result.setup_error.empty() || !result.not_run.empty()) return 2;
         return result.status() == "corrupt" || result.status() == "server died" ? 1 : 0;
     } catch (const std::exception& error) {
         std::cerr << "checker: bench: " << error.what() << "\n";

@@ -86,7 +86,7 @@ for line in "${matrix[@]}"; do
             status=$?
             printf '%s\n%s\n' "== $scenario, $connections connections, $model (exit $status)" "$summary" >>"$out/bench.log"
             echo "$label ${summary#"$model": }"
-            [ $status -eq 2 ] && dead[$model]=1
+            [ $status -eq 2 ] && grep -q "did not start" <<<"$summary" && dead[$model]=1
             [ $status -ge 124 ] && echo "$label the run was stopped after its time limit"
         done
     done

@@ -261,7 +261,12 @@ BenchResult run_bench(const BenchOptions& options) {
     result.options = options;
     if (result.options.model.empty() && !options.command.empty())
         result.options.model = options.command.front().substr(options.command.front().rfind('/') + 1);
-    raise_descriptor_limit(options.load.connections + kSpareDescriptors);
+    try {
+        raise_descriptor_limit(options.load.connections + kSpareDescriptors);
+    } catch (const std::runtime_error& error) {
+        result.not_run = error.what();
+        return result;
+    }
 
     CpuPlan cpus = plan_cpus(options.pin, options.pin ? busy_cpus_now() : 0);
     result.not_pinned = cpus.not_pinned;
@@ -290,6 +295,7 @@ BenchResult run_bench(const BenchOptions& options) {
     if (auto problem = server.wait_until_listening(result.options.load.server, Deadline(kListenTimeout))) {
         result.setup_error = *problem;
         result.server_output = server.output_tail();
+        if (!result.server_output.empty()) result.setup_error += " (its last output: " + last_line(result.server_output) + ")";
         run_on(everywhere);
         return result;
     }
@@ -344,6 +350,7 @@ bool BenchResult::client_bound() const {
 }
 
 std::string BenchResult::status() const {
+    if (!not_run.empty()) return "not run";
     if (!setup_error.empty()) return "did not start";
     if (!server_failure.empty()) return "server died";
     if (load.corrupt_replies > 0) return "corrupt";
@@ -352,6 +359,7 @@ std::string BenchResult::status() const {
 }
 
 std::string BenchResult::connections_note() const {
+    if (!not_run.empty()) return not_run;
     if (!setup_error.empty()) return setup_error;
     std::string note;
     auto add = [&](long long count, const std::string& what) {
@@ -439,9 +447,8 @@ void print_bench(std::ostream& out, const BenchResult& r) {
     const LoadResult& load = r.load;
     out << "bench " << r.options.model << (r.options.scenario.empty() ? "" : " (" + r.options.scenario + ")") << ": "
         << describe_load(r.options) << "\n";
-    if (!r.setup_error.empty()) {
-        out << "  did not start: " << r.setup_error << "\n";
-        if (!r.server_output.empty()) out << "  its last output: " << last_line(r.server_output) << "\n";
+    if (!r.not_run.empty() || !r.setup_error.empty()) {
+        out << "  " << r.status() << ": " << r.connections_note() << "\n";
         return;
     }
     char line[512];
@@ -497,7 +504,7 @@ void print_bench(std::ostream& out, const BenchResult& r) {
 
 std::string summary_line(const BenchResult& r) {
     std::string text = r.options.model + ": ";
-    if (!r.setup_error.empty()) return text + "did not start: " + r.setup_error;
+    if (!r.not_run.empty() || !r.setup_error.empty()) return text + r.status() + ": " + r.connections_note();
     text += format_count(r.requests_per_second()) + (r.options.load.mode == LoadMode::Churn ? " conn/s" : " req/s") +
             ", p99 " + format_latency(static_cast<double>(r.load.latency_ns.percentile(99))) + ", " +
             fixed(r.cpu_us_per_request(), 1) + " CPU µs/req, generator " + percent(r.client_cpu_share());
@@ -522,7 +529,7 @@ namespace {
 std::vector<std::string> csv_values(const BenchResult& r) {
     const LoadSpec& spec = r.options.load;
     const LoadResult& load = r.load;
-    bool measured = r.setup_error.empty();
+    bool measured = r.setup_error.empty() && r.not_run.empty();
     auto number = [&](double value, int decimals) {
         return measured && !std::isnan(value) ? fixed(value, decimals) : std::string();
     };

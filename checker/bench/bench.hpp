@@ -28,6 +28,7 @@ struct BenchOptions {
 struct BenchResult {
     BenchOptions options;
     LoadResult load;
+    std::string not_run;                // the run was not attempted (too many connections for this machine)
     std::string setup_error;            // the server could not be started or never listened: nothing was measured
     std::string server_failure;         // the server died during the run
     std::string server_output;          // the tail of its output, when something went wrong
@@ -49,7 +50,7 @@ struct BenchResult {
     bool all_served() const;            // every connection answered under load (after the ramp-in)
     bool client_bound() const;          // the load generator, not the server, was the limit
     bool machine_busy() const;          // other processes took enough CPU to distort the figures
-    // "ok", "partial" (not every connection served), "corrupt", "server died", "did not start".
+    // "ok", "partial" (not every connection served), "corrupt", "server died", "did not start", "not run".
     std::string status() const;
     // What became of the connections when not all were served, in one line ("" when all were).
     std::string connections_note() const;

@@ -66,7 +66,7 @@ std::string p99_text(const BenchRow& row) { return format_latency(row.number("p9
 std::string throughput_entry(const BenchRow* row) {
     if (!row) return "";
     std::string status = row->text("status");
-    if (status == "did not start") return "did not start";
+    if (status == "did not start" || status == "not run") return status;
     if (status == "server died") return "server died";
     if (status == "corrupt") return "**corrupt replies**";
     if (status == "partial" && !is_churn(*row))
@@ -350,9 +350,15 @@ void throughput_table(std::ostream& out, const std::vector<BenchRow>& rows) {
     out << "\n|---|";
     for (std::size_t i = 0; i < models.size(); ++i) out << "---:|";
     out << "\n";
+    std::set<std::string> never_started;     // make compare does not try such a model again
+    for (const BenchRow& row : rows)
+        if (row.text("status") == "did not start") never_started.insert(row.text("model"));
     for (const Cell& cell : cells_of(rows)) {
         out << "| " << cell.label() << " |";
-        for (const std::string& model : models) out << " " << throughput_entry(find_row(rows, cell, model)) << " |";
+        for (const std::string& model : models) {
+            const BenchRow* row = find_row(rows, cell, model);
+            out << " " << (row || !never_started.count(model) ? throughput_entry(row) : "did not start") << " |";
+        }
         out << "\n";
     }
 }
@@ -364,7 +370,7 @@ void detail_table(std::ostream& out, const std::vector<BenchRow>& rows, const Ce
     for (const BenchRow& row : rows) {
         if (!in_cell(row, cell)) continue;
         out << "| " << row.text("model") << " | ";
-        if (row.text("status") == "did not start") {
+        if (row.text("status") == "did not start" || row.text("status") == "not run") {
             out << "| | | | | | | | | | " << row.text("note") << " |\n";
             continue;
         }
