@@ -77,91 +77,40 @@ int run_grade(const GradeArguments& arguments) {
     }
 }
 
-struct BenchArguments {
-    bench::BenchOptions options;
-    double duration = 2, warmup = 0.5, stall = 1;
-    bool churn = false, brief = false, no_pin = false;
-    std::string csv, json;
-};
-
-// Exit status: 0 measured and verified, 1 a reply was corrupt or the server
-// died, 2 the server did not start (or a usage error).
-int run_bench_command(BenchArguments& arguments) {
-    bench::BenchOptions& options = arguments.options;
-    if (options.command.empty()) {
-        std::cerr << "checker: bench: no server given: put its command after --\n";
-        return 2;
-    }
-    if (arguments.churn) options.load.mode = bench::LoadMode::Churn;
-    else if (options.load.rate > 0) options.load.mode = bench::LoadMode::OpenLoop;
-    auto to_duration = [](double s) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)); };
-    options.load.measure = to_duration(arguments.duration);
-    options.load.warmup = to_duration(arguments.warmup);
-    options.load.stall_limit = to_duration(arguments.stall);
-    options.pin = !arguments.no_pin;
-    try {
-        bench::BenchResult result = bench::run_bench(options);
-        if (arguments.brief) std::cout << bench::summary_line(result) << std::endl;
-        else bench::print_bench(std::cout, result);
-        if (!arguments.csv.empty()) bench::append_csv(arguments.csv, result);
-        if (!arguments.json.empty()) bench::write_json(arguments.json, result);
-        if (!result.setup_error.empty() || !result.not_run.empty()) return 2;
-        return result.status() == "corrupt" || result.status() == "server died" ? 1 : 0;
-    } catch (const std::exception& error) {
-        std::cerr << "checker: bench: " << error.what() << "\n";
-        return 2;
-    }
-}
-
-void add_bench_command(CLI::App& app, BenchArguments& arguments) {
-    CLI::App* bench = app.add_subcommand("bench", "benchmark one server: throughput, latency percentiles, CPU and memory "
-                                                  "per request, every reply verified (see docs/compare.md)");
-    bench::BenchOptions& o = arguments.options;
-    bench->add_option("--connections,-c", o.load.connections, "connections held open (with --churn: clients at once)")
+// checker bench and bench-report (checker/bench/): their options.
+void add_bench_commands(CLI::App& app, bench::BenchCommandLine& bench, bench::ReportCommandLine& report) {
+    CLI::App* b = app.add_subcommand("bench", "benchmark one server: throughput, latency percentiles, CPU and memory "
+                                              "per request, every reply verified (docs/compare.md)");
+    bench::BenchOptions& o = bench.options;
+    b->add_option("--connections,-c", o.load.connections, "connections held open (with --churn: clients at once)")
         ->capture_default_str()->check(CLI::Range(1, 19000));
-    bench->add_option("--size", o.load.line_bytes, "bytes per request line, its newline included")
+    b->add_option("--size", o.load.line_bytes, "bytes per request line, its newline included")
         ->capture_default_str()->check(CLI::Range(2, 65537));
-    bench->add_option("--duration", arguments.duration, "seconds measured")->capture_default_str()->check(CLI::Range(0.05, 3600.0));
-    bench->add_option("--warmup", arguments.warmup, "seconds of load before measuring, not measured")
+    b->add_option("--duration", bench.duration, "seconds measured")->capture_default_str()->check(CLI::Range(0.05, 3600.0));
+    b->add_option("--warmup", bench.warmup, "seconds of load before measuring, not measured")
         ->capture_default_str()->check(CLI::Range(0.0, 600.0));
-    bench->add_option("--pipeline", o.load.pipeline, "requests in flight per connection (closed loop)")
+    b->add_option("--pipeline", o.load.pipeline, "requests in flight per connection (closed loop)")
         ->capture_default_str()->check(CLI::Range(1, 1024));
-    bench->add_option("--rate", o.load.rate, "open loop: requests per second over all connections, sent on schedule "
-                                             "(latency counts from the scheduled time)")->check(CLI::Range(1.0, 1e8));
-    bench->add_flag("--churn", arguments.churn, "each connection: connect, one request, close (the cost of a connection)");
-    bench->add_option("--stall", arguments.stall, "stop ramping connections in after this many seconds without progress")
+    b->add_option("--rate", o.load.rate, "open loop: requests per second over all connections, sent on schedule "
+                                         "(latency counts from the scheduled time)")->check(CLI::Range(1.0, 1e8));
+    b->add_flag("--churn", bench.churn, "each connection: connect, one request, close (the cost of a connection)");
+    b->add_option("--stall", bench.stall, "stop ramping connections in after this many seconds without progress")
         ->capture_default_str()->check(CLI::Range(0.1, 60.0));
-    bench->add_option("--delay-us", o.delay_us, "passed to the server: simulated blocking call per request")->check(CLI::Range(0L, 60'000'000L));
-    bench->add_option("--compute-us", o.compute_us, "passed to the server: simulated CPU work per request")->check(CLI::Range(0L, 60'000'000L));
-    bench->add_option("--workers", o.workers, "passed to the server: worker threads")->check(CLI::Range(0, 4096));
-    bench->add_option("--model", o.model, "name shown in the reports (default: the server's file name)");
-    bench->add_option("--scenario", o.scenario, "scenario name shown in the reports");
-    bench->add_option("--csv", arguments.csv, "append one row to this CSV file (the header too if it is new)");
-    bench->add_option("--json", arguments.json, "write the result as JSON to this file");
-    bench->add_flag("--brief", arguments.brief, "print one line instead of the table");
-    bench->add_flag("--no-pin", arguments.no_pin, "do not pin the server and the load generator to different CPUs");
-    bench->add_option("command", o.command, "the server command, after --; --port P is appended");
-}
+    b->add_option("--delay-us", o.delay_us, "passed to the server: simulated blocking call per request")->check(CLI::Range(0L, 60'000'000L));
+    b->add_option("--compute-us", o.compute_us, "passed to the server: simulated CPU work per request")->check(CLI::Range(0L, 60'000'000L));
+    b->add_option("--workers", o.workers, "passed to the server: worker threads")->check(CLI::Range(0, 4096));
+    b->add_option("--model", o.model, "name shown in the reports (default: the server's file name)");
+    b->add_option("--scenario", o.scenario, "scenario name shown in the reports");
+    b->add_option("--csv", bench.csv, "append one row to this CSV file (the header too if it is new)");
+    b->add_option("--json", bench.json, "write the result as JSON to this file");
+    b->add_flag("--brief", bench.brief, "print one line instead of the table");
+    b->add_flag("--no-pin", bench.no_pin, "do not pin the server and the load generator to different CPUs");
+    b->add_option("command", o.command, "the server command, after --; --port P is appended");
 
-struct ReportArguments {
-    std::string csv, out, title;
-};
-
-int run_report_command(const ReportArguments& arguments) {
-    try {
-        bench::write_compare_report(arguments.csv, arguments.out, arguments.title);
-        return 0;
-    } catch (const std::exception& error) {
-        std::cerr << "checker: bench-report: " << error.what() << "\n";
-        return 2;
-    }
-}
-
-void add_report_command(CLI::App& app, ReportArguments& arguments) {
-    CLI::App* report = app.add_subcommand("bench-report", "turn the CSV of make compare into a Markdown report and gnuplot plots");
-    report->add_option("--csv", arguments.csv, "rows written by checker bench --csv")->required();
-    report->add_option("--out", arguments.out, "directory for report.md, the plot data and plots.gp")->required();
-    report->add_option("--title", arguments.title, "the report's title");
+    CLI::App* r = app.add_subcommand("bench-report", "turn the CSV of make compare into a Markdown report and gnuplot plots");
+    r->add_option("--csv", report.csv, "rows written by checker bench --csv")->required();
+    r->add_option("--out", report.out, "directory for report.md, the plot data and plots.gp")->required();
+    r->add_option("--title", report.title, "the report's title");
 }
 
 }  // namespace
@@ -189,10 +138,9 @@ int main(int argc, char** argv) {
     CLI::App* list_command = app.add_subcommand("list", "list the labs and their tests");
     list_command->add_option("--lab", list_lab, "only this lab");
 
-    BenchArguments bench_arguments;
-    add_bench_command(app, bench_arguments);
-    ReportArguments report_arguments;
-    add_report_command(app, report_arguments);
+    bench::BenchCommandLine bench_command_line;
+    bench::ReportCommandLine report_command_line;
+    add_bench_commands(app, bench_command_line, report_command_line);
 
     try {
         app.parse(argc, argv);
@@ -201,9 +149,9 @@ int main(int argc, char** argv) {
         std::cerr << "checker: " << error.what() << " (try --help)\n";
         return 2;
     }
+    if (*app.get_subcommand("bench")) return bench::run_bench_command(bench_command_line);
+    if (*app.get_subcommand("bench-report")) return bench::run_report_command(report_command_line);
     if (*grade_command) return run_grade(arguments);
-    if (*app.get_subcommand("bench")) return run_bench_command(bench_arguments);
-    if (*app.get_subcommand("bench-report")) return run_report_command(report_arguments);
     for (const Lab& lab : all_labs())
         if (list_lab.empty() || lab.name == list_lab) print_rubric(std::cout, lab);
     return 0;

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <mutex>
 #include <optional>
 #include <ostream>
@@ -256,6 +257,72 @@ void take_window_figures(BenchResult& result, const ServerSampler& sampler) {
 
 // ---- the run ----------------------------------------------------------------------
 
+namespace {
+
+// Puts this thread back on every CPU it may use when the run ends, however it ends.
+class AffinityRestorer {
+public:
+    AffinityRestorer() { ::sched_getaffinity(0, sizeof saved_, &saved_); }
+    ~AffinityRestorer() { run_on(saved_); }
+    AffinityRestorer(const AffinityRestorer&) = delete;
+    AffinityRestorer& operator=(const AffinityRestorer&) = delete;
+
+private:
+    cpu_set_t saved_;
+};
+
+// Starts the server on its CPUs (it inherits them at fork()), then moves this
+// thread to the load generator's CPU. False, with the reason in
+// result.setup_error, if the server cannot run or never listens.
+bool start_server(const BenchOptions& options, const CpuPlan& cpus, std::optional<ServerProcess>& server,
+                  BenchResult& result) {
+    run_on(cpus.server);
+    int port = pick_free_port();
+    ServerLimits limits;
+    limits.open_files = std::max(limits.open_files, options.load.connections + kSpareDescriptors);
+    limits.processes = std::max(limits.processes, options.load.connections + kSpareDescriptors);
+    try {
+        server.emplace(server_command(options, port), limits);
+    } catch (const std::runtime_error& error) {     // not built, not executable
+        result.setup_error = error.what();
+        return false;
+    }
+    if (cpus.client_cpu >= 0) run_on_cpu(cpus.client_cpu);
+    result.options.load.server = Endpoint{"127.0.0.1", port};
+    if (auto problem = server->wait_until_listening(result.options.load.server, Deadline(kListenTimeout))) {
+        result.setup_error = *problem;
+        result.server_output = server->output_tail();
+        if (!result.server_output.empty()) result.setup_error += " (its last output: " + last_line(result.server_output) + ")";
+        return false;
+    }
+    return true;
+}
+
+// The load, with the server sampled meanwhile.
+void measure(const ServerProcess& server, BenchResult& result) {
+    ServerSampler sampler(server);
+    LoadHooks hooks{[&] { sampler.window_opened(); }, [&] { sampler.window_closed(); }, [&] { sampler.stop(); }};
+    result.load = run_load(result.options.load, hooks);
+    sampler.stop();
+    take_window_figures(result, sampler);
+}
+
+// SIGTERM, as a user would stop it; then nothing of it is left.
+void stop_server(ServerProcess& server, BenchResult& result) {
+    if (!server.running()) {
+        result.server_failure = "the server " + server.exit_description() + " during the run";
+        result.server_output = server.output_tail();
+    } else {
+        server.send_signal(SIGTERM);
+        if (!server.wait_for_exit(Deadline(kExitTimeout)))
+            result.server_output = "(the server was still running " + fixed(seconds(kExitTimeout), 0) +
+                                   " s after SIGTERM and was killed)";
+    }
+    server.kill_everything();
+}
+
+}  // namespace
+
 BenchResult run_bench(const BenchOptions& options) {
     BenchResult result;
     result.options = options;
@@ -267,57 +334,44 @@ BenchResult run_bench(const BenchOptions& options) {
         result.not_run = error.what();
         return result;
     }
-
+    AffinityRestorer restore_affinity;
     CpuPlan cpus = plan_cpus(options.pin, options.pin ? busy_cpus_now() : 0);
     result.not_pinned = cpus.not_pinned;
     result.server_cpus = cpus.server_cpus;
     result.client_cpu = cpus.client_cpu;
-    cpu_set_t everywhere;
-    ::sched_getaffinity(0, sizeof everywhere, &everywhere);
-    run_on(cpus.server);                   // the server inherits this at fork()
-
-    int port = pick_free_port();
-    ServerLimits limits;
-    limits.open_files = std::max(limits.open_files, options.load.connections + kSpareDescriptors);
-    limits.processes = std::max(limits.processes, options.load.connections + kSpareDescriptors);
-    std::optional<ServerProcess> started;
-    try {
-        started.emplace(server_command(options, port), limits);
-    } catch (const std::runtime_error& error) {     // not built, not executable
-        result.setup_error = error.what();
-        run_on(everywhere);
-        return result;
-    }
-    ServerProcess& server = *started;
-    if (cpus.client_cpu >= 0) run_on_cpu(cpus.client_cpu);
-    result.options.load.server = Endpoint{"127.0.0.1", port};
-
-    if (auto problem = server.wait_until_listening(result.options.load.server, Deadline(kListenTimeout))) {
-        result.setup_error = *problem;
-        result.server_output = server.output_tail();
-        if (!result.server_output.empty()) result.setup_error += " (its last output: " + last_line(result.server_output) + ")";
-        run_on(everywhere);
-        return result;
-    }
-    {
-        ServerSampler sampler(server);
-        LoadHooks hooks{[&] { sampler.window_opened(); }, [&] { sampler.window_closed(); }, [&] { sampler.stop(); }};
-        result.load = run_load(result.options.load, hooks);
-        sampler.stop();
-        take_window_figures(result, sampler);
-    }
-    if (!server.running()) {
-        result.server_failure = "the server " + server.exit_description() + " during the run";
-        result.server_output = server.output_tail();
-    } else {
-        server.send_signal(SIGTERM);
-        if (!server.wait_for_exit(Deadline(kExitTimeout)))
-            result.server_output = "(the server was still running " + std::to_string(seconds(kExitTimeout)).substr(0, 3) +
-                                   " s after SIGTERM and was killed)";
-    }
-    server.kill_everything();
-    run_on(everywhere);
+    std::optional<ServerProcess> server;
+    if (!start_server(options, cpus, server, result)) return result;
+    measure(*server, result);
+    stop_server(*server, result);
     return result;
+}
+
+int run_bench_command(BenchCommandLine& command_line) {
+    BenchOptions& options = command_line.options;
+    if (options.command.empty()) {
+        std::cerr << "checker: bench: no server given: put its command after --\n";
+        return 2;
+    }
+    if (command_line.churn) options.load.mode = LoadMode::Churn;
+    else if (options.load.rate > 0) options.load.mode = LoadMode::OpenLoop;
+    auto to_duration = [](double s) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)); };
+    options.load.measure = to_duration(command_line.duration);
+    options.load.warmup = to_duration(command_line.warmup);
+    options.load.stall_limit = to_duration(command_line.stall);
+    options.pin = !command_line.no_pin;
+    try {
+        BenchResult result = run_bench(options);
+        if (command_line.brief) std::cout << summary_line(result) << std::endl;
+        else print_bench(std::cout, result);
+        if (!command_line.csv.empty()) append_csv(command_line.csv, result);
+        if (!command_line.json.empty()) write_json(command_line.json, result);
+        std::string status = result.status();
+        if (status == "not run" || status == "did not start") return 2;
+        return status == "corrupt" || status == "server died" ? 1 : 0;
+    } catch (const std::exception& error) {
+        std::cerr << "checker: bench: " << error.what() << "\n";
+        return 2;
+    }
 }
 
 // ---- derived figures ----------------------------------------------------------------

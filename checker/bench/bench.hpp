@@ -58,6 +58,19 @@ struct BenchResult {
 
 BenchResult run_bench(const BenchOptions& options);
 
+// `checker bench`, as main.cpp parsed its command line.
+struct BenchCommandLine {
+    BenchOptions options;
+    double duration = 2, warmup = 0.5, stall = 1;    // seconds
+    bool churn = false, brief = false, no_pin = false;
+    std::string csv, json;                           // files to write, if given
+};
+
+// Runs it, prints, writes the files. Exit status: 0 measured and verified
+// (also when the model could not hold every connection), 1 a reply was
+// corrupt or the server died, 2 not run, did not start, or a usage error.
+int run_bench_command(BenchCommandLine& command_line);
+
 void print_bench(std::ostream& out, const BenchResult& result);
 std::string summary_line(const BenchResult& result);     // one line, for make compare's progress
 void append_csv(const std::string& path, const BenchResult& result);   // writes the header first if new

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -493,6 +494,16 @@ void write_compare_report(const std::string& csv_path, const std::string& out_di
             }
         }
         write_plot(gp, *plot.plot, plot.scenario, plot.files, plot.models, models_of(rows), plot.max_connections);
+    }
+}
+
+int run_report_command(const ReportCommandLine& command_line) {
+    try {
+        write_compare_report(command_line.csv, command_line.out, command_line.title);
+        return 0;
+    } catch (const std::exception& error) {
+        std::cerr << "checker: bench-report: " << error.what() << "\n";
+        return 2;
     }
 }
 

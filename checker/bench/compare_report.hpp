@@ -52,4 +52,12 @@ std::string markdown_report(const std::vector<BenchRow>& rows, const std::string
 // Writes report.md, plot-data/ and plots.gp into `out_dir` (created if needed).
 void write_compare_report(const std::string& csv_path, const std::string& out_dir, const std::string& title);
 
+// `checker bench-report`, as main.cpp parsed its command line.
+struct ReportCommandLine {
+    std::string csv, out, title;
+};
+
+// Exit status: 0 written, 2 the CSV could not be read or the report not written.
+int run_report_command(const ReportCommandLine& command_line);
+
 }  // namespace checker::bench
