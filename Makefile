@@ -64,6 +64,7 @@ help:  ## list the targets
 	@echo "make slides-check     build the lecture and check every slide in headless Chromium"
 	@echo "make slides-sync      copy the current code and timelines into slides/ (after a solution changed)"
 	@echo "make slides-plots     commit the plots of make compare: copy build/compare/ into slides/plots/"
+	@echo "make compare          benchmark every model side by side: table + plots in build/compare (docs/compare.md)"
 	@echo "make clean            remove build/"
 	@echo "instructors (docs/instructors.md):"
 	@echo "make handout          the student handout: $(BUILD)/handout/iolab-handout.tar.gz"
@@ -143,6 +144,21 @@ stubs:  ## regenerate the lab stubs from the solutions
 	@for model in $(MODELS); do \
 	  awk -v STUB_PATH=labs/$$model/server.cpp -f tools/make-stub.awk solutions/$$model/server.cpp > labs/$$model/server.cpp; \
 	done
+
+# make compare: checker bench over every model (solutions/, or SRC=labs), with
+# a minimal epoll loop as the baseline; DURATION=seconds per cell, MODELS="a b".
+BENCH_SERVERS := $(patsubst tests/bench/%.cpp,$(BUILD)/bench/%,$(wildcard tests/bench/*.cpp))
+COMPARE_SRC   := $(if $(filter command line environment,$(origin SRC)),$(SRC),solutions)
+COMPARE_MODELS := $(if $(filter command line environment,$(origin MODELS)),$(MODELS),)
+.PHONY: compare
+$(BUILD)/obj/checker/%.o: CPPFLAGS += -Ichecker
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/libiolab.a
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $^ -o $@
+test: $(BENCH_SERVERS)
+compare: $(BUILD)/checker $(BENCH_SERVERS)  ## benchmark every model side by side (SRC=labs for yours)
+	@tools/ensure-deps.sh gnuplot-nox fonts-dejavu-core
+	@BUILD=$(BUILD) DURATION="$(DURATION)" MODELS="$(COMPARE_MODELS)" tools/compare.sh $(COMPARE_SRC)
 
 clean:
 	rm -rf build

@@ -5,10 +5,14 @@
 //   checker list [--lab MODEL]
 //   checker combine [--format gradescope|classroom] LAB.json...                       (one results file)
 //   checker batch --submissions DIR --out DIR [--jobs N] [--labs A,B] [--timeout S]   (a whole class: batch.hpp)
+//   checker bench [--connections N] [--size B] [--duration S] ... -- SERVER_CMD [ARGS...]
+//   checker bench-report --csv FILE --out DIR
 //
 // Exit status: 0 full marks, 1 points missing, 2 usage or setup error.
 // The only translation unit of the checker that includes CLI11.
 #include "batch.hpp"
+#include "bench/bench.hpp"
+#include "bench/compare_report.hpp"
 #include "report.hpp"
 
 #include <CLI/CLI.hpp>
@@ -79,6 +83,42 @@ int run_grade(const GradeArguments& arguments) {
     }
 }
 
+// checker bench and bench-report (checker/bench/): their options.
+void add_bench_commands(CLI::App& app, bench::BenchCommandLine& bench, bench::ReportCommandLine& report) {
+    CLI::App* b = app.add_subcommand("bench", "benchmark one server: throughput, latency percentiles, CPU and memory "
+                                              "per request, every reply verified (docs/compare.md)");
+    bench::BenchOptions& o = bench.options;
+    b->add_option("--connections,-c", o.load.connections, "connections held open (with --churn: clients at once)")
+        ->capture_default_str()->check(CLI::Range(1, 19000));
+    b->add_option("--size", o.load.line_bytes, "bytes per request line, its newline included")
+        ->capture_default_str()->check(CLI::Range(2, 65537));
+    b->add_option("--duration", bench.duration, "seconds measured")->capture_default_str()->check(CLI::Range(0.05, 3600.0));
+    b->add_option("--warmup", bench.warmup, "seconds of load before measuring, not measured")
+        ->capture_default_str()->check(CLI::Range(0.0, 600.0));
+    b->add_option("--pipeline", o.load.pipeline, "requests in flight per connection (closed loop)")
+        ->capture_default_str()->check(CLI::Range(1, 1024));
+    b->add_option("--rate", o.load.rate, "open loop: requests per second over all connections, sent on schedule "
+                                         "(latency counts from the scheduled time)")->check(CLI::Range(1.0, 1e8));
+    b->add_flag("--churn", bench.churn, "each connection: connect, one request, close (the cost of a connection)");
+    b->add_option("--stall", bench.stall, "stop ramping connections in after this many seconds without progress")
+        ->capture_default_str()->check(CLI::Range(0.1, 60.0));
+    b->add_option("--delay-us", o.delay_us, "passed to the server: simulated blocking call per request")->check(CLI::Range(0L, 60'000'000L));
+    b->add_option("--compute-us", o.compute_us, "passed to the server: simulated CPU work per request")->check(CLI::Range(0L, 60'000'000L));
+    b->add_option("--workers", o.workers, "passed to the server: worker threads")->check(CLI::Range(0, 4096));
+    b->add_option("--model", o.model, "name shown in the reports (default: the server's file name)");
+    b->add_option("--scenario", o.scenario, "scenario name shown in the reports");
+    b->add_option("--csv", bench.csv, "append one row to this CSV file (the header too if it is new)");
+    b->add_option("--json", bench.json, "write the result as JSON to this file");
+    b->add_flag("--brief", bench.brief, "print one line instead of the table");
+    b->add_flag("--no-pin", bench.no_pin, "do not pin the server and the load generator to different CPUs");
+    b->add_option("command", o.command, "the server command, after --; --port P is appended");
+
+    CLI::App* r = app.add_subcommand("bench-report", "turn the CSV of make compare into a Markdown report and gnuplot plots");
+    r->add_option("--csv", report.csv, "rows written by checker bench --csv")->required();
+    r->add_option("--out", report.out, "directory for report.md, the plot data and plots.gp")->required();
+    r->add_option("--title", report.title, "the report's title");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -127,6 +167,10 @@ int main(int argc, char** argv) {
     CLI::App* list_command = app.add_subcommand("list", "list the labs and their tests");
     list_command->add_option("--lab", list_lab, "only this lab");
 
+    bench::BenchCommandLine bench_command_line;
+    bench::ReportCommandLine report_command_line;
+    add_bench_commands(app, bench_command_line, report_command_line);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& error) {
@@ -134,6 +178,8 @@ int main(int argc, char** argv) {
         std::cerr << "checker: " << error.what() << " (try --help)\n";
         return 2;
     }
+    if (*app.get_subcommand("bench")) return bench::run_bench_command(bench_command_line);
+    if (*app.get_subcommand("bench-report")) return bench::run_report_command(report_command_line);
     if (*grade_command) return run_grade(arguments);
     if (*combine_command) return run_combine(combine_files, combine_format);
     if (*batch_command) {

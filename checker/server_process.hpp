@@ -29,6 +29,17 @@ struct ServerLimits {
     bool private_network = false;     // a network namespace of its own (loopback only), where the machine allows one
 };
 
+// What the server and every process it started use, from /proc (for bench).
+struct ResourceUsage {
+    double cpu_seconds = 0;             // user + system: every process, its ended threads, the children it reaped
+    long long memory_bytes = 0;         // proportional set size (Pss) summed: a page k processes share counts 1/k each
+    long long anon_memory_bytes = 0;    // its anonymous part (heap, stacks, copy-on-write copies): no program text
+    int processes = 0;
+    int threads = 0;
+    int descriptors = 0;
+    long long context_switches = -1;    // voluntary + involuntary, of the threads alive now (-1: not counted)
+};
+
 class ServerProcess {
 public:
     // Starts `command`. Throws std::runtime_error with a one-line diagnosis
@@ -70,6 +81,10 @@ public:
     Duration cpu_time() const;                      // user + system time of the server process, all threads
     long resident_kib() const;                      // its resident memory (VmRSS)
     bool has_mapped(const std::string& file) const; // whether `file` is mapped into it (a preloaded library)
+    // Only reads /proc: may be called from another thread while the server runs.
+    // `precise`: CPU time to the nanosecond and context switches, thread by thread
+    // (slower; not for processes of more than 256 threads, which get clock ticks and no switch count).
+    ResourceUsage resource_usage(bool precise = false) const;
 
 private:
     void reap();

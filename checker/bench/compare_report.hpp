@@ -1,0 +1,63 @@
+// The report of make compare: reads the CSV rows that `checker bench --csv`
+// wrote (one per model and scenario) and writes
+//   report.md      the throughput table (scenario x model), one detailed table
+//                  per scenario, who won each scenario and by how much, the
+//                  reference epoll server against the epoll baseline, and the
+//                  load generator's own CPU share;
+//   plots.gp       a gnuplot script drawing requests/s, p99 latency and memory
+//                  against connections, one line per model, as SVG and PNG;
+//   plot-data/     the numbers it plots.
+// Every statement in the report is computed from the rows, never assumed.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace checker::bench {
+
+// One CSV row, by column name.
+struct BenchRow {
+    std::map<std::string, std::string> fields;
+    std::string text(const std::string& column) const;
+    double number(const std::string& column) const;   // NaN when empty or absent
+};
+
+std::vector<BenchRow> read_bench_csv(const std::string& path);
+
+// The server compared against the reference epoll server (tests/bench/epoll_baseline.cpp).
+inline constexpr const char* kBaselineModel = "epoll-baseline";
+inline constexpr const char* kReferenceModel = "epoll";
+
+// One scenario at one number of connections: a row of the throughput table.
+struct Cell {
+    std::string scenario;
+    int connections = 0;
+    std::string label() const;              // "echo 64 B, 100 connections"
+};
+
+std::vector<Cell> cells_of(const std::vector<BenchRow>& rows);          // in the order they were run
+std::vector<std::string> models_of(const std::vector<BenchRow>& rows);  // in the order they were run
+
+// "echo 64 B, 100 connections: poll won with 71,234 requests/s, 1.12x select (63,500)." Open-loop
+// scenarios are won on p99 latency (the rate is the same for all). Only runs that served every
+// connection and verified every reply can win; the baseline is not a contestant.
+std::string winner_sentence(const std::vector<BenchRow>& rows, const Cell& cell);
+
+// The reference epoll server's throughput as a multiple of the baseline's, in every cell both ran.
+std::vector<std::string> baseline_comparison(const std::vector<BenchRow>& rows);
+
+std::string markdown_report(const std::vector<BenchRow>& rows, const std::string& title);
+
+// Writes report.md, plot-data/ and plots.gp into `out_dir` (created if needed).
+void write_compare_report(const std::string& csv_path, const std::string& out_dir, const std::string& title);
+
+// `checker bench-report`, as main.cpp parsed its command line.
+struct ReportCommandLine {
+    std::string csv, out, title;
+};
+
+// Exit status: 0 written, 2 the CSV could not be read or the report not written.
+int run_report_command(const ReportCommandLine& command_line);
+
+}  // namespace checker::bench

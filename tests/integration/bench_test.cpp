@@ -1,0 +1,135 @@
+// checker bench measures real servers, verifies every reply byte, says what a
+// model could not hold, and never hangs. Short runs; no figure is asserted,
+// only that measuring happened and its accounting is right.
+#include "run_checker.hpp"
+#include "server_process.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace {
+
+using iolab_test::build_dir;
+using iolab_test::CheckerRun;
+using iolab_test::run_checker;
+
+// A short run: 0.5 s measured after 0.1 s of warm-up.
+CheckerRun bench(const std::string& server, std::vector<std::string> options = {}) {
+    std::vector<std::string> arguments{"bench", "--duration", "0.5", "--warmup", "0.1"};
+    arguments.insert(arguments.end(), options.begin(), options.end());
+    arguments.insert(arguments.end(), {"--", server});
+    return run_checker(arguments, 60);
+}
+
+// The value of `"key": ...` in bench's flat JSON ("" if absent).
+std::string json_value(const std::string& json, const std::string& key) {
+    std::size_t at = json.find("\"" + key + "\": ");
+    if (at == std::string::npos) return "";
+    at += key.size() + 4;
+    if (json[at] == '"') return json.substr(at + 1, json.find('"', at + 1) - at - 1);
+    return json.substr(at, json.find_first_of(",\n", at) - at);
+}
+
+double json_number(const std::string& json, const std::string& key) {
+    std::string value = json_value(json, key);
+    return value.empty() ? -1 : std::atof(value.c_str());
+}
+
+TEST(Bench, MeasuresAndVerifiesTheBlockingSolution) {
+    // By its absolute path, so that no other checkout's server on this machine is taken for it.
+    std::string server = std::filesystem::absolute(build_dir() + "/solutions/blocking").string();
+    auto run = bench(server, {"--connections", "1"});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_EQ(json_value(run.results_json, "status"), "ok") << run.results_json;
+    EXPECT_GT(json_number(run.results_json, "answered"), 0) << run.results_json;
+    EXPECT_EQ(json_number(run.results_json, "corrupt_replies"), 0);
+    EXPECT_GT(json_number(run.results_json, "requests_per_s"), 0);
+    EXPECT_GT(json_number(run.results_json, "p99_us"), 0);
+    EXPECT_GT(json_number(run.results_json, "memory_bytes"), 0);
+    EXPECT_EQ(json_number(run.results_json, "processes"), 1);
+    EXPECT_NE(run.output.find("verified byte for byte"), std::string::npos) << run.output;
+    EXPECT_TRUE(iolab_test::processes_matching(server).empty()) << "the server outlived the run";
+}
+
+TEST(Bench, MeasuresTheBaselineOnManyConnections) {
+    auto run = bench(build_dir() + "/bench/epoll_baseline", {"--connections", "50", "--pipeline", "2", "--size", "4096"});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_EQ(json_value(run.results_json, "status"), "ok") << run.results_json;
+    EXPECT_EQ(json_number(run.results_json, "served"), 50) << run.results_json;
+    EXPECT_GE(json_number(run.results_json, "descriptors"), 50) << run.results_json;
+    EXPECT_GE(json_number(run.results_json, "client_cpu_share"), 0) << run.results_json;
+}
+
+TEST(Bench, DetectsACorruptedReply) {
+    auto run = bench(build_dir() + "/fixtures/flips_a_byte", {"--connections", "1"});
+    EXPECT_EQ(run.exit_code, 1) << run.output;
+    EXPECT_EQ(json_value(run.results_json, "status"), "corrupt") << run.results_json;
+    EXPECT_NE(run.output.find("CORRUPT"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("reply to its request 100 (a 64-byte line): byte 0 is"), std::string::npos) << run.output;
+}
+
+TEST(Bench, ShowsAModelThatCannotHoldTheConnections) {
+    auto run = bench(build_dir() + "/solutions/blocking", {"--connections", "5"});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_EQ(json_value(run.results_json, "status"), "partial") << run.results_json;
+    EXPECT_EQ(json_number(run.results_json, "served"), 1) << run.results_json;
+    EXPECT_NE(json_value(run.results_json, "note").find("served 1 of 5 connections; 4 connected but never answered"),
+              std::string::npos) << run.results_json;
+    EXPECT_LT(run.seconds, 20) << "the ramp-in must give up within its stall limit";
+}
+
+// Open loop: requests to connections the server never serves are counted at
+// their age, not left out (coordinated omission).
+TEST(Bench, OpenLoopCountsTheRequestsThatWereNeverAnswered) {
+    auto run = bench(build_dir() + "/solutions/blocking", {"--connections", "2", "--rate", "1000"});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_GT(json_number(run.results_json, "unanswered"), 0) << run.results_json;
+    EXPECT_GT(json_number(run.results_json, "answered"), 0) << run.results_json;
+    // The unanswered ones waited at least the drain (1 s): the maximum shows it.
+    EXPECT_GE(json_number(run.results_json, "max_us"), 1e6) << run.results_json;
+}
+
+TEST(Bench, ChurnConnectsOncePerRequest) {
+    auto run = bench(build_dir() + "/solutions/blocking", {"--connections", "4", "--churn"});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_EQ(json_value(run.results_json, "status"), "ok") << run.results_json;
+    EXPECT_EQ(json_value(run.results_json, "mode"), "churn");
+    EXPECT_GE(json_number(run.results_json, "opened"), json_number(run.results_json, "answered")) << run.results_json;
+    EXPECT_GT(json_number(run.results_json, "answered"), 0) << run.results_json;
+}
+
+TEST(Bench, SaysWhenTheServerDoesNotStart) {
+    auto run = bench(build_dir() + "/labs/blocking", {"--connections", "1"});
+    EXPECT_EQ(run.exit_code, 2) << run.output;
+    EXPECT_EQ(json_value(run.results_json, "status"), "did not start") << run.results_json;
+    EXPECT_NE(run.output.find("not implemented yet"), std::string::npos) << run.output;
+}
+
+TEST(BenchReport, WritesTheTableAndThePlotScript) {
+    std::string dir = "/tmp/iolab-bench-report-" + std::to_string(::getpid());
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    for (const char* connections : {"1", "4"}) {
+        auto run = bench(build_dir() + "/bench/epoll_baseline",
+                         {"--connections", connections, "--scenario", "echo 64 B", "--model", "epoll-baseline",
+                          "--brief", "--csv", dir + "/results.csv"});
+        ASSERT_EQ(run.exit_code, 0) << run.output;
+    }
+    // Not through run_checker(): bench-report writes no JSON.
+    checker::ServerProcess report({build_dir() + "/checker", "bench-report", "--csv", dir + "/results.csv", "--out", dir}, {});
+    ASSERT_TRUE(report.wait_for_exit(checker::Deadline(std::chrono::seconds(20))));
+    EXPECT_EQ(*report.exit_status(), 0) << report.output_tail();
+    std::ifstream markdown(dir + "/report.md"), plots(dir + "/plots.gp");
+    std::string md((std::istreambuf_iterator<char>(markdown)), {}), gp((std::istreambuf_iterator<char>(plots)), {});
+    EXPECT_NE(md.find("| echo 64 B, 4 connections |"), std::string::npos) << md;
+    EXPECT_NE(md.find("### echo 64 B, 1 connection"), std::string::npos) << md;
+    EXPECT_NE(gp.find("set output 'throughput-echo-64-B.svg'"), std::string::npos) << gp;
+    EXPECT_NE(gp.find("set output 'memory-echo-64-B.png'"), std::string::npos) << gp;
+    EXPECT_TRUE(std::filesystem::exists(dir + "/plot-data/throughput-echo-64-B-epoll-baseline.dat"));
+    std::filesystem::remove_all(dir);
+}
+
+}  // namespace

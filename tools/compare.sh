@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# make compare: benchmarks every server of SRC side by side with `checker bench`,
+# plus the epoll baseline, over one matrix of scenarios, and writes to
+# $BUILD/compare/: report.md (tables, who won, the baseline ratio), results.csv,
+# and the plots (SVG and PNG). docs/compare.md explains it all.
+#   tools/compare.sh [solutions|labs]
+#   environment: BUILD=build  DURATION=1 (seconds measured per cell)  WARMUP=0.25
+#                MODELS="poll epoll" (default: every model found, and epoll-baseline)
+set -uo pipefail
+
+src=${1:-solutions}
+build=${BUILD:-build}
+duration=${DURATION:-1}
+warmup=${WARMUP:-0.25}
+only=${MODELS:-}
+out=$build/compare
+baseline=epoll-baseline
+case "$src" in labs|solutions) ;; *) echo "compare: SRC must be labs or solutions, not '$src'" >&2; exit 2;; esac
+
+# The matrix: scenario | connections | checker bench options. Every model runs
+# every cell; a model that cannot hold the connections is shown as such.
+matrix=(
+    "echo 64 B|1 10 100 1000 10000|--size 64"
+    "echo 4 KiB|1 100 1000|--size 4096"
+    "delay 1 ms|100|--size 64 --delay-us 1000"
+    "open loop 10,000/s|100|--size 64 --rate 10000"
+    "churn|10|--size 64 --churn"
+)
+
+# ---- the models: every $src/MODEL/server.cpp, then the baseline ----------------
+found=()
+for dir in "$src"/*/; do
+    [ -f "$dir/server.cpp" ] && found+=("$(basename "$dir")")
+done
+found+=("$baseline")
+models=()
+if [ -n "$only" ]; then
+    for wanted in $only; do
+        if printf '%s\n' "${found[@]}" | grep -qx -- "$wanted"; then models+=("$wanted")
+        else echo "compare: no model '$wanted' in $src/ (models: ${found[*]})" >&2; exit 2; fi
+    done
+else
+    models=("${found[@]}")
+fi
+
+server_of() {   # model -> its binary
+    if [ "$1" = "$baseline" ]; then echo "$build/bench/epoll_baseline"; else echo "$build/$src/$1"; fi
+}
+
+# Builds each model; one that does not compile is still listed (it "did not start").
+for model in "${models[@]}"; do
+    [ "$model" = "$baseline" ] && continue
+    if ! log=$(make -s --no-print-directory BUILD="$build" "$build/$src/$model" 2>&1); then
+        echo "compare: $src/$model does not compile; the compiler's first error:"
+        echo "  $(grep -m1 -E "error" <<<"$log" || tail -n1 <<<"$log")"
+        rm -f "$build/$src/$model"     # no stale binary gets measured
+    fi
+done
+
+cells=0
+for line in "${matrix[@]}"; do
+    IFS='|' read -r _ counts _ <<<"$line"
+    cells=$((cells + $(wc -w <<<"$counts")))
+done
+runs=$((cells * ${#models[@]}))
+mkdir -p "$out"
+rm -f "$out"/results.csv "$out"/bench.log "$out"/*.svg "$out"/*.png "$out"/plot-data/*.dat
+echo "compare: ${#models[@]} servers (${models[*]}) x $cells cells = $runs runs of ${duration} s + ${warmup} s warm-up;"
+echo "         about $(awk -v r="$runs" -v d="$duration" -v w="$warmup" 'BEGIN { printf "%.0f", r * (d + w + 1.2) / 60 + 0.5 }') min. Details: $out/bench.log"
+
+# ---- the runs: cell by cell, every model in turn, so that a machine that gets
+# busier or quieter meanwhile weighs on all the models of a cell alike ----------
+declare -A dead=()    # models that did not start: not tried again
+run=0
+for line in "${matrix[@]}"; do
+    IFS='|' read -r scenario counts options <<<"$line"
+    for connections in $counts; do
+        for model in "${models[@]}"; do
+            run=$((run + 1))
+            label=$(printf '[%3d/%d] %-18s %6s conn.  %-15s' "$run" "$runs" "$scenario" "$connections" "$model")
+            if [ -n "${dead[$model]:-}" ]; then echo "$label skipped: it did not start"; continue; fi
+            # shellcheck disable=SC2086  # $options holds several words on purpose
+            summary=$(timeout -k 5 $((90 + ${duration%.*} * 3)) "$build/checker" bench --brief \
+                --model "$model" --scenario "$scenario" --connections "$connections" $options \
+                --duration "$duration" --warmup "$warmup" --csv "$out/results.csv" -- "$(server_of "$model")" 2>&1)
+            status=$?
+            printf '%s\n%s\n' "== $scenario, $connections connections, $model (exit $status)" "$summary" >>"$out/bench.log"
+            echo "$label ${summary#"$model": }"
+            [ $status -eq 2 ] && grep -q "did not start" <<<"$summary" && dead[$model]=1
+            [ $status -ge 124 ] && echo "$label the run was stopped after its time limit"
+        done
+    done
+done
+
+# ---- the report ---------------------------------------------------------------------
+[ -s "$out/results.csv" ] || { echo "compare: no run produced a result" >&2; exit 1; }
+title="The I/O models compared ($src/)"
+"$build/checker" bench-report --csv "$out/results.csv" --out "$out" --title "$title" || exit 1
+if command -v gnuplot >/dev/null; then
+    (cd "$out" && gnuplot plots.gp) || echo "compare: gnuplot failed on $out/plots.gp (see above)"
+else
+    echo "compare: gnuplot is not installed (sudo apt-get install gnuplot-nox): no plots drawn"
+fi
+
+echo
+sed -n '/^## Throughput/,/^## Plots/p' "$out/report.md" | sed '$d'
+echo "Full report: $out/report.md    data: $out/results.csv    plots: $(cd "$out" && ls ./*.svg 2>/dev/null | tr '\n' ' ')"
