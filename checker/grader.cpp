@@ -50,6 +50,7 @@ void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, Te
                          TestOutcome& outcome, std::string& startup_error) {
     context.server.port = pick_free_port();
     std::vector<std::string> command = target.command;
+    command.insert(command.end(), entry.test.arguments.begin(), entry.test.arguments.end());
     command.insert(command.end(), {"--port", std::to_string(context.server.port)});
     std::optional<ServerProcess> started;
     try {
@@ -87,6 +88,10 @@ TestOutcome grade_one(const RubricEntry& entry, const GradeTarget& target, std::
     } else if (entry.test.needs_process) {
         outcome.status = Status::Skipped;
         outcome.message = "needs the server's process: grade with a server command instead of --connect";
+    } else if (!entry.test.arguments.empty()) {
+        outcome.status = Status::Skipped;
+        outcome.message = "needs the server started with extra options: grade with a server command instead of "
+                          "--connect";
     } else {
         context.server = *target.connect;
         context.deadline = Deadline(entry.timeout);

@@ -14,6 +14,8 @@ extern const TestCase any_byte_values;
 extern const TestCase trickled_line;
 extern const TestCase partial_line_at_eof;
 extern const TestCase overlong_line;
+extern const TestCase pipelined_clients;
+extern const TestCase requests_in_sequence;
 
 // robustness_tests.cpp
 extern const TestCase client_reset;
@@ -32,10 +34,16 @@ extern const TestCase slow_reader;
 extern const TestCase many_clients;
 extern const TestCase fd_setsize_refusal;
 extern const TestCase past_fd_setsize;
+extern const TestCase slow_clients;
+extern const TestCase overlap;
+extern const TestCase overlap_pool;
+extern const TestCase c10k;
 
 // event_loop_conformance_tests.cpp
 extern const TestCase one_loop_thread;
 extern const TestCase waits_in_select;
 extern const TestCase waits_in_poll;
+extern const TestCase waits_in_epoll;
+extern const TestCase loop_and_pool_threads;
 
 }  // namespace checker::tests

@@ -14,6 +14,8 @@ Lab blocking_lab() {
         {trickled_line,             10,    3s},
         {partial_line_at_eof,       10,    3s},
         {overlong_line,             10,    3s},
+        {pipelined_clients,         10,    5s},
+        {requests_in_sequence,      10,    3s},
         {client_reset,              10,    3s},
         {sigterm_exit,              10,    3s},
         {no_descriptor_leak,        10,    8s},
@@ -27,6 +29,9 @@ Lab blocking_lab() {
         {idle_client,                0,  1500ms, Expect::Blocks},
         {slow_reader,                0,    3s,   Expect::Blocks},
         {many_clients,               0,  1500ms, Expect::Blocks},
+        {slow_clients,               0,  1500ms, Expect::Blocks},
+        {overlap,                    0,    3s,   Expect::Blocks},
+        {c10k,                       0,    8s,   Expect::Blocks},
     }};
 }
 

@@ -6,12 +6,14 @@ namespace checker {
 Lab blocking_lab();
 Lab select_lab();
 Lab poll_lab();
+Lab epoll_lab();
 
 const std::vector<Lab>& all_labs() {
     static const std::vector<Lab> labs{
         blocking_lab(),
         select_lab(),
         poll_lab(),
+        epoll_lab(),
     };
     return labs;
 }

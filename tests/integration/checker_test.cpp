@@ -11,7 +11,7 @@ using iolab_test::build_dir;
 using iolab_test::grade;
 
 // The labs whose solutions and stubs exist.
-const char* const kLabs[] = {"blocking", "select", "poll"};
+const char* const kLabs[] = {"blocking", "select", "poll", "epoll"};
 
 // Each broken server and the test that must catch it.
 struct Catch {
@@ -46,6 +46,14 @@ const Catch kCatches[] = {
     {"select_no_fd_setsize_guard",    "poll",   "waits_in_poll",         "never calls poll()"},
     {"poll_refuses_past_fd_setsize",  "poll",   "past_fd_setsize",       "no FD_SETSIZE ceiling"},
     {"poll_thread_per_client",        "poll",   "one_loop_thread",       "from one thread"},
+    {"poll_shared_line_buffer",       "select", "pipelined_clients",     "state (partial line, pending replies)"},
+    // epoll with a pool of workers
+    {"epoll_no_oneshot",              "epoll",  "requests_in_sequence",  "EPOLLONESHOT"},
+    {"pool_of_blocking_handlers",     "epoll",  "slow_clients",          "frozen by as many slow clients"},
+    {"epoll_work_on_loop_thread",     "epoll",  "overlap_pool",          "blocking call on the loop's thread"},
+    {"epoll_fixed_table",             "epoll",  "c10k",                  "table of fixed size"},
+    {"poll_zero_timeout",             "epoll",  "waits_in_epoll",        "never calls epoll()"},
+    {"poll_thread_per_client",        "epoll",  "loop_and_pool_threads", "no thread per client"},
 };
 
 void PrintTo(const Catch& c, std::ostream* out) { *out << c.fixture << " caught by " << c.lab << "/" << c.test; }
