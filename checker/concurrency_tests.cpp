@@ -92,7 +92,8 @@ std::vector<std::string> request_pieces(int number, std::string& whole) {
     whole.clear();
     for (int line = 1; line <= 3; ++line) {
         std::string text = name + " line " + std::to_string(line) + " ";
-        text.resize(text.size() + static_cast<std::size_t>((number * 7 + line * 13) % 90), static_cast<char>('a' + line));
+        std::size_t filler = static_cast<std::size_t>((number * 7 + line * 13) % 90);
+        text.resize(text.size() + filler, static_cast<char>('a' + line));
         whole += text + '\n';
     }
     std::size_t cut1 = 10, cut2 = whole.size() / 2, cut3 = whole.size() - 5;
@@ -388,7 +389,8 @@ const TestCase many_clients{"many_clients", Category::Concurrency,
                             "500 clients at once, lines cut mid-way and interleaved: every reply byte-exact",
                             test_many_clients};
 const TestCase fd_setsize_refusal{"fd_setsize_refusal", Category::Concurrency,
-                                  "1,100 clients at once (> FD_SETSIZE): those past it refused cleanly, the rest served",
+                                  "1,100 clients at once (> FD_SETSIZE): those past it refused cleanly, the rest "
+                                  "served",
                                   test_fd_setsize_refusal, /*needs_process=*/true,
                                   ServerLimits{.open_files = kRoomyDescriptorLimit}};
 const TestCase past_fd_setsize{"past_fd_setsize", Category::Concurrency,

@@ -247,7 +247,8 @@ const TestCase sigterm_exit{"sigterm_exit", Category::Robustness,
                             "SIGTERM with a client connected: exit status 0 within 1 s", test_sigterm_exit,
                             /*needs_process=*/true};
 const TestCase short_io{"short_io", Category::Robustness,
-                        "reads cut to 3 bytes and writes halved on the server's sockets (LD_PRELOAD): replies unchanged",
+                        "reads cut to 3 bytes and writes halved on the server's sockets (LD_PRELOAD): replies "
+                        "unchanged",
                         test_short_io, /*needs_process=*/true, ServerLimits{}, short_io_environment};
 const TestCase bounded_memory{"bounded_memory", Category::Robustness,
                               "a client pushes up to 256 MiB without reading; the server's memory stays within 64 MiB",

@@ -134,6 +134,10 @@ std::vector<pid_t> cgroup_members(const std::string& cgroup) {
     ::dup2(null_fd, 0);
     ::dup2(output_fd, 1);
     ::dup2(output_fd, 2);
+    // Nothing else the checker has open (or inherited) reaches the server: an
+    // extra descriptor would count against its RLIMIT_NOFILE. (Close-on-exec
+    // rather than closed: error_pipe must outlive a failed exec.)
+    ::close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
     // Signals the checker ignores or blocks would be inherited: give the server defaults.
     sigset_t none;
     sigemptyset(&none);
@@ -232,7 +236,8 @@ ServerProcess::ServerProcess(const std::vector<std::string>& command, ServerLimi
 
     pid_ = ::fork();
     if (pid_ < 0) throw std::system_error(errno, std::generic_category(), "fork");
-    if (pid_ == 0) exec_server(argv.data(), envp.data(), output_.get(), error_write.get(), limits, cgroup_procs.c_str());
+    if (pid_ == 0)
+        exec_server(argv.data(), envp.data(), output_.get(), error_write.get(), limits, cgroup_procs.c_str());
     ::setpgid(pid_, pid_);      // also here, so that the group exists whichever runs first
     error_write.reset();
 

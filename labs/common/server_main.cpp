@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <optional>
 #include <system_error>
 
 namespace iolab {
@@ -24,12 +25,16 @@ const char* hint_for(const std::system_error& error) {
 
 int server_main(int argc, char** argv, const ModelInfo& model, RunFunction run) {
     Options options = parse_options(argc, argv, model);
+    // Outlives the handlers below: the waiting clients are reset only once the
+    // reason the server stops has been printed, so whoever sees the reset (the
+    // checker, say) finds the reason in the server's output.
+    std::optional<Listener> listener;
     try {
-        Listener listener(options);
-        install_shutdown_handlers(listener.fd());
-        std::printf("%s: listening on %s:%d\n", model.name, options.host.c_str(), listener.port());
+        listener.emplace(options);
+        install_shutdown_handlers(listener->fd());
+        std::printf("%s: listening on %s:%d\n", model.name, options.host.c_str(), listener->port());
         std::fflush(stdout);
-        run(listener, options);
+        run(*listener, options);
         std::printf("%s: shutting down\n", model.name);
         return 0;
     } catch (const std::system_error& error) {

@@ -55,7 +55,9 @@ bool wait_until_ready(WatchList& watched) {
 }
 
 bool shutdown_signalled(const WatchList& watched) { return watched[kShutdownEntry].revents & POLLIN; }
-bool clients_waiting(const WatchList& watched, const Listener&) { return watched[kListenerEntry].revents & POLLIN; }
+bool clients_waiting(const WatchList& watched, const Listener&) {
+    return watched[kListenerEntry].revents & POLLIN;
+}
 
 // Hands every ready connection its events.
 void serve_ready_connections(const WatchList& watched, Connections& connections, const Options& options) {
@@ -64,7 +66,7 @@ void serve_ready_connections(const WatchList& watched, Connections& connections,
     //       writable, options). POLLERR and POLLHUP are reported even unasked:
     //       count them as both readable and writable, so that the next recv() or
     //       send() finds out what happened and the connection is closed.
-    throw NotImplemented("labs/poll/server.cpp:62: see the TODO there");
+    throw NotImplemented("labs/poll/server.cpp:64: see the TODO there");
 }
 
 // Accepts the clients waiting in the backlog. The listener is non-blocking:
@@ -73,7 +75,7 @@ void accept_clients(Listener& listener, Connections& connections) {
     // TODO: Call listener.accept() until it returns an empty UniqueFd
     //       (at most kMaxAcceptsPerWakeup times) and add each client to the table:
     //       connections.try_emplace(fd, std::move(client)).
-    throw NotImplemented("labs/poll/server.cpp:73: see the TODO there");
+    throw NotImplemented("labs/poll/server.cpp:75: see the TODO there");
 }
 
 void run(Listener& listener, const Options& options) {

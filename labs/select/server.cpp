@@ -64,7 +64,9 @@ bool wait_until_ready(WatchList& watched) {
 }
 
 bool shutdown_signalled(const WatchList& watched) { return FD_ISSET(shutdown_wakeup_fd(), &watched.read); }
-bool clients_waiting(const WatchList& watched, const Listener& listener) { return FD_ISSET(listener.fd(), &watched.read); }
+bool clients_waiting(const WatchList& watched, const Listener& listener) {
+    return FD_ISSET(listener.fd(), &watched.read);
+}
 
 // Hands every ready connection its events.
 void serve_ready_connections(const WatchList& watched, Connections& connections, const Options& options) {
@@ -72,7 +74,7 @@ void serve_ready_connections(const WatchList& watched, Connections& connections,
     //       connections, fd, readable, writable, options) with what FD_ISSET says
     //       of the two sets. handle_ready() may erase the connection: step the
     //       iterator on before the call.
-    throw NotImplemented("labs/select/server.cpp:71: see the TODO there");
+    throw NotImplemented("labs/select/server.cpp:73: see the TODO there");
 }
 
 // A client whose descriptor does not fit in an fd_set is closed at once, so
@@ -91,7 +93,7 @@ void accept_clients(Listener& listener, Connections& connections) {
     //       connections.try_emplace(fd, std::move(client)). But FD_SET() on a
     //       descriptor >= FD_SETSIZE writes past the end of the fd_set (this build
     //       aborts instead): refuse() such a client and serve the others.
-    throw NotImplemented("labs/select/server.cpp:89: see the TODO there");
+    throw NotImplemented("labs/select/server.cpp:91: see the TODO there");
 }
 
 void run(Listener& listener, const Options& options) {

@@ -66,7 +66,9 @@ bool wait_until_ready(WatchList& watched) {
 }
 
 bool shutdown_signalled(const WatchList& watched) { return watched[kShutdownEntry].revents & POLLIN; }
-bool clients_waiting(const WatchList& watched, const Listener&) { return watched[kListenerEntry].revents & POLLIN; }
+bool clients_waiting(const WatchList& watched, const Listener&) {
+    return watched[kListenerEntry].revents & POLLIN;
+}
 
 // Hands every ready connection its events.
 void serve_ready_connections(const WatchList& watched, Connections& connections, const Options& options) {

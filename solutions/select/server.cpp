@@ -74,7 +74,9 @@ bool wait_until_ready(WatchList& watched) {
 }
 
 bool shutdown_signalled(const WatchList& watched) { return FD_ISSET(shutdown_wakeup_fd(), &watched.read); }
-bool clients_waiting(const WatchList& watched, const Listener& listener) { return FD_ISSET(listener.fd(), &watched.read); }
+bool clients_waiting(const WatchList& watched, const Listener& listener) {
+    return FD_ISSET(listener.fd(), &watched.read);
+}
 
 // Hands every ready connection its events.
 void serve_ready_connections(const WatchList& watched, Connections& connections, const Options& options) {
