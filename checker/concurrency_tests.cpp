@@ -6,6 +6,7 @@
 
 #include <sys/select.h>
 
+#include <cstdio>
 #include <thread>
 #include <chrono>
 #include <vector>
@@ -327,6 +328,183 @@ void test_idle_client_capacity(TestContext& context) {
                        " idle (the most this test opens)" + threads_now(context);
 }
 
+// Several clients stall in the middle of a line, more of them than a pool of
+// blocking handlers would have threads. The server is started with --workers 4.
+constexpr int kSlowClients = 8;
+
+void test_slow_clients(TestContext& context) {
+    std::vector<Connection> slow;
+    std::vector<std::string> lines;
+    for (int i = 0; i < kSlowClients; ++i) {
+        slow.push_back(Connection::open(context.server, context.deadline));
+        lines.push_back("slow client " + std::to_string(i) + " has finished typing\n");
+        slow.back().send(std::string_view(lines.back()).substr(0, 16), context.deadline);   // mid-line
+    }
+    std::this_thread::sleep_for(50ms);   // the server has read every partial line by now
+    Connection other = Connection::open(context.server, context.deadline);
+    std::string line = "am I served while 8 clients are stuck mid-line?\n";
+    other.send(line, context.deadline);
+    expect_reply(other, line, line, context.deadline,
+                 std::to_string(kSlowClients) + " clients are connected and each stopped in the middle of a line "
+                 "(the server was started with --workers 4). A thread that waits in recv() for one client's next "
+                 "byte serves nobody else: a fixed pool of such threads is frozen by as many slow clients as it has "
+                 "threads. The loop must wait for every socket, and a worker must only ever be handed a connection "
+                 "that is ready");
+    for (std::size_t i = 0; i < slow.size(); ++i) {
+        slow[i].send(std::string_view(lines[i]).substr(16), context.deadline);
+        expect_reply(slow[i], lines[i] + " (in two pieces, the second long after the first)", lines[i],
+                     context.deadline, "A line that arrives in pieces is answered once its '\\n' comes");
+    }
+    context.observed = "another client was served while " + std::to_string(kSlowClients) +
+                       " sat mid-line; then all of them were answered";
+}
+
+// The overlap probe: clients send one request each at the same moment to a
+// server started with --delay-us (every request sleeps that long, like a
+// database query). The requests in service at once, on average, are the sum
+// of their service times (each the delay) over the wall time of the whole.
+constexpr int kOverlapClients = 8;
+constexpr long kOverlapDelayUs = 100'000;
+constexpr int kOverlapWorkers = 4;
+const std::vector<std::string> kOverlapArguments{"--delay-us", std::to_string(kOverlapDelayUs), "--workers",
+                                                 std::to_string(kOverlapWorkers)};
+
+struct Overlap {
+    double in_service = 0;    // requests in service at once, on average
+    Duration wall{};
+    std::string str() const {
+        char text[160];
+        std::snprintf(text, sizeof text, "%d requests of %ld ms each took %.2f s in all: %.1f in service at once",
+                      kOverlapClients, kOverlapDelayUs / 1000, seconds(wall), in_service);
+        return text;
+    }
+};
+
+Overlap measure_overlap(TestContext& context) {
+    std::vector<SwarmClient> clients = open_swarm(context.server, kOverlapClients, context.deadline);
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        clients[i].pieces = {"request " + std::to_string(i) + ", served after a 100 ms wait\n"};
+        clients[i].expected = clients[i].pieces.front();
+        clients[i].half_close = true;   // one request per client: a server serving one client at a time moves on
+    }
+    // Time for the server to take up every connection (accept it, start a
+    // thread or process for it), so that only the requests are timed.
+    std::this_thread::sleep_for(100ms);
+    Clock::time_point start = Clock::now();
+    SwarmCount count = run_swarm(clients, 0s, context.deadline);
+    Overlap overlap;
+    overlap.wall = Clock::now() - start;
+    if (count.served != kOverlapClients)
+        throw TestFailure(std::to_string(kOverlapClients) + " clients sent one request each at the same moment to a "
+                          "server started with --delay-us " + std::to_string(kOverlapDelayUs) + ", then half-closed: " +
+                          count.str() + (count.wrong ? ". First wrong: " + count.first_wrong : std::string()) +
+                          ". Every request must be answered, however long its processing takes");
+    overlap.in_service = kOverlapClients * (kOverlapDelayUs / 1e6) / seconds(overlap.wall);
+    return overlap;
+}
+
+std::string overlap_situation(const Overlap& overlap) {
+    return std::to_string(kOverlapClients) + " clients sent one request each at the same moment to a server started "
+           "with --delay-us " + std::to_string(kOverlapDelayUs) + " (each request waits " +
+           std::to_string(kOverlapDelayUs / 1000) + " ms, like a database query): " + overlap.str();
+}
+
+// A model with a thread or process per client overlaps every request.
+void test_overlap(TestContext& context) {
+    Overlap overlap = measure_overlap(context);
+    context.observed = overlap.str();
+    if (overlap.in_service < kOverlapClients * 0.75)
+        throw TestFailure(overlap_situation(overlap) + "; about " + std::to_string(kOverlapClients) + " were expected. "
+                          "While one request waits, the others must go on: a model that serves each client in its "
+                          "own thread or process overlaps them all; one thread serving everyone (or a lock held "
+                          "around the work) serves them one after the other");
+}
+
+// A pool overlaps as many requests as it has workers, and no more.
+void test_overlap_pool(TestContext& context) {
+    Overlap overlap = measure_overlap(context);
+    context.observed = overlap.str() + " (--workers " + std::to_string(kOverlapWorkers) + ")";
+    if (overlap.in_service < kOverlapWorkers * 0.75)
+        throw TestFailure(overlap_situation(overlap) + "; with --workers " + std::to_string(kOverlapWorkers) +
+                          ", about " + std::to_string(kOverlapWorkers) + " were expected. A blocking call on the "
+                          "loop's thread (here the request's work) stops the whole loop: every client waits. The "
+                          "loop must only wait, accept and hand ready connections over; the workers run the "
+                          "requests");
+    if (overlap.in_service > kOverlapWorkers + 0.5)
+        throw TestFailure(overlap_situation(overlap) + "; with --workers " + std::to_string(kOverlapWorkers) +
+                          " no more than " + std::to_string(kOverlapWorkers) + " can be: the requests must run "
+                          "on the pool's --workers threads, not on threads of their own");
+}
+
+// The C10K probe: ten thousand connections open at once, a sample of them
+// spread across the range exchanging lines. The checker drives its clients
+// from its own single thread; the server may open a few more descriptors than
+// it needs.
+constexpr int kC10kClients = 10'000;
+constexpr int kC10kSample = 100;
+constexpr int kC10kDescriptorLimit = kC10kClients + 512;
+
+// The server's open descriptors, once they stop growing towards `target`.
+int settled_count(const ServerProcess& server, int target, Deadline deadline) {
+    int count = server.open_descriptors();
+    Clock::time_point last_change = Clock::now();
+    while (count < target && !deadline.passed() && Clock::now() - last_change < 500ms) {
+        std::this_thread::sleep_for(20ms);
+        int now = server.open_descriptors();
+        if (now != count) last_change = Clock::now();
+        count = now;
+    }
+    return count;
+}
+
+void test_c10k(TestContext& context) {
+    ensure_own_descriptor_limit(kC10kClients + 256);
+    std::this_thread::sleep_for(100ms);   // the checker's probe connection (is it listening?) closes first
+    int baseline = context.process->open_descriptors();
+    std::vector<Connection> clients;
+    clients.reserve(kC10kClients);
+    std::string stalled;
+    for (int i = 0; i < kC10kClients && stalled.empty(); ++i) {
+        Connection client;
+        if (Connection::try_open(context.server, context.deadline.sooner(1s), client, stalled))
+            clients.push_back(std::move(client));
+    }
+    int opened = static_cast<int>(clients.size());
+    int held = settled_count(*context.process, baseline + opened, context.deadline) - baseline;
+    std::string situation = std::to_string(opened) + " connections open at once (the server held " +
+                            std::to_string(held) + ")";
+    context.observed = situation;
+    if (!context.process->running())
+        throw TestFailure("with " + situation + ", the server " + context.process->exit_description());
+    if (opened < kC10kClients)
+        throw TestFailure(situation + "; connection " + std::to_string(opened + 1) + " failed: " + stalled + ". The "
+                          "server stopped accepting, and the kernel's listen backlog filled up. A server for ten "
+                          "thousand clients accepts every one of them and watches them all at once, at a cost per "
+                          "wakeup that does not grow with their number");
+
+    // The sample: clients spread over the whole range, the last one included.
+    std::vector<SwarmClient> sample(kC10kSample);
+    for (int k = 0; k < kC10kSample; ++k) {
+        int index = (opened - 1) - k * (opened / kC10kSample);
+        SwarmClient& client = sample[static_cast<std::size_t>(k)];
+        client.connection = std::move(clients[static_cast<std::size_t>(index)]);
+        std::string line = "c10k client " + std::to_string(index) + " of " + std::to_string(opened) + "\n";
+        client.pieces = {line.substr(0, 9), line.substr(9)};
+        client.expected = line;
+    }
+    SwarmCount count = run_swarm(sample, 20ms, context.deadline);
+    context.observed = situation + "; a sample of " + std::to_string(kC10kSample) + " spread across them: " +
+                       count.str();
+    for (Connection& client : clients) client.reset();   // RST: no 10,000 sockets left in TIME_WAIT
+    if (count.served == kC10kSample) return;
+    std::string message = "with " + situation + ", a sample of " + std::to_string(kC10kSample) + " of them, spread "
+                          "over the whole range, each sent a line in two pieces: " + count.str();
+    if (count.wrong > 0) message += ". First wrong: " + count.first_wrong;
+    throw TestFailure(message + ". Every connection the server accepts must be served, the ten-thousandth as well "
+                      "as the first: select() cannot watch a descriptor past FD_SETSIZE (1024), and a table of "
+                      "fixed size refuses the rest");
+}
+
 }  // namespace
 
 const TestCase stalled_half_line{"stalled_half_line", Category::Concurrency,
@@ -335,6 +513,19 @@ const TestCase stalled_half_line{"stalled_half_line", Category::Concurrency,
 const TestCase hundred_clients{"hundred_clients", Category::Concurrency,
                                "100 clients connected at once, each gets its own 3 lines back byte for byte",
                                test_hundred_clients};
+const TestCase slow_clients{"slow_clients", Category::Concurrency,
+                            "8 clients stop mid-line (server run with --workers 4); another is served meanwhile",
+                            test_slow_clients, /*needs_process=*/false, ServerLimits{}, nullptr, {"--workers", "4"}};
+const TestCase overlap{"overlap", Category::Concurrency,
+                       "8 requests at once, each waiting 100 ms (--delay-us): about 8 in service at once",
+                       test_overlap, /*needs_process=*/false, ServerLimits{}, nullptr, kOverlapArguments};
+const TestCase overlap_pool{"overlap_pool", Category::Concurrency,
+                            "8 requests at once, each waiting 100 ms, --workers 4: about 4 in service at once",
+                            test_overlap_pool, /*needs_process=*/false, ServerLimits{}, nullptr, kOverlapArguments};
+const TestCase c10k{"c10k", Category::Concurrency,
+                    "10,000 connections open at once; a sample of 100 across them served byte-exact",
+                    test_c10k, /*needs_process=*/true, ServerLimits{.open_files = kC10kDescriptorLimit}};
+
 const TestCase idle_client{"idle_client", Category::Concurrency,
                            "a second client is served while a first one sits idle", test_idle_client};
 const TestCase slow_reader{"slow_reader", Category::Concurrency,

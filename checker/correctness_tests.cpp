@@ -2,6 +2,9 @@
 // byte, however the bytes are split, whatever they are, however many.
 #include "test_cases.hpp"
 
+#include "swarm.hpp"
+
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -148,8 +151,98 @@ void test_concurrent_streams(TestContext& context) {
     }
 }
 
+// Many clients at once, each pipelining a long stream of lines numbered in
+// sequence, so that a reply out of place names the line it belongs to.
+constexpr int kPipelinedClients = 32;
+constexpr std::size_t kLinesPerClient = 2000;
+
+std::string sequenced_lines(int client) {
+    std::string name = "client " + std::to_string(100 + client).substr(1) + " seq";
+    return numbered_lines(name.c_str(), kLinesPerClient, 48);
+}
+
+// The stream cut in four pieces, at places that fall in the middle of lines.
+std::vector<std::string> cut_in_four(const std::string& stream, int client) {
+    std::size_t quarter = stream.size() / 4;
+    std::size_t cut1 = quarter + static_cast<std::size_t>(client) * 7 % 48, cut2 = 2 * quarter + 13,
+                cut3 = 3 * quarter + 31;
+    return {stream.substr(0, cut1), stream.substr(cut1, cut2 - cut1), stream.substr(cut2, cut3 - cut2),
+            stream.substr(cut3)};
+}
+
+void test_pipelined_clients(TestContext& context) {
+    std::vector<SwarmClient> clients = open_swarm(context.server, kPipelinedClients, context.deadline);
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        clients[i].expected = sequenced_lines(static_cast<int>(i));
+        clients[i].pieces = cut_in_four(clients[i].expected, static_cast<int>(i));
+        clients[i].half_close = true;   // a server that serves one client at a time then moves on
+    }
+    SwarmCount count = run_swarm(clients, 0s, context.deadline);
+    context.observed = std::to_string(kPipelinedClients) + " clients x " + std::to_string(kLinesPerClient) +
+                       " lines: " + count.str();
+    if (count.served == kPipelinedClients) return;
+    std::string message = std::to_string(kPipelinedClients) + " clients each sent " + std::to_string(kLinesPerClient) +
+                          " lines numbered in sequence (" + std::to_string(kLinesPerClient * 48 / 1024) +
+                          " KiB), all at the same time and without waiting for replies, then half-closed: " +
+                          count.str();
+    if (count.wrong > 0)
+        throw TestFailure(message + ". First wrong: " + count.first_wrong + ". Replies out of order, or mixed with "
+                          "another client's lines, mean that a connection's bytes were not handled as one ordered "
+                          "stream: either its state (partial line, pending replies) is shared with other "
+                          "connections, or two threads served it at once, each recv()ing a part of the stream (with "
+                          "a pool, EPOLLONESHOT gives a connection one worker at a time)");
+    throw TestFailure(message + ". Every line of every client must be answered, in order");
+}
+
+// One client trickles requests that each take kSequenceDelayUs to serve: a
+// connection's requests are served one after another, so the replies cannot
+// all be back before the sum of their service times. (A lower bound that
+// holds whatever the machine's load: nanosleep never wakes early.)
+constexpr int kSequenceRequests = 8;
+constexpr long kSequenceDelayUs = 50'000;
+constexpr Duration kSequenceGap = 2ms;   // between two requests, well below one's service time
+
+void test_requests_in_sequence(TestContext& context) {
+    std::vector<SwarmClient> clients = open_swarm(context.server, 1, context.deadline);
+    SwarmClient& client = clients.front();
+    for (int i = 1; i <= kSequenceRequests; ++i)
+        client.pieces.push_back("request " + std::to_string(i) + " of " + std::to_string(kSequenceRequests) + "\n");
+    for (const std::string& piece : client.pieces) client.expected += piece;
+    Clock::time_point start = Clock::now();
+    SwarmCount count = run_swarm(clients, kSequenceGap, context.deadline);
+    Duration took = Clock::now() - start;
+    auto gap_ms = std::chrono::duration_cast<std::chrono::milliseconds>(kSequenceGap).count();
+    std::string situation = std::to_string(kSequenceRequests) + " requests sent on one connection " +
+                            std::to_string(gap_ms) + " ms apart, to a server started with --delay-us " +
+                            std::to_string(kSequenceDelayUs) +
+                            " (each request takes " + std::to_string(kSequenceDelayUs / 1000) + " ms)";
+    char figures[96];
+    std::snprintf(figures, sizeof figures, "answered in %.2f s; one after the other takes at least %.2f s",
+                  seconds(took), kSequenceRequests * (kSequenceDelayUs / 1e6));
+    context.observed = figures;
+    if (count.served != 1)
+        throw TestFailure(situation + ": " + (count.wrong ? count.first_wrong : count.str()) + ". A connection's "
+                          "requests are answered in the order they came, each exactly once; two threads serving "
+                          "one connection at once mix its replies up (with a pool, EPOLLONESHOT gives a connection "
+                          "one worker at a time)");
+    if (took < std::chrono::microseconds(kSequenceRequests * kSequenceDelayUs * 95 / 100))
+        throw TestFailure(situation + ": " + figures + ". So several requests of this one connection were in "
+                          "service at the same time: two threads served the connection at once, and its buffers "
+                          "are shared between them unsynchronized (a data race). With a pool, register each "
+                          "connection with EPOLLONESHOT: the kernel then reports it to one worker, and not again "
+                          "until that worker re-arms it");
+}
+
 }  // namespace
 
+const TestCase pipelined_clients{"pipelined_clients", Category::Correctness,
+                                 "32 clients at once, each pipelining 2,000 numbered lines: all in order, byte-exact",
+                                 test_pipelined_clients};
+const TestCase requests_in_sequence{"requests_in_sequence", Category::Correctness,
+                                    "8 requests trickled on one connection, 50 ms of work each (--delay-us): "
+                                    "answered in order, one after the other",
+                                    test_requests_in_sequence, /*needs_process=*/false, ServerLimits{}, nullptr,
+                                    {"--delay-us", std::to_string(kSequenceDelayUs), "--workers", "8"}};
 const TestCase one_line{"one_line", Category::Correctness, "one line is echoed", test_one_line};
 const TestCase pipelined_lines{"pipelined_lines", Category::Correctness,
                                "2,000 lines sent in one go come back complete and in order", test_pipelined_lines};

@@ -68,6 +68,7 @@ std::optional<std::string> start_server(const RubricEntry& entry, const GradeTar
     for (int attempt = 1;; ++attempt) {
         context.server.port = pick_free_port();
         std::vector<std::string> command = target.command;
+        command.insert(command.end(), entry.test.arguments.begin(), entry.test.arguments.end());
         command.insert(command.end(), {"--port", std::to_string(context.server.port)});
         started.reset();
         started.emplace(command, limits,   // throws if not even exec() worked
@@ -119,6 +120,10 @@ TestOutcome grade_one(const Lab& lab, const RubricEntry& entry, const GradeTarge
     } else if (entry.test.needs_process) {
         outcome.status = Status::Skipped;
         outcome.message = "needs the server's process: grade with a server command instead of --connect";
+    } else if (!entry.test.arguments.empty()) {
+        outcome.status = Status::Skipped;
+        outcome.message = "needs the server started with extra options: grade with a server command instead of "
+                          "--connect";
     } else {
         context.server = *target.connect;
         context.deadline = lab_deadline.sooner(entry.timeout);

@@ -44,7 +44,8 @@ void print_report(std::ostream& out, const GradeReport& report) {
         out << "  " << std::setw(9) << status_name(outcome.status) << std::setw(8) << points << std::setw(22)
             << outcome.entry->test.name << std::setw(13) << category_name(outcome.entry->test.category)
             << fixed(outcome.seconds, 1) << " s";
-        if (!outcome.observed.empty() && outcome.status == Status::Passed) out << "   " << outcome.observed;
+        if (!outcome.observed.empty() && (outcome.status == Status::Passed || outcome.status == Status::Observed))
+            out << "   " << outcome.observed;
         out << "\n";
     }
     out << "\nScore: " << report.score() << "/" << report.max_score() << "\n";

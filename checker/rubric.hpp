@@ -48,6 +48,7 @@ struct TestCase {
     bool needs_process = false;           // needs the server's process (/proc, signals)
     ServerLimits limits{};                // how the server is started for this test
     EnvironmentFunction environment = nullptr;   // and with what added to its environment
+    std::vector<std::string> arguments{};         // and with these options too (e.g. --delay-us 100000)
 };
 
 struct RubricEntry {

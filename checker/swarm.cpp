@@ -16,13 +16,16 @@ namespace {
 
 class SwarmDriver {
 public:
-    explicit SwarmDriver(std::vector<SwarmClient>& clients) : clients_(clients), unsent_(clients.size()) {}
+    explicit SwarmDriver(std::vector<SwarmClient>& clients)
+        : clients_(clients), unsent_(clients.size()), closing_(clients.size(), false) {}
 
     // Queues piece `round` of every client still waiting.
     void queue_round(std::size_t round) {
         for (std::size_t i = 0; i < clients_.size(); ++i)
-            if (clients_[i].state == SwarmClient::Waiting && round < clients_[i].pieces.size())
+            if (clients_[i].state == SwarmClient::Waiting && round < clients_[i].pieces.size()) {
                 unsent_[i] = clients_[i].pieces[round];
+                closing_[i] = clients_[i].half_close && round + 1 == clients_[i].pieces.size();
+            }
     }
 
     bool sending() const {
@@ -61,6 +64,10 @@ private:
                               MSG_NOSIGNAL | MSG_DONTWAIT);
         if (sent >= 0) unsent_[i].remove_prefix(static_cast<std::size_t>(sent));
         else if (errno != EAGAIN && errno != EINTR) closed(i);   // the server closed or reset it
+        if (unsent_[i].empty() && closing_[i]) {
+            ::shutdown(clients_[i].connection.fd(), SHUT_WR);
+            closing_[i] = false;
+        }
     }
 
     void receive_some(std::size_t i) {
@@ -87,6 +94,7 @@ private:
 
     std::vector<SwarmClient>& clients_;
     std::vector<std::string_view> unsent_;
+    std::vector<bool> closing_;           // half-close once unsent_ is empty
     std::vector<pollfd> watched_;
     std::vector<std::size_t> owners_;
 };

@@ -16,6 +16,7 @@ struct SwarmClient {
     // that the server sees the clients' partial lines interleaved.
     std::vector<std::string> pieces;
     std::string expected;                 // the replies, byte for byte
+    bool half_close = false;              // after the last piece, shut down the sending side (the server reads EOF)
 
     enum State { Waiting, Served, Refused, Wrong } state = Waiting;
     std::string received;

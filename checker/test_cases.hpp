@@ -15,6 +15,8 @@ extern const TestCase trickled_line;
 extern const TestCase partial_line_at_eof;
 extern const TestCase overlong_line;
 extern const TestCase concurrent_streams;
+extern const TestCase pipelined_clients;
+extern const TestCase requests_in_sequence;
 
 // robustness_tests.cpp
 extern const TestCase client_reset;
@@ -46,5 +48,12 @@ extern const TestCase system_interfaces;
 extern const TestCase many_idle_clients;
 extern const TestCase idle_client_capacity;
 
+extern const TestCase slow_clients;
+extern const TestCase overlap;
+extern const TestCase overlap_pool;
+extern const TestCase c10k;
+
+// event_loop_conformance_tests.cpp
+extern const TestCase loop_and_pool_threads;
 
 }  // namespace checker::tests

@@ -16,6 +16,8 @@ Lab aio_lab() {
         {partial_line_at_eof,       10,    3s},
         {overlong_line,             10,    3s},
         {concurrent_streams,        10,    3s},
+        {pipelined_clients,         10,    5s},
+        {requests_in_sequence,      10,    3s},
         {client_reset,              10,    3s},
         {sigterm_exit,              10,    3s},
         {no_descriptor_leak,        10,    8s},
@@ -28,6 +30,9 @@ Lab aio_lab() {
         // Each idle client holds a pool thread in read(): beyond the pool's
         // size a new client waits. Reported, with the figure, not graded.
         {idle_client_capacity,       0,   10s, Expect::Blocks},
+        // The request work runs on the one thread that takes completions: one
+        // request in service at a time. Reported, with the figure.
+        {overlap,                    0,    3s, Expect::Blocks},
         {system_interfaces,         10,    3s},
     },
     // Every socket read and write is an aio_read/aio_write whose completion is

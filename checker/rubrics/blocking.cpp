@@ -16,6 +16,8 @@ Lab blocking_lab() {
         {partial_line_at_eof,       10,    3s},
         {overlong_line,             10,    3s},
         {concurrent_streams,        10,    3s},
+        {pipelined_clients,         10,    5s},
+        {requests_in_sequence,      10,    3s},
         {client_reset,              10,    3s},
         {sigterm_exit,              10,    3s},
         {no_descriptor_leak,        10,    8s},
@@ -35,6 +37,9 @@ Lab blocking_lab() {
         {many_clients,               0,  1500ms, Expect::Blocks},
         {many_idle_clients,          0,  1500ms, Expect::Blocks},
         {idle_client_capacity,       0,    3s,   Expect::Blocks},
+        {slow_clients,               0,  1500ms, Expect::Blocks},
+        {overlap,                    0,    3s,   Expect::Blocks},
+        {c10k,                       0,    8s,   Expect::Blocks},
     },
     // One thread, blocking calls: no child processes, no threads, no event loop.
     {.required = {&accepting},

@@ -9,6 +9,7 @@ Lab poll_lab();
 Lab fork_lab();
 Lab threads_lab();
 Lab aio_lab();
+Lab epoll_lab();
 
 const std::vector<Lab>& all_labs() {
     static const std::vector<Lab> labs{
@@ -18,6 +19,7 @@ const std::vector<Lab>& all_labs() {
         fork_lab(),
         threads_lab(),
         aio_lab(),
+        epoll_lab(),
     };
     return labs;
 }

@@ -76,13 +76,17 @@ void Connection::flush() {
     }
 }
 
+Interest Connection::on_ready(bool readable, bool writable, const Options& options) {
+    Interest next = interest();
+    if (writable) next = on_writable();
+    if (readable) next = on_readable(options);
+    return next;
+}
+
 void handle_ready(Connections& connections, int fd, bool readable, bool writable, const Options& options) {
     auto found = connections.find(fd);
     if (found == connections.end()) return;
-    Connection& connection = found->second;
-    Interest next = connection.interest();
-    if (writable) next = connection.on_writable();
-    if (readable) next = connection.on_readable(options);
+    Interest next = found->second.on_ready(readable, writable, options);
     if (next.finished()) connections.erase(found);   // its UniqueFd closes the socket
 }
 

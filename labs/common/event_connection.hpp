@@ -54,6 +54,10 @@ public:
     Interest on_readable(const Options& options);
     // The socket is writable: send pending replies until the kernel takes no more.
     Interest on_writable();
+    // Both, as the kernel reported them: writable first (draining replies may
+    // resume reading). What handle_ready() does before it closes a finished
+    // connection; the epoll lab's workers call it directly.
+    Interest on_ready(bool readable, bool writable, const Options& options);
 
     std::size_t pending_output() const noexcept { return output_.size() - output_sent_; }
 

@@ -18,7 +18,7 @@ using iolab_test::build_dir;
 using iolab_test::grade;
 
 // The labs whose solutions and stubs exist.
-const char* const kLabs[] = {"blocking", "fork", "threads", "select", "poll", "aio"};
+const char* const kLabs[] = {"blocking", "fork", "threads", "select", "poll", "epoll", "aio"};
 
 // Each broken server and the test that must catch it.
 struct Catch {
@@ -74,6 +74,14 @@ const Catch kCatches[] = {
     {"aio_default_pool",     "aio",      "many_idle_clients",   "20 threads unless aio_init()"},
     {"aio_write_behind_read", "aio",     "one_line",            "aio_read is pending on the same socket"},
     {"threads_not_aio",      "aio",      "system_interfaces",   "imports nothing for asynchronous I/O"},
+        {"poll_shared_line_buffer",       "select", "pipelined_clients",     "state (partial line, pending replies)"},
+    // epoll with a pool of workers
+    {"epoll_no_oneshot",              "epoll",  "requests_in_sequence",  "EPOLLONESHOT"},
+    {"pool_of_blocking_handlers",     "epoll",  "slow_clients",          "frozen by as many slow clients"},
+    {"epoll_work_on_loop_thread",     "epoll",  "overlap_pool",          "blocking call on the loop's thread"},
+    {"epoll_fixed_table",             "epoll",  "c10k",                  "table of fixed size"},
+    {"poll_zero_timeout",             "epoll",  "system_interfaces",     "imports nothing for epoll"},
+    {"poll_thread_per_client",        "epoll",  "loop_and_pool_threads", "no thread per client"},
 };
 
 void PrintTo(const Catch& c, std::ostream* out) { *out << c.fixture << " caught by " << c.lab << "/" << c.test; }

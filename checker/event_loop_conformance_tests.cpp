@@ -1,0 +1,67 @@
+// conformance of the loop-plus-pool model (epoll): one loop thread and a
+// fixed pool of workers, however many clients. (Which calls a server imports
+// is system_interfaces, with each lab's rules; one thread is single_thread.)
+#include "test_cases.hpp"
+
+#include <fstream>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace checker::tests {
+
+namespace {
+
+constexpr int kConcurrentClients = 20;
+
+// The loop-plus-pool model: the server is started with this many workers.
+constexpr int kPoolWorkers = 3;
+
+// ThreadSanitizer's runtime runs a thread of its own in a threaded program.
+bool runs_thread_sanitizer(pid_t pid) {
+    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+    for (std::string line; std::getline(maps, line);)
+        if (line.find("/libtsan.so") != std::string::npos) return true;
+    return false;
+}
+
+// Connects `count` more clients, each exchanging a line, and leaves them connected.
+void add_clients(TestContext& context, std::vector<Connection>& clients, int count) {
+    for (int i = 0; i < count; ++i) {
+        clients.push_back(Connection::open(context.server, context.deadline));
+        std::string line = "client " + std::to_string(clients.size()) + "\n";
+        clients.back().send(line, context.deadline);
+        expect_reply(clients.back(), line, line, context.deadline);
+    }
+}
+
+void test_loop_and_pool_threads(TestContext& context) {
+    int expected = 1 + kPoolWorkers + (runs_thread_sanitizer(context.process->pid()) ? 1 : 0);
+    std::vector<Connection> clients;
+    add_clients(context, clients, kConcurrentClients);
+    int threads_before = context.process->thread_count();
+    add_clients(context, clients, kConcurrentClients);
+    int threads_after = context.process->thread_count();
+    std::size_t processes = context.process->processes().size();
+    context.observed = std::to_string(threads_before) + " thread(s) with " + std::to_string(kConcurrentClients) +
+                       " clients connected, " + std::to_string(threads_after) + " with " +
+                       std::to_string(2 * kConcurrentClients) + ", in " + std::to_string(processes) +
+                       " process(es); --workers " + std::to_string(kPoolWorkers);
+    if (threads_before != expected || threads_after != expected || processes != 1)
+        throw TestFailure("started with --workers " + std::to_string(kPoolWorkers) + ", the server ran " +
+                          std::to_string(threads_before) + " thread(s) with " + std::to_string(kConcurrentClients) +
+                          " clients connected and " + std::to_string(threads_after) + " with " +
+                          std::to_string(2 * kConcurrentClients) + ", in " + std::to_string(processes) +
+                          " process(es); " + std::to_string(1 + kPoolWorkers) + " threads in one process were "
+                          "expected, whatever the number of clients: the loop's thread and a pool of exactly "
+                          "--workers threads, started once (no thread per client or per request)");
+}
+
+}  // namespace
+
+const TestCase loop_and_pool_threads{"loop_and_pool_threads", Category::Conformance,
+                                     "--workers 3: 4 threads (loop + pool) with 20 clients and with 40",
+                                     test_loop_and_pool_threads, /*needs_process=*/true, ServerLimits{}, nullptr,
+                                     {"--workers", "3"}};
+
+}  // namespace checker::tests
