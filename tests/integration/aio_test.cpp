@@ -42,7 +42,7 @@ TEST(IdleClientCapacity, OfAThreadPerClientReachesTheTestsMost) {
 }
 
 TEST(IdleClientCapacity, OfTheIterativeServerIsOne) {
-    auto run = capacity("blocking", {build_dir() + "/solutions/blocking"});
+    auto run = capacity("aio", {build_dir() + "/solutions/blocking"});
     EXPECT_NE(run.output.find("with 1 client idle, client 2"), std::string::npos) << run.output;
 }
 
