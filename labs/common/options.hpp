@@ -9,7 +9,7 @@ namespace iolab {
 struct Options {
     std::string host = "127.0.0.1";
     int port = 8080;
-    int workers = 0;            // size of the worker pool, where the model has one (0: one per CPU)
+    int workers = 0;            // size of the worker pool, where the model has one (0: the model's default)
     long delay_us = 0;          // simulated blocking call per request (a database query, say)
     long compute_us = 0;        // simulated CPU work per request
 };
