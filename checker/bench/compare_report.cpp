@@ -275,7 +275,7 @@ void write_plot(std::ostream& gp, const Plot& plot, const std::string& scenario,
     std::string base = std::string(plot.name) + "-" + slug(scenario);
     for (const char* terminal : {"svg", "png"}) {
         if (std::string(terminal) == "svg")
-            gp << "set terminal svg size 960,600 dynamic enhanced font 'DejaVu Sans,13' background rgb 'white'\n";
+            gp << "set terminal svg size 960,600 fixed enhanced font 'DejaVu Sans,13' background rgb 'white'\n";
         else
             gp << "set terminal pngcairo size 1200,750 enhanced font 'DejaVu Sans,12' background rgb 'white'\n";
         gp << "set output '" << base << "." << terminal << "'\n"
@@ -475,10 +475,19 @@ std::string markdown_report(const std::vector<BenchRow>& rows, const std::string
     return out.str();
 }
 
+std::string throughput_slide(const std::vector<BenchRow>& rows) {
+    std::ostringstream out;
+    out << "## Throughput: requests/s (connections/s for churn)\n\n";
+    throughput_table(out, rows);
+    out << "\n\"N of M served\": the others waited or were refused. ᶜ: client-bound. ᵇ: the machine was busy.\n";
+    return out.str();
+}
+
 void write_compare_report(const std::string& csv_path, const std::string& out_dir, const std::string& title) {
     std::vector<BenchRow> rows = read_bench_csv(csv_path);
     std::filesystem::create_directories(out_dir + "/plot-data");
     std::ofstream(out_dir + "/report.md") << markdown_report(rows, title);
+    std::ofstream(out_dir + "/throughput.md") << throughput_slide(rows);
 
     std::ofstream gp(out_dir + "/plots.gp");
     gp << "# Written by `checker bench-report` from " << csv_path << ". Run it in this directory: gnuplot plots.gp\n"

@@ -49,7 +49,9 @@ std::vector<std::string> baseline_comparison(const std::vector<BenchRow>& rows);
 
 std::string markdown_report(const std::vector<BenchRow>& rows, const std::string& title);
 
-// Writes report.md, plot-data/ and plots.gp into `out_dir` (created if needed).
+// Writes report.md (the whole report), throughput.md (its throughput table
+// alone, sized for the lecture's slide), plot-data/ and plots.gp into `out_dir`
+// (created if needed).
 void write_compare_report(const std::string& csv_path, const std::string& out_dir, const std::string& title);
 
 // `checker bench-report`, as main.cpp parsed its command line.

@@ -328,7 +328,10 @@ export function compareResults(root, buildDir) {
             const match = /^(.*)\.(svg|png)$/.exec(f);
             if (match && (!stems.has(match[1]) || match[2] === 'svg')) stems.set(match[1], f);
         }
-        const tables = files.filter((f) => f.endsWith('.md') && f !== MEASURED && f.toLowerCase() !== 'readme.md');
+        // report.md is the whole report, to read; the slides show the tables
+        // written for them (throughput.md).
+        const notSlides = new Set([MEASURED, 'report.md']);
+        const tables = files.filter((f) => f.endsWith('.md') && !notSlides.has(f) && f.toLowerCase() !== 'readme.md');
         if (stems.size === 0 && tables.length === 0) continue;
         let provenance;
         if (candidate.kind === 'measured') {

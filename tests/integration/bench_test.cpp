@@ -126,7 +126,13 @@ TEST(BenchReport, WritesTheTableAndThePlotScript) {
     std::string md((std::istreambuf_iterator<char>(markdown)), {}), gp((std::istreambuf_iterator<char>(plots)), {});
     EXPECT_NE(md.find("| echo 64 B, 4 connections |"), std::string::npos) << md;
     EXPECT_NE(md.find("### echo 64 B, 1 connection"), std::string::npos) << md;
+    std::ifstream slide(dir + "/throughput.md");
+    std::string slide_md((std::istreambuf_iterator<char>(slide)), {});
+    EXPECT_NE(slide_md.find("| echo 64 B, 4 connections |"), std::string::npos) << slide_md;
+    EXPECT_EQ(slide_md.find("###"), std::string::npos) << "the slide's table only:\n" << slide_md;
     EXPECT_NE(gp.find("set output 'throughput-echo-64-B.svg'"), std::string::npos) << gp;
+    // An SVG without width and height has no intrinsic size: an <img> of it shows nothing.
+    EXPECT_NE(gp.find("set terminal svg size 960,600 fixed"), std::string::npos) << gp;
     EXPECT_NE(gp.find("set output 'memory-echo-64-B.png'"), std::string::npos) << gp;
     EXPECT_TRUE(std::filesystem::exists(dir + "/plot-data/throughput-echo-64-B-epoll-baseline.dat"));
     std::filesystem::remove_all(dir);
