@@ -1,5 +1,5 @@
-// conformance of the loop-plus-pool model (epoll): one loop thread and a
-// fixed pool of workers, however many clients. (Which calls a server imports
+// conformance of the loop-plus-pool model (epoll): one main thread (which
+// accepts, or runs the loop) and a fixed pool of workers, however many clients. (Which calls a server imports
 // is system_interfaces, with each lab's rules; one thread is single_thread.)
 #include "test_cases.hpp"
 
@@ -53,14 +53,14 @@ void test_loop_and_pool_threads(TestContext& context) {
                           " clients connected and " + std::to_string(threads_after) + " with " +
                           std::to_string(2 * kConcurrentClients) + ", in " + std::to_string(processes) +
                           " process(es); " + std::to_string(1 + kPoolWorkers) + " threads in one process were "
-                          "expected, whatever the number of clients: the loop's thread and a pool of exactly "
+                          "expected, whatever the number of clients: the main thread and a pool of exactly "
                           "--workers threads, started once (no thread per client or per request)");
 }
 
 }  // namespace
 
 const TestCase loop_and_pool_threads{"loop_and_pool_threads", Category::Conformance,
-                                     "--workers 3: 4 threads (loop + pool) with 20 clients and with 40",
+                                     "--workers 3: 4 threads (main + pool) with 20 clients and with 40",
                                      test_loop_and_pool_threads, /*needs_process=*/true, ServerLimits{}, nullptr,
                                      {"--workers", "3"}};
 

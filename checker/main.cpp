@@ -6,7 +6,7 @@
 //   checker combine [--format gradescope|classroom] LAB.json...                       (one results file)
 //   checker batch --submissions DIR --out DIR [--jobs N] [--labs A,B] [--timeout S]   (a whole class: batch.hpp)
 //   checker bench [--connections N] [--size B] [--duration S] ... -- SERVER_CMD [ARGS...]
-//   checker bench-report --csv FILE --out DIR
+//   checker bench-report --csv FILE --out DIR [--pairs FILE]
 //
 // Exit status: 0 full marks, 1 points missing, 2 usage or setup error.
 // The only translation unit of the checker that includes CLI11.
@@ -117,6 +117,8 @@ void add_bench_commands(CLI::App& app, bench::BenchCommandLine& bench, bench::Re
     r->add_option("--csv", report.csv, "rows written by checker bench --csv")->required();
     r->add_option("--out", report.out, "directory for report.md, the plot data and plots.gp")->required();
     r->add_option("--title", report.title, "the report's title");
+    r->add_option("--pairs", report.pairs, "rows of the reference epoll server and the baseline run in turn, for the bar "
+                                           "(make compare writes pairs.csv)");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #   tools/compare.sh [solutions|labs]
 #   environment: BUILD=build  DURATION=1 (seconds measured per cell)  WARMUP=0.25
 #                MODELS="poll epoll" (default: every model found, and epoll-baseline)
+#                PAIRS=5 (runs of epoll and the baseline in turn, for the bar; 0: none)
 set -uo pipefail
 
 src=${1:-solutions}
@@ -13,6 +14,7 @@ build=${BUILD:-build}
 duration=${DURATION:-1}
 warmup=${WARMUP:-0.25}
 only=${MODELS:-}
+pairs=${PAIRS:-5}
 out=$build/compare
 baseline=epoll-baseline
 case "$src" in labs|solutions) ;; *) echo "compare: SRC must be labs or solutions, not '$src'" >&2; exit 2;; esac
@@ -64,9 +66,10 @@ for line in "${matrix[@]}"; do
 done
 runs=$((cells * ${#models[@]}))
 mkdir -p "$out"
-rm -f "$out"/results.csv "$out"/bench.log "$out"/*.svg "$out"/*.png "$out"/plot-data/*.dat
-echo "compare: ${#models[@]} servers (${models[*]}) x $cells cells = $runs runs of ${duration} s + ${warmup} s warm-up;"
-echo "         about $(awk -v r="$runs" -v d="$duration" -v w="$warmup" 'BEGIN { printf "%.0f", r * (d + w + 1.2) / 60 + 0.5 }') min. Details: $out/bench.log"
+rm -f "$out"/results.csv "$out"/pairs.csv "$out"/bench.log "$out"/*.svg "$out"/*.png "$out"/plot-data/*.dat
+echo "compare: ${#models[@]} servers (${models[*]}) x $cells cells = $runs runs of ${duration} s + ${warmup} s warm-up,"
+echo "         then $pairs pairs of epoll and $baseline in turn for the bar;"
+echo "         about $(awk -v r="$((runs + 2 * pairs))" -v d="$duration" -v w="$warmup" 'BEGIN { printf "%.0f", r * (d + w + 1.2) / 60 + 0.5 }') min. Details: $out/bench.log"
 
 # ---- the runs: cell by cell, every model in turn, so that a machine that gets
 # busier or quieter meanwhile weighs on all the models of a cell alike ----------
@@ -92,10 +95,31 @@ for line in "${matrix[@]}"; do
     done
 done
 
+# ---- the bar: the reference epoll server and the baseline, run in turn --------------
+# One run per cell is noisy; the ratio the bar is about (plain echo, 100
+# connections) is measured again in pairs, the order alternating, so that a
+# machine getting busier or quieter weighs on both alike.
+bar_cell="--size 64 --connections 100"
+if [ "$pairs" -gt 0 ] && printf '%s\n' "${models[@]}" | grep -qx epoll && printf '%s\n' "${models[@]}" | grep -qx "$baseline" \
+   && [ -z "${dead[epoll]:-}" ] && [ -z "${dead[$baseline]:-}" ]; then
+    for pair in $(seq 1 "$pairs"); do
+        order=(epoll "$baseline"); [ $((pair % 2)) -eq 1 ] && order=("$baseline" epoll)
+        for model in "${order[@]}"; do
+            # shellcheck disable=SC2086
+            summary=$(timeout -k 5 $((90 + ${duration%.*} * 3)) "$build/checker" bench --brief --model "$model" \
+                --scenario "echo 64 B" $bar_cell --duration "$duration" --warmup "$warmup" --csv "$out/pairs.csv" \
+                -- "$(server_of "$model")" 2>&1)
+            printf '%s\n%s\n' "== bar pair $pair, $model (exit $?)" "$summary" >>"$out/bench.log"
+            printf '[bar %d/%d] echo 64 B, 100 conn.  %-15s %s\n' "$pair" "$pairs" "$model" "${summary#"$model": }"
+        done
+    done
+fi
+
 # ---- the report ---------------------------------------------------------------------
 [ -s "$out/results.csv" ] || { echo "compare: no run produced a result" >&2; exit 1; }
 title="The I/O models compared ($src/)"
-"$build/checker" bench-report --csv "$out/results.csv" --out "$out" --title "$title" || exit 1
+pairs_option=(); [ -s "$out/pairs.csv" ] && pairs_option=(--pairs "$out/pairs.csv")
+"$build/checker" bench-report --csv "$out/results.csv" --out "$out" --title "$title" "${pairs_option[@]}" || exit 1
 if command -v gnuplot >/dev/null; then
     (cd "$out" && gnuplot plots.gp) || echo "compare: gnuplot failed on $out/plots.gp (see above)"
 else

@@ -47,16 +47,25 @@ std::string winner_sentence(const std::vector<BenchRow>& rows, const Cell& cell)
 // The reference epoll server's throughput as a multiple of the baseline's, in every cell both ran.
 std::vector<std::string> baseline_comparison(const std::vector<BenchRow>& rows);
 
-std::string markdown_report(const std::vector<BenchRow>& rows, const std::string& title);
+// The bar judged on repeated runs: `pairs` holds rows of the reference epoll
+// server and of the baseline, run in turn in one cell, the k-th of each model
+// making the k-th pair. "5 pairs ...: 0.78x, 0.81x, ...; median 0.81x (the bar is
+// 0.80x: met)", or empty when there is no complete pair.
+std::string bar_from_pairs(const std::vector<BenchRow>& pairs);
+
+// `pairs` may be empty: the bar is then judged on the one run of the matrix.
+std::string markdown_report(const std::vector<BenchRow>& rows, const std::string& title,
+                            const std::vector<BenchRow>& pairs = {});
 
 // Writes report.md (the whole report), throughput.md (its throughput table
 // alone, sized for the lecture's slide), plot-data/ and plots.gp into `out_dir`
-// (created if needed).
-void write_compare_report(const std::string& csv_path, const std::string& out_dir, const std::string& title);
+// (created if needed). `pairs_path` (may be empty): the CSV of bar_from_pairs().
+void write_compare_report(const std::string& csv_path, const std::string& out_dir, const std::string& title,
+                          const std::string& pairs_path = "");
 
 // `checker bench-report`, as main.cpp parsed its command line.
 struct ReportCommandLine {
-    std::string csv, out, title;
+    std::string csv, out, title, pairs;
 };
 
 // Exit status: 0 written, 2 the CSV could not be read or the report not written.

@@ -144,6 +144,26 @@ TEST(CompareReport, GivesTheReferenceServersRatioToTheBaseline) {
     EXPECT_TRUE(baseline_comparison({row(kBaselineModel, "echo 64 B", 100, 100'000)}).empty());
 }
 
+TEST(CompareReport, JudgesTheBarOnTheMedianOfRepeatedPairs) {
+    std::vector<BenchRow> pairs = {
+        row(kBaselineModel, "echo 64 B", 100, 100'000), row(kReferenceModel, "echo 64 B", 100, 70'000),   // 0.70
+        row(kReferenceModel, "echo 64 B", 100, 90'000), row(kBaselineModel, "echo 64 B", 100, 100'000),   // 0.90
+        row(kBaselineModel, "echo 64 B", 100, 100'000), row(kReferenceModel, "echo 64 B", 100, 82'000),   // 0.82
+    };
+    std::string verdict = bar_from_pairs(pairs);
+    EXPECT_NE(verdict.find("3 pairs"), std::string::npos) << verdict;
+    EXPECT_NE(verdict.find("0.70×, 0.90×, 0.82×; median **0.82×**"), std::string::npos) << verdict;
+    EXPECT_NE(verdict.find(": met"), std::string::npos) << verdict;
+    pairs[5].fields["requests_per_s"] = "75000";   // 0.70, 0.90, 0.75: the median falls below the bar
+    EXPECT_NE(bar_from_pairs(pairs).find("median **0.75×** (the bar is 0.80×: **NOT met**)"), std::string::npos)
+        << bar_from_pairs(pairs);
+    pairs[1].fields["status"] = "server died";     // a failed run is not a measurement: its pair is left out
+    EXPECT_NE(bar_from_pairs(pairs).find("2 pairs"), std::string::npos) << bar_from_pairs(pairs);
+    EXPECT_EQ(bar_from_pairs({row(kBaselineModel, "echo 64 B", 100, 100'000)}), "");
+    EXPECT_NE(markdown_report({row(kReferenceModel, "echo 64 B", 100, 70'000), row(kBaselineModel, "echo 64 B", 100, 100'000)},
+                              "test", pairs).find("judged on runs repeated side by side: 2 pairs"), std::string::npos);
+}
+
 TEST(CompareReport, TableShowsWhatAModelCouldNotHold) {
     std::vector<BenchRow> rows = {row("blocking", "echo 64 B", 100, 30'000, "partial"), row("poll", "echo 64 B", 100, 50'000)};
     std::string report = markdown_report(rows, "test");
