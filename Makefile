@@ -147,7 +147,8 @@ stubs:  ## regenerate the lab stubs from the solutions
 	done
 
 # make compare: checker bench over every model (solutions/, or SRC=labs), with
-# a minimal epoll loop as the baseline; DURATION=seconds per cell, MODELS="a b".
+# a minimal epoll loop as the baseline; DURATION=seconds per cell, MODELS="a b",
+# PAIRS=runs of epoll and the baseline in turn for the bar.
 BENCH_SERVERS := $(patsubst tests/bench/%.cpp,$(BUILD)/bench/%,$(wildcard tests/bench/*.cpp))
 COMPARE_SRC   := $(if $(filter command line environment,$(origin SRC)),$(SRC),solutions)
 COMPARE_MODELS := $(if $(filter command line environment,$(origin MODELS)),$(MODELS),)
@@ -159,7 +160,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(BUILD)/libiolab.a
 test: $(BENCH_SERVERS)
 compare: $(BUILD)/checker $(BENCH_SERVERS)  ## benchmark every model side by side (SRC=labs for yours)
 	@tools/ensure-deps.sh gnuplot-nox fonts-dejavu-core
-	@BUILD=$(BUILD) DURATION="$(DURATION)" MODELS="$(COMPARE_MODELS)" tools/compare.sh $(COMPARE_SRC)
+	@BUILD=$(BUILD) DURATION="$(DURATION)" PAIRS="$(PAIRS)" MODELS="$(COMPARE_MODELS)" tools/compare.sh $(COMPARE_SRC)
 
 clean:
 	rm -rf build
