@@ -1,37 +1,168 @@
 #include "clients.hpp"
 
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <stdexcept>
+#include <string_view>
+#include <system_error>
 #include <thread>
 
 namespace checker {
 
-ClientCrowd::ClientCrowd(const Endpoint& server, int count, Deadline deadline) {
-    clients_.reserve(static_cast<std::size_t>(count));
-    for (int i = 0; i < count; ++i) {
-        Connection client;
-        std::string why;
-        if (!Connection::try_open(server, deadline, client, why))
-            throw TestFailure("client " + std::to_string(i + 1) + " of " + std::to_string(count) + ", with " +
-                              std::to_string(i) + " others connected, could not connect: " + why);
-        clients_.push_back(std::move(client));
+namespace {
+
+class SwarmDriver {
+public:
+    explicit SwarmDriver(std::vector<SwarmClient>& clients)
+        : clients_(clients), unsent_(clients.size()), closing_(clients.size(), false) {}
+
+    // Queues piece `round` of every client still waiting.
+    void queue_round(std::size_t round) {
+        for (std::size_t i = 0; i < clients_.size(); ++i)
+            if (clients_[i].state == SwarmClient::Waiting && round < clients_[i].pieces.size()) {
+                unsent_[i] = clients_[i].pieces[round];
+                closing_[i] = clients_[i].half_close && round + 1 == clients_[i].pieces.size();
+            }
     }
+
+    bool sending() const {
+        for (std::size_t i = 0; i < clients_.size(); ++i)
+            if (!unsent_[i].empty() && clients_[i].state == SwarmClient::Waiting) return true;
+        return false;
+    }
+
+    bool anyone_waiting() const {
+        return std::any_of(clients_.begin(), clients_.end(),
+                           [](const SwarmClient& c) { return c.state == SwarmClient::Waiting; });
+    }
+
+    // One poll() over the clients still waiting, until something happens or `wake`.
+    void pump(Deadline wake) {
+        watched_.clear();
+        owners_.clear();
+        for (std::size_t i = 0; i < clients_.size(); ++i) {
+            if (clients_[i].state != SwarmClient::Waiting) continue;
+            short events = static_cast<short>(POLLIN | (unsent_[i].empty() ? 0 : POLLOUT));
+            watched_.push_back({clients_[i].connection.fd(), events, 0});
+            owners_.push_back(i);
+        }
+        int ready = ::poll(watched_.data(), watched_.size(), wake.remaining_ms());
+        if (ready < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll (checker)");
+        for (std::size_t k = 0; ready > 0 && k < watched_.size(); ++k) {
+            short events = watched_[k].revents;
+            if (events & POLLOUT) send_some(owners_[k]);
+            if (events & (POLLIN | POLLHUP | POLLERR)) receive_some(owners_[k]);
+        }
+    }
+
+private:
+    void send_some(std::size_t i) {
+        ssize_t sent = ::send(clients_[i].connection.fd(), unsent_[i].data(), unsent_[i].size(),
+                              MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (sent >= 0) unsent_[i].remove_prefix(static_cast<std::size_t>(sent));
+        else if (errno != EAGAIN && errno != EINTR) closed(i);   // the server closed or reset it
+        if (unsent_[i].empty() && closing_[i]) {
+            ::shutdown(clients_[i].connection.fd(), SHUT_WR);
+            closing_[i] = false;
+        }
+    }
+
+    void receive_some(std::size_t i) {
+        SwarmClient& client = clients_[i];
+        char buffer[64 * 1024];
+        ssize_t got = ::recv(client.connection.fd(), buffer, sizeof buffer, MSG_DONTWAIT);
+        if (got < 0 && (errno == EAGAIN || errno == EINTR)) return;
+        if (got <= 0) return closed(i);
+        client.received.append(buffer, static_cast<std::size_t>(got));
+        std::size_t common = std::min(client.received.size(), client.expected.size());
+        if (client.received.compare(0, common, client.expected, 0, common) != 0 ||
+            client.received.size() > client.expected.size())
+            client.state = SwarmClient::Wrong;
+        else if (client.received.size() == client.expected.size())
+            client.state = SwarmClient::Served;
+    }
+
+    void closed(std::size_t i) {
+        SwarmClient& client = clients_[i];
+        unsent_[i] = {};
+        if (client.state == SwarmClient::Waiting)
+            client.state = client.received.empty() ? SwarmClient::Refused : SwarmClient::Wrong;
+    }
+
+    std::vector<SwarmClient>& clients_;
+    std::vector<std::string_view> unsent_;
+    std::vector<bool> closing_;           // half-close once unsent_ is empty
+    std::vector<pollfd> watched_;
+    std::vector<std::size_t> owners_;
+};
+
+std::string describe_wrong(const SwarmClient& client, std::size_t number) {
+    std::string sent;
+    for (const std::string& piece : client.pieces) sent += piece;
+    std::string difference = describe_difference(client.expected, client.received);
+    return "client " + std::to_string(number) + " sent " + show(sent) + " in " +
+           std::to_string(client.pieces.size()) + " pieces; " +
+           (difference.empty() ? "the server closed the connection in the middle of the replies" : difference);
 }
 
-std::vector<ReadResult> ClientCrowd::send_and_read(const std::vector<std::string>& messages, Deadline deadline) {
-    for (std::size_t i = 0; i < clients_.size(); ++i) clients_[i].send(messages[i], deadline);
-    std::vector<ReadResult> replies;
-    for (std::size_t i = 0; i < clients_.size(); ++i) replies.push_back(clients_[i].read_exact(messages[i].size(), deadline));
-    return replies;
+}  // namespace
+
+std::string SwarmCount::str() const {
+    std::string text = std::to_string(served) + " served";
+    if (refused) text += ", " + std::to_string(refused) + " refused (closed before any reply)";
+    if (wrong) text += ", " + std::to_string(wrong) + " with wrong replies";
+    if (waiting) text += ", " + std::to_string(waiting) + " still waiting for replies";
+    return text;
 }
 
-int ClientCrowd::exchange_lines(Deadline deadline) {
-    std::vector<std::string> lines;
-    for (std::size_t i = 0; i < clients_.size(); ++i)
-        lines.push_back("client " + std::to_string(i + 1) + " of " + std::to_string(clients_.size()) + " is here\n");
-    std::vector<ReadResult> replies = send_and_read(lines, deadline);
-    int answered = 0;
-    for (std::size_t i = 0; i < replies.size(); ++i) answered += replies[i].data == lines[i];
-    return answered;
+SwarmCount run_swarm(std::vector<SwarmClient>& clients, Duration pause, Deadline deadline) {
+    SwarmDriver driver(clients);
+    std::size_t rounds = 0;
+    for (const SwarmClient& client : clients) rounds = std::max(rounds, client.pieces.size());
+    for (std::size_t round = 0; round < rounds && !deadline.passed(); ++round) {
+        driver.queue_round(round);
+        while (driver.sending() && !deadline.passed()) driver.pump(deadline);
+        Deadline pause_end = deadline.sooner(pause);
+        while (!pause_end.passed()) driver.pump(pause_end);   // reading meanwhile
+    }
+    while (driver.anyone_waiting() && !deadline.passed()) driver.pump(deadline);
+
+    SwarmCount count;
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        switch (clients[i].state) {
+        case SwarmClient::Served: ++count.served; break;
+        case SwarmClient::Refused: ++count.refused; break;
+        case SwarmClient::Waiting: ++count.waiting; break;
+        case SwarmClient::Wrong:
+            if (count.wrong++ == 0) count.first_wrong = describe_wrong(clients[i], i);
+            break;
+        }
+    }
+    return count;
+}
+
+std::vector<SwarmClient> open_swarm(const Endpoint& server, int count, Deadline deadline) {
+    std::vector<SwarmClient> clients(static_cast<std::size_t>(count));
+    for (int i = 0; i < count; ++i) {
+        std::string why;
+        if (!Connection::try_open(server, deadline, clients[static_cast<std::size_t>(i)].connection, why))
+            throw TestFailure("could open only " + std::to_string(i) + " of " + std::to_string(count) +
+                              " connections at once: " + why);
+    }
+    return clients;
+}
+
+int exchange_lines(std::vector<SwarmClient>& clients, Deadline deadline) {
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        std::string line = "client " + std::to_string(i + 1) + " of " + std::to_string(clients.size()) + " is here\n";
+        clients[i].pieces = {line};
+        clients[i].expected = line;
+    }
+    return run_swarm(clients, 0s, deadline).served;
 }
 
 int thread_count_at_rest(const Endpoint& server, const ServerProcess& process, Deadline deadline,
@@ -49,6 +180,18 @@ int thread_count_at_rest(const Endpoint& server, const ServerProcess& process, D
         lowest = std::min(lowest, process.thread_count());
     }
     return lowest;
+}
+
+void ensure_own_descriptor_limit(int needed) {
+    rlimit limit{};
+    if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) throw std::system_error(errno, std::generic_category(), "getrlimit");
+    if (limit.rlim_cur >= static_cast<rlim_t>(needed)) return;
+    if (limit.rlim_max < static_cast<rlim_t>(needed))
+        throw std::runtime_error("the checker needs " + std::to_string(needed) + " descriptors for this test, but its "
+                                 "hard limit is " + std::to_string(limit.rlim_max) +
+                                 ": raise it (ulimit -Hn " + std::to_string(needed) + ", as root) and grade again");
+    limit.rlim_cur = static_cast<rlim_t>(needed);
+    if (::setrlimit(RLIMIT_NOFILE, &limit) < 0) throw std::system_error(errno, std::generic_category(), "setrlimit");
 }
 
 }  // namespace checker

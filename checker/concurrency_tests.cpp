@@ -2,7 +2,6 @@
 #include "clients.hpp"
 #include "test_cases.hpp"
 
-#include "swarm.hpp"
 
 #include <sys/select.h>
 
@@ -261,25 +260,19 @@ std::string message_of_client(int client) {
 }
 
 void test_hundred_clients(TestContext& context) {
-    ClientCrowd crowd(context.server, kCrowd, context.deadline);
-    std::vector<std::string> messages;
-    for (int i = 1; i <= kCrowd; ++i) messages.push_back(message_of_client(i));
-    std::vector<ReadResult> replies = crowd.send_and_read(messages, context.deadline);
-    int exact = 0;
-    int first_wrong = -1;
-    for (int i = 0; i < kCrowd; ++i) {
-        if (replies[i].data == messages[i]) ++exact;
-        else if (first_wrong < 0) first_wrong = i;
+    std::vector<SwarmClient> clients = open_swarm(context.server, kCrowd, context.deadline);
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        clients[i].pieces = {message_of_client(static_cast<int>(i) + 1)};
+        clients[i].expected = clients[i].pieces[0];
     }
-    context.observed = std::to_string(exact) + " of " + std::to_string(kCrowd) + " clients got their lines back";
-    if (first_wrong < 0) return;
-    const ReadResult& reply = replies[first_wrong];
-    std::string what_came = reply.data.empty() ? "got nothing: " + reply.how()
-                                               : describe_difference(messages[first_wrong], reply.data) + "; " + reply.how();
+    SwarmCount count = run_swarm(clients, 0s, context.deadline);
+    context.observed = std::to_string(count.served) + " of " + std::to_string(kCrowd) + " clients got their lines back";
+    if (count.served == kCrowd) return;
     throw TestFailure(std::to_string(kCrowd) + " clients connected, then each sent 3 lines of its own (" +
-                      std::to_string(messages[0].size()) + " bytes) and all stayed connected; " + std::to_string(exact) +
-                      " got their lines back byte for byte. Client " + std::to_string(first_wrong + 1) + " " +
-                      what_came + ". A server that serves a fixed number of clients at a time (a pool of threads or "
+                      std::to_string(clients[0].expected.size()) + " bytes) and all stayed connected; " +
+                      std::to_string(count.served) + " got their lines back byte for byte (" + count.str() + ")" +
+                      (count.first_wrong.empty() ? "" : "; " + count.first_wrong) +
+                      ". A server that serves a fixed number of clients at a time (a pool of threads or "
                       "processes each blocked on one client) makes the others wait; bytes from another client's "
                       "lines mean state shared between connections");
 }

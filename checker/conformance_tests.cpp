@@ -39,8 +39,8 @@ struct Observation {
 Observation observe_with_clients(TestContext& context, Duration patience) {
     Observation seen;
     seen.threads_before = thread_count_at_rest(context.server, *context.process, context.deadline);
-    ClientCrowd crowd(context.server, kObservedClients, context.deadline);
-    seen.answered = crowd.exchange_lines(context.deadline.sooner(patience));
+    std::vector<SwarmClient> clients = open_swarm(context.server, kObservedClients, context.deadline);
+    seen.answered = exchange_lines(clients, context.deadline.sooner(patience));
     std::vector<pid_t> processes = context.process->processes();
     seen.children = processes.empty() ? 0 : processes.size() - 1;
     seen.threads = context.process->thread_count();

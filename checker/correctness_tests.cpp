@@ -2,7 +2,7 @@
 // byte, however the bytes are split, whatever they are, however many.
 #include "test_cases.hpp"
 
-#include "swarm.hpp"
+#include "clients.hpp"
 
 #include <cstdio>
 #include <string>

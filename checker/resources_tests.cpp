@@ -57,14 +57,14 @@ constexpr int kComingAndGoing = 8;
 // closes them all. Returns what `measure` said while they were connected.
 template <typename Measure>
 auto clients_come_and_go(TestContext& context, Measure measure) {
-    ClientCrowd crowd(context.server, kComingAndGoing, context.deadline);
-    int answered = crowd.exchange_lines(context.deadline);
+    std::vector<SwarmClient> clients = open_swarm(context.server, kComingAndGoing, context.deadline);
+    int answered = exchange_lines(clients, context.deadline);
     if (answered < kComingAndGoing)
         throw TestFailure(std::to_string(kComingAndGoing) + " clients connected at once and each sent a line; only " +
                           std::to_string(answered) + " got it back within the test's time: this model must serve "
                           "clients at the same time (see the concurrency tests)");
     auto during = measure();
-    crowd.close_all();
+    clients.clear();   // closes them all
     return during;
 }
 
