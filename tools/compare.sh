@@ -128,4 +128,4 @@ fi
 
 echo
 sed -n '/^## Throughput/,/^## Plots/p' "$out/report.md" | sed '$d'
-echo "Full report: $out/report.md    data: $out/results.csv    plots: $(cd "$out" && ls ./*.svg 2>/dev/null | tr '\n' ' ')"
+echo "Full report: $out/report.md    data: $out/results.csv    plots: $out/{throughput,p99,memory}-*.svg (and .png)"
