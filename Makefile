@@ -58,7 +58,7 @@ help:  ## list the targets
 	@echo "make grade SRC=solutions           grade the reference solutions"
 	@echo "make test             unit and integration tests of the kit"
 	@echo "make sanitize         the tests again, built with AddressSanitizer + UBSan (build/asan)"
-	@echo "make tsan             the threaded solutions graded under ThreadSanitizer (build/tsan)"
+	@echo "make tsan             the threaded solutions graded, and checker bench run, under ThreadSanitizer (build/tsan)"
 	@echo "make stubs            regenerate labs/*/server.cpp from the solutions' LAB regions"
 	@echo "make slides           the lecture: build/slides/lecture.html (and .pdf with Chromium)"
 	@echo "make slides-check     build the lecture and check every slide in headless Chromium"
@@ -132,13 +132,17 @@ sanitize:  ## the tests under AddressSanitizer and UndefinedBehaviorSanitizer
 # single-threaded, and under ThreadSanitizer each fork() costs some 10 ms. Not
 # aio: glibc's AIO helper threads start where ThreadSanitizer cannot see them.)
 TSAN_LABS := threads epoll
+# The checker's own threads too: checker bench samples the server from /proc
+# on a thread of its own while its load generator runs.
+TSAN_CHECKER_TESTS := Bench.*:BenchReport.*
+TSAN_BENCH_SERVERS := $(BUILD)/bench/epoll_baseline $(BUILD)/solutions/blocking $(BUILD)/labs/blocking $(BUILD)/fixtures/flips_a_byte
 space := $() $()
-TSAN_FILTER := $(subst $(space),:,$(TSAN_LABS:%=Labs/SolutionTest.*/%)):ThreadSanitizer.*
+TSAN_FILTER := $(subst $(space),:,$(TSAN_LABS:%=Labs/SolutionTest.*/%)):ThreadSanitizer.*:$(TSAN_CHECKER_TESTS)
 
 tsan:  ## the threaded solutions graded under ThreadSanitizer (build/tsan)
 	@$(MAKE) --no-print-directory BUILD=build/tsan SANITIZE=thread tsan-run
 
-tsan-run: $(BUILD)/checker $(TSAN_LABS:%=$(BUILD)/solutions/%) $(BUILD)/fixtures/races_on_a_counter $(BUILD)/tests/run_tests
+tsan-run: $(BUILD)/checker $(TSAN_LABS:%=$(BUILD)/solutions/%) $(BUILD)/fixtures/races_on_a_counter $(TSAN_BENCH_SERVERS) $(BUILD)/tests/run_tests
 	@IOLAB_BUILD=$(BUILD) TSAN_OPTIONS="halt_on_error=1 exitcode=66" $(BUILD)/tests/run_tests --gtest_filter='$(TSAN_FILTER)'
 
 stubs:  ## regenerate the lab stubs from the solutions
