@@ -139,7 +139,7 @@ TSAN_BENCH_SERVERS := $(BUILD)/bench/epoll_baseline $(BUILD)/solutions/blocking 
 space := $() $()
 TSAN_FILTER := $(subst $(space),:,$(TSAN_LABS:%=Labs/SolutionTest.*/%)):ThreadSanitizer.*:$(TSAN_CHECKER_TESTS)
 
-tsan:  ## the threaded solutions graded under ThreadSanitizer (build/tsan)
+tsan:  ## the threaded solutions graded, and checker bench run, under ThreadSanitizer (build/tsan)
 	@$(MAKE) --no-print-directory BUILD=build/tsan SANITIZE=thread tsan-run
 
 tsan-run: $(BUILD)/checker $(TSAN_LABS:%=$(BUILD)/solutions/%) $(BUILD)/fixtures/races_on_a_counter $(TSAN_BENCH_SERVERS) $(BUILD)/tests/run_tests
