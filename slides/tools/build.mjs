@@ -10,6 +10,7 @@
 // self-contained deck.
 import {spawnSync} from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import {pathToFileURL} from 'node:url';
 
@@ -20,12 +21,21 @@ export const CHROMIUM_WRAPPER = path.join(TOOLS, 'chromium');
 export const chromiumBinary = () => process.env.IOLAB_CHROMIUM || '/usr/bin/chromium';
 export const chromiumAvailable = () => fs.existsSync(chromiumBinary());
 
+// Marp starts Chromium with a profile directory of its own in the temporary
+// directory and leaves it there: it gets a temporary directory of ours, which
+// goes when Marp is done.
 function runMarp(args, quiet) {
-    const result = spawnSync(process.execPath, [MARP, ...args], {
-        env: {...process.env, CHROME_PATH: CHROMIUM_WRAPPER},
-        encoding: 'utf8',
-        timeout: 180_000,
-    });
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'iolab-marp-'));
+    let result;
+    try {
+        result = spawnSync(process.execPath, [MARP, ...args], {
+            env: {...process.env, CHROME_PATH: CHROMIUM_WRAPPER, TMPDIR: scratch},
+            encoding: 'utf8',
+            timeout: 180_000,
+        });
+    } finally {
+        fs.rmSync(scratch, {recursive: true, force: true});
+    }
     const output = `${result.stdout ?? ''}${result.stderr ?? ''}`;
     if (!quiet || result.status !== 0) process.stderr.write(output);
     if (result.status !== 0) throw new Error(`Marp CLI failed (${result.error?.message ?? `exit ${result.status}`}): marp ${args.join(' ')}`);
