@@ -32,6 +32,8 @@ SOLUTIONS    := $(MODELS:%=$(BUILD)/solutions/%)
 LAB_SERVERS  := $(LABS:%=$(BUILD)/labs/%)
 CHECKER_OBJ  := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out checker/main.cpp,$(wildcard checker/*.cpp checker/*/*.cpp)))
 FIXTURES     := $(patsubst tests/fixtures/%.cpp,$(BUILD)/fixtures/%,$(wildcard tests/fixtures/*.cpp))
+# Code that only the broken servers of tests/fixtures use (not shipped to students).
+FIXTURE_SUPPORT_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard tests/fixtures/support/*.cpp))
 TEST_OBJ     := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard tests/*.cpp tests/unit/*.cpp tests/integration/*.cpp))
 DEPS_OK      := $(BUILD)/.deps-ok
 
@@ -96,7 +98,7 @@ $(BUILD)/labs/%: $(BUILD)/obj/labs/%/server.o $(BUILD)/libiolab.a
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ -o $@
 
-$(BUILD)/fixtures/%: $(BUILD)/obj/tests/fixtures/%.o $(BUILD)/libiolab.a
+$(BUILD)/fixtures/%: $(BUILD)/obj/tests/fixtures/%.o $(FIXTURE_SUPPORT_OBJ) $(BUILD)/libiolab.a
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ -o $@
 
@@ -109,11 +111,11 @@ $(BUILD)/short_io_shim.so: checker/short_io_shim.c | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -fPIC -shared $< -o $@ -ldl
 
-$(BUILD)/tests/run_tests: $(TEST_OBJ) $(CHECKER_OBJ) $(BUILD)/libiolab.a
+$(BUILD)/tests/run_tests: $(TEST_OBJ) $(CHECKER_OBJ) $(FIXTURE_SUPPORT_OBJ) $(BUILD)/libiolab.a
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ $(shell pkg-config --libs gtest) -o $@
 
-$(BUILD)/obj/tests/%.o: CPPFLAGS += -Ichecker $(shell pkg-config --cflags gtest 2>/dev/null)
+$(BUILD)/obj/tests/%.o: CPPFLAGS += -Ichecker -Itests/fixtures/support $(shell pkg-config --cflags gtest 2>/dev/null)
 
 # Grading builds each lab itself, so that one lab that does not compile costs
 # only that lab's points.

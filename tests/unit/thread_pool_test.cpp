@@ -1,4 +1,4 @@
-// The epoll lab's worker pool: every task runs on a worker, the queue is
+// The fixtures' worker pool (tests/fixtures/support): every task runs on a worker, the queue is
 // bounded, and destruction finishes the running tasks and drops the rest.
 #include "thread_pool.hpp"
 
