@@ -1,6 +1,7 @@
 // correctness: the server speaks the protocol (docs/protocol.md) byte for
 // byte, however the bytes are split, whatever they are, however many.
 #include "test_cases.hpp"
+#include "text.hpp"
 
 #include "clients.hpp"
 
@@ -143,9 +144,9 @@ void test_concurrent_streams(TestContext& context) {
         ReadResult reply = clients[i].read_until_eof(context.deadline, 2 * sent[i].size());
         std::string difference = describe_difference(sent[i], reply.data);
         if (!difference.empty())
-            throw TestFailure(std::to_string(kClients) + " clients sent 32 KiB each at the same time (lines naming "
-                              "the client), then half-closed; client" + std::to_string(i) + ": " + difference + "; " +
-                              reply.how() + ". Each connection's replies must come from its own bytes only: a read "
+            throw TestFailure(str(kClients, " clients sent 32 KiB each at the same time (lines naming "
+                              "the client), then half-closed; client", i, ": ", difference, "; ",
+                              reply.how()) + ". Each connection's replies must come from its own bytes only: a read "
                               "buffer, an aiocb or a line buffer shared by several connections mixes their data as "
                               "soon as two of them have a read in flight");
     }
@@ -178,13 +179,12 @@ void test_pipelined_clients(TestContext& context) {
         clients[i].half_close = true;   // a server that serves one client at a time then moves on
     }
     SwarmCount count = run_swarm(clients, 0s, context.deadline);
-    context.observed = std::to_string(kPipelinedClients) + " clients x " + std::to_string(kLinesPerClient) +
-                       " lines: " + count.str();
+    context.observed = str(kPipelinedClients, " clients x ", kLinesPerClient, " lines: ", count.str());
     if (count.served == kPipelinedClients) return;
-    std::string message = std::to_string(kPipelinedClients) + " clients each sent " + std::to_string(kLinesPerClient) +
-                          " lines numbered in sequence (" + std::to_string(kLinesPerClient * 48 / 1024) +
-                          " KiB), all at the same time and without waiting for replies, then half-closed: " +
-                          count.str();
+    std::string message = str(kPipelinedClients, " clients each sent ", kLinesPerClient,
+                              " lines numbered in sequence (", kLinesPerClient * 48 / 1024,
+                              " KiB), all at the same time and without waiting for replies, then half-closed: ",
+                              count.str());
     if (count.wrong > 0)
         throw TestFailure(message + ". First wrong: " + count.first_wrong + ". Replies out of order, or mixed with "
                           "another client's lines, mean that a connection's bytes were not handled as one ordered "
@@ -206,27 +206,24 @@ void test_requests_in_sequence(TestContext& context) {
     std::vector<SwarmClient> clients = open_swarm(context.server, 1, context.deadline);
     SwarmClient& client = clients.front();
     for (int i = 1; i <= kSequenceRequests; ++i)
-        client.pieces.push_back("request " + std::to_string(i) + " of " + std::to_string(kSequenceRequests) + "\n");
+        client.pieces.push_back(str("request ", i, " of ", kSequenceRequests, "\n"));
     for (const std::string& piece : client.pieces) client.expected += piece;
     Clock::time_point start = Clock::now();
     SwarmCount count = run_swarm(clients, kSequenceGap, context.deadline);
     Duration took = Clock::now() - start;
     auto gap_ms = std::chrono::duration_cast<std::chrono::milliseconds>(kSequenceGap).count();
-    std::string situation = std::to_string(kSequenceRequests) + " requests sent on one connection " +
-                            std::to_string(gap_ms) + " ms apart, to a server started with --delay-us " +
-                            std::to_string(kSequenceDelayUs) +
-                            " (each request takes " + std::to_string(kSequenceDelayUs / 1000) + " ms)";
-    char figures[96];
-    std::snprintf(figures, sizeof figures, "answered in %.2f s; one after the other takes at least %.2f s",
-                  seconds(took), kSequenceRequests * (kSequenceDelayUs / 1e6));
-    context.observed = figures;
+    std::string situation = str(kSequenceRequests, " requests sent on one connection ", gap_ms,
+                                " ms apart, to a server started with --delay-us ", kSequenceDelayUs,
+                                " (each request takes ", kSequenceDelayUs / 1000, " ms)");
+    context.observed = str("answered in ", fixed(seconds(took), 2), " s; one after the other takes at least ",
+                           fixed(kSequenceRequests * (kSequenceDelayUs / 1e6), 2), " s");
     if (count.served != 1)
         throw TestFailure(situation + ": " + (count.wrong ? count.first_wrong : count.str()) + ". A connection's "
                           "requests are answered in the order they came, each exactly once; two threads serving "
                           "one connection at once mix its replies up (with a pool, EPOLLONESHOT gives a connection "
                           "one worker at a time)");
     if (took < std::chrono::microseconds(kSequenceRequests * kSequenceDelayUs * 95 / 100))
-        throw TestFailure(situation + ": " + figures + ". So several requests of this one connection were in "
+        throw TestFailure(situation + ": " + context.observed + ". So several requests of this one connection were in "
                           "service at the same time: two threads served the connection at once, and its buffers "
                           "are shared between them unsynchronized (a data race). With a pool, register each "
                           "connection with EPOLLONESHOT: the kernel then reports it to one worker, and not again "
@@ -235,33 +232,67 @@ void test_requests_in_sequence(TestContext& context) {
 
 }  // namespace
 
-const TestCase pipelined_clients{"pipelined_clients", Category::Correctness,
-                                 "32 clients at once, each pipelining 2,000 numbered lines: all in order, byte-exact",
-                                 test_pipelined_clients};
-const TestCase requests_in_sequence{"requests_in_sequence", Category::Correctness,
-                                    "8 requests trickled on one connection, 50 ms of work each (--delay-us): "
-                                    "answered in order, one after the other",
-                                    test_requests_in_sequence, /*needs_process=*/false, ServerLimits{}, nullptr,
-                                    {"--delay-us", std::to_string(kSequenceDelayUs), "--workers", "8"}};
-const TestCase one_line{"one_line", Category::Correctness, "one line is echoed", test_one_line};
-const TestCase pipelined_lines{"pipelined_lines", Category::Correctness,
-                               "2,000 lines sent in one go come back complete and in order", test_pipelined_lines};
-const TestCase large_payload{"large_payload", Category::Correctness,
-                             "8 MiB to a slow-reading client with a small buffer: partial writes are finished",
-                             test_large_payload};
-const TestCase any_byte_values{"any_byte_values", Category::Correctness,
-                               "NUL, \\r, UTF-8 and every other byte value are echoed unchanged",
-                               test_any_byte_values};
-const TestCase trickled_line{"trickled_line", Category::Correctness, "a line sent one byte at a time",
-                             test_trickled_line};
-const TestCase partial_line_at_eof{"partial_line_at_eof", Category::Correctness,
-                                   "at half-close a trailing partial line is answered, then the server closes",
-                                   test_partial_line_at_eof};
-const TestCase overlong_line{"overlong_line", Category::Correctness,
-                             "64 KiB line echoed; longer line refused with ERR once; the next line echoed",
-                             test_overlong_line};
-const TestCase concurrent_streams{"concurrent_streams", Category::Correctness,
-                                  "8 clients stream 32 KiB each at the same time; each gets exactly its own lines",
-                                  test_concurrent_streams};
+const TestCase pipelined_clients{
+    .name = "pipelined_clients",
+    .category = Category::Correctness,
+    .checks = "32 clients at once, each pipelining 2,000 numbered lines: all in order, byte-exact",
+    .run = test_pipelined_clients,
+};
+const TestCase requests_in_sequence{
+    .name = "requests_in_sequence",
+    .category = Category::Correctness,
+    .checks = "8 requests trickled on one connection, 50 ms of work each (--delay-us): "
+        "answered in order, one after the other",
+    .run = test_requests_in_sequence,
+    .arguments = {"--delay-us", std::to_string(kSequenceDelayUs), "--workers", "8"},
+};
+const TestCase one_line{
+    .name = "one_line",
+    .category = Category::Correctness,
+    .checks = "one line is echoed",
+    .run = test_one_line,
+};
+const TestCase pipelined_lines{
+    .name = "pipelined_lines",
+    .category = Category::Correctness,
+    .checks = "2,000 lines sent in one go come back complete and in order",
+    .run = test_pipelined_lines,
+};
+const TestCase large_payload{
+    .name = "large_payload",
+    .category = Category::Correctness,
+    .checks = "8 MiB to a slow-reading client with a small buffer: partial writes are finished",
+    .run = test_large_payload,
+};
+const TestCase any_byte_values{
+    .name = "any_byte_values",
+    .category = Category::Correctness,
+    .checks = "NUL, \\r, UTF-8 and every other byte value are echoed unchanged",
+    .run = test_any_byte_values,
+};
+const TestCase trickled_line{
+    .name = "trickled_line",
+    .category = Category::Correctness,
+    .checks = "a line sent one byte at a time",
+    .run = test_trickled_line,
+};
+const TestCase partial_line_at_eof{
+    .name = "partial_line_at_eof",
+    .category = Category::Correctness,
+    .checks = "at half-close a trailing partial line is answered, then the server closes",
+    .run = test_partial_line_at_eof,
+};
+const TestCase overlong_line{
+    .name = "overlong_line",
+    .category = Category::Correctness,
+    .checks = "64 KiB line echoed; longer line refused with ERR once; the next line echoed",
+    .run = test_overlong_line,
+};
+const TestCase concurrent_streams{
+    .name = "concurrent_streams",
+    .category = Category::Correctness,
+    .checks = "8 clients stream 32 KiB each at the same time; each gets exactly its own lines",
+    .run = test_concurrent_streams,
+};
 
 }  // namespace checker::tests

@@ -2,6 +2,7 @@
 // accepts, or runs the loop) and a fixed pool of workers, however many clients. (Which calls a server imports
 // is system_interfaces, with each lab's rules; one thread is single_thread.)
 #include "test_cases.hpp"
+#include "text.hpp"
 
 #include <fstream>
 #include <set>
@@ -43,25 +44,26 @@ void test_loop_and_pool_threads(TestContext& context) {
     add_clients(context, clients, kConcurrentClients);
     int threads_after = context.process->thread_count();
     std::size_t processes = context.process->processes().size();
-    context.observed = std::to_string(threads_before) + " thread(s) with " + std::to_string(kConcurrentClients) +
-                       " clients connected, " + std::to_string(threads_after) + " with " +
-                       std::to_string(2 * kConcurrentClients) + ", in " + std::to_string(processes) +
-                       " process(es); --workers " + std::to_string(kPoolWorkers);
+    std::string figures = str(threads_before, " thread(s) with ", kConcurrentClients, " clients connected, ",
+                              threads_after, " with ", 2 * kConcurrentClients, ", in ", processes,
+                              " process(es)");
+    context.observed = str(figures, "; --workers ", kPoolWorkers);
     if (threads_before != expected || threads_after != expected || processes != 1)
-        throw TestFailure("started with --workers " + std::to_string(kPoolWorkers) + ", the server ran " +
-                          std::to_string(threads_before) + " thread(s) with " + std::to_string(kConcurrentClients) +
-                          " clients connected and " + std::to_string(threads_after) + " with " +
-                          std::to_string(2 * kConcurrentClients) + ", in " + std::to_string(processes) +
-                          " process(es); " + std::to_string(1 + kPoolWorkers) + " threads in one process were "
+        throw TestFailure(str("started with --workers ", kPoolWorkers, ", the server ran ", figures, "; ",
+                              1 + kPoolWorkers, " threads in one process were "
                           "expected, whatever the number of clients: the main thread and a pool of exactly "
-                          "--workers threads, started once (no thread per client or per request)");
+                          "--workers threads, started once (no thread per client or per request)"));
 }
 
 }  // namespace
 
-const TestCase loop_and_pool_threads{"loop_and_pool_threads", Category::Conformance,
-                                     "--workers 3: 4 threads (main + pool) with 20 clients and with 40",
-                                     test_loop_and_pool_threads, /*needs_process=*/true, ServerLimits{}, nullptr,
-                                     {"--workers", "3"}};
+const TestCase loop_and_pool_threads{
+    .name = "loop_and_pool_threads",
+    .category = Category::Conformance,
+    .checks = "--workers 3: 4 threads (main + pool) with 20 clients and with 40",
+    .run = test_loop_and_pool_threads,
+    .needs_process = true,
+    .arguments = {"--workers", "3"},
+};
 
 }  // namespace checker::tests

@@ -1,6 +1,7 @@
 // resources: descriptors, processes and threads come back when clients leave.
 #include "clients.hpp"
 #include "test_cases.hpp"
+#include "text.hpp"
 
 #include <thread>
 
@@ -24,7 +25,7 @@ int settled_descriptors(const ServerProcess& server, int target, Deadline deadli
 void test_no_descriptor_leak(TestContext& context) {
     auto exchange_one_line = [&](int number) {
         Connection client = Connection::open(context.server, context.deadline);
-        std::string line = "connection " + std::to_string(number) + "\n";
+        std::string line = str("connection ", number, "\n");
         client.send(line, context.deadline);
         expect_reply(client, line, line, context.deadline);
     };
@@ -34,21 +35,20 @@ void test_no_descriptor_leak(TestContext& context) {
         try {
             exchange_one_line(i);
         } catch (const TestFailure& failure) {
-            throw TestFailure("connection " + std::to_string(i) + " of " + std::to_string(kSequentialClients) +
-                              " (one line each, then close) failed: " + failure.what() + ". The server runs with " +
-                              std::to_string(kLowDescriptorLimit) + " descriptors and had " +
-                              std::to_string(baseline) + " open at the start, " +
-                              std::to_string(context.process->open_descriptors()) +
-                              " now: a server that does not close each connection runs out");
+            throw TestFailure(str("connection ", i, " of ", kSequentialClients,
+                                  " (one line each, then close) failed: ", failure.what(),
+                                  ". The server runs with ", kLowDescriptorLimit, " descriptors and had ",
+                                  baseline, " open at the start, ", context.process->open_descriptors(),
+                                  " now: a server that does not close each connection runs out"));
         }
     }
     int after = settled_descriptors(*context.process, baseline + 1, context.deadline.sooner(1s));
-    context.observed = "open descriptors: " + std::to_string(baseline) + " before, " + std::to_string(after) +
-                       " after " + std::to_string(kSequentialClients) + " connections";
+    context.observed =
+        str("open descriptors: ", baseline, " before, ", after, " after ", kSequentialClients, " connections");
     if (after > baseline + 1)
-        throw TestFailure(std::to_string(kSequentialClients) + " clients connected, sent a line and closed; the "
-                          "server's open descriptors went from " + std::to_string(baseline) + " to " +
-                          std::to_string(after) + ": every accepted connection must be closed once its client is done");
+        throw TestFailure(str(kSequentialClients, " clients connected, sent a line and closed; the server's "
+                              "open descriptors went from ", baseline, " to ", after,
+                              ": every accepted connection must be closed once its client is done"));
 }
 
 constexpr int kComingAndGoing = 8;
@@ -60,9 +60,9 @@ auto clients_come_and_go(TestContext& context, Measure measure) {
     std::vector<SwarmClient> clients = open_swarm(context.server, kComingAndGoing, context.deadline);
     int answered = exchange_lines(clients, context.deadline);
     if (answered < kComingAndGoing)
-        throw TestFailure(std::to_string(kComingAndGoing) + " clients connected at once and each sent a line; only " +
-                          std::to_string(answered) + " got it back within the test's time: this model must serve "
-                          "clients at the same time (see the concurrency tests)");
+        throw TestFailure(str(kComingAndGoing, " clients connected at once and each sent a line; only ",
+                              answered, " got it back within the test's time: this model must serve "
+                              "clients at the same time (see the concurrency tests)"));
     auto during = measure();
     clients.clear();   // closes them all
     return during;
@@ -76,7 +76,7 @@ std::vector<pid_t> children_of(const ServerProcess& server) {
 
 std::string list_pids(const std::vector<pid_t>& pids) {
     std::string text;
-    for (std::size_t i = 0; i < pids.size() && i < 5; ++i) text += (i ? ", " : "") + std::to_string(pids[i]);
+    for (std::size_t i = 0; i < pids.size() && i < 5; ++i) text += str(i ? ", " : "", pids[i]);
     return pids.size() > 5 ? text + ", ..." : text;
 }
 
@@ -91,20 +91,20 @@ void test_no_zombie_children(TestContext& context) {
         children = children_of(server);
     }
     std::vector<pid_t> zombies = server.zombies();
-    context.observed = "child processes: " + std::to_string(children_during) + " with " +
-                       std::to_string(kComingAndGoing) + " clients connected, " + std::to_string(children.size()) +
-                       " after they left (" + std::to_string(zombies.size()) + " zombies)";
+    context.observed = str("child processes: ", children_during, " with ", kComingAndGoing,
+                           " clients connected, ", children.size(), " after they left (", zombies.size(),
+                           " zombies)");
     if (!zombies.empty())
-        throw TestFailure(std::to_string(kComingAndGoing) + " clients connected, exchanged a line and left; 2 s later " +
-                          std::to_string(zombies.size()) + " children of the server were zombies (state Z, pids " +
-                          list_pids(zombies) + "). A child that has exited stays in the process table until its "
-                          "parent waits for it: handle SIGCHLD and call waitpid(-1, &status, WNOHANG) in a loop "
-                          "until it returns 0, or zombies pile up until fork() fails");
+        throw TestFailure(str(kComingAndGoing, " clients connected, exchanged a line and left; 2 s later ",
+                              zombies.size(), " children of the server were zombies (state Z, pids ",
+                              list_pids(zombies), "). A child that has exited stays in the process table "
+                              "until its parent waits for it: handle SIGCHLD and call waitpid(-1, &status, "
+                              "WNOHANG) in a loop until it returns 0, or zombies pile up until fork() fails"));
     if (!children.empty())
-        throw TestFailure(std::to_string(kComingAndGoing) + " clients connected, exchanged a line and left; 2 s later " +
-                          std::to_string(children.size()) + " children of the server were still running (pids " +
-                          list_pids(children) + "). A child serves one client: once that client is gone it must "
-                          "exit (_exit), not go back to the parent's loop or wait for anything else");
+        throw TestFailure(str(kComingAndGoing, " clients connected, exchanged a line and left; 2 s later ",
+                              children.size(), " children of the server were still running (pids ",
+                              list_pids(children), "). A child serves one client: once that client is gone "
+                              "it must exit (_exit), not go back to the parent's loop or wait for anything else"));
 }
 
 void test_thread_count_returns(TestContext& context) {
@@ -117,28 +117,39 @@ void test_thread_count_returns(TestContext& context) {
         std::this_thread::sleep_for(10ms);
         after = server.thread_count();
     }
-    context.observed = "threads: " + std::to_string(before) + " before, " + std::to_string(during) + " with " +
-                       std::to_string(kComingAndGoing) + " clients connected, " + std::to_string(after) +
-                       " after they left";
+    context.observed = str("threads: ", before, " before, ", during, " with ", kComingAndGoing,
+                           " clients connected, ", after, " after they left");
     if (after > before)
-        throw TestFailure(std::to_string(kComingAndGoing) + " clients connected, exchanged a line and left; 2 s later "
-                          "the server had " + std::to_string(after) + " threads, " + std::to_string(before) +
-                          " before they came (" + std::to_string(during) + " while they were there). A thread "
-                          "serves one client: once that client is gone it must return from its function, or "
-                          "threads pile up, each holding its stack, until no more can be created");
+        throw TestFailure(str(kComingAndGoing, " clients connected, exchanged a line and left; 2 s later the "
+                              "server had ", after, " threads, ", before, " before they came (", during,
+                              " while they were there). A thread serves one client: once that client is gone "
+                              "it must return from its function, or threads pile up, each holding its stack, "
+                              "until no more can be created"));
 }
 
 }  // namespace
 
-const TestCase no_zombie_children{"no_zombie_children", Category::Resources,
-                                  "8 clients come and go: their child processes end and are reaped (no zombies)",
-                                  test_no_zombie_children, /*needs_process=*/true};
-const TestCase thread_count_returns{"thread_count_returns", Category::Resources,
-                                    "8 clients come and go: the thread count returns to what it was",
-                                    test_thread_count_returns, /*needs_process=*/true};
-const TestCase no_descriptor_leak{"no_descriptor_leak", Category::Resources,
-                                  "1,000 sequential clients under a 64-descriptor limit; no descriptor leaks",
-                                  test_no_descriptor_leak, /*needs_process=*/true,
-                                  ServerLimits{.open_files = kLowDescriptorLimit}};
+const TestCase no_zombie_children{
+    .name = "no_zombie_children",
+    .category = Category::Resources,
+    .checks = "8 clients come and go: their child processes end and are reaped (no zombies)",
+    .run = test_no_zombie_children,
+    .needs_process = true,
+};
+const TestCase thread_count_returns{
+    .name = "thread_count_returns",
+    .category = Category::Resources,
+    .checks = "8 clients come and go: the thread count returns to what it was",
+    .run = test_thread_count_returns,
+    .needs_process = true,
+};
+const TestCase no_descriptor_leak{
+    .name = "no_descriptor_leak",
+    .category = Category::Resources,
+    .checks = "1,000 sequential clients under a 64-descriptor limit; no descriptor leaks",
+    .run = test_no_descriptor_leak,
+    .needs_process = true,
+    .limits = {.open_files = kLowDescriptorLimit},
+};
 
 }  // namespace checker::tests
