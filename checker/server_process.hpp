@@ -6,6 +6,11 @@
 // At the end the checker kills the server and every descendant it can find,
 // including ones that changed session or process group, and reaps them all.
 //
+// Where it lives: starting, waiting and killing in server_process.cpp; the
+// cgroup, the network namespace and the interrupt handler in containment.cpp;
+// what /proc says of the server in proc_files.cpp; bench's sampling in
+// resource_usage.cpp.
+//
 // Runs on the checker's main thread; not thread-safe. Several may run at once
 // (checker batch runs one per grading job): each reaps and kills only its own.
 #pragma once
