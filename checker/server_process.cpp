@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -496,6 +497,11 @@ std::optional<std::string> ServerProcess::wait_until_listening(const Endpoint& s
         return "the server listens on port " + std::to_string(ports.front()) + ", not on the port " +
                std::to_string(server.port) + " it was given: it must use the --port option";
     return "the server did not listen on " + server.str() + " in time (it must listen on the --port it is given)";
+}
+
+std::string ServerProcess::executable() const {
+    std::error_code gone;
+    return std::filesystem::read_symlink("/proc/" + std::to_string(pid_) + "/exe", gone).string();
 }
 
 int ServerProcess::open_descriptors() const {
