@@ -204,11 +204,15 @@ struct Gate {
     std::string explanation;  // the report's last words
 };
 
-Gate startup_failed(const RubricEntry& entry, const std::string& problem) {
+// `waited`: it ran but did not listen (rather than not running at all).
+Gate startup_failed(const RubricEntry& entry, const std::string& problem, bool waited) {
     return {"not run: the server did not start (see " + std::string(entry.test.name) + ")",
             "The run stopped at " + std::string(entry.test.name) + ": the server did not start (" + problem +
-                "). Every test starts the server anew, so every later test would fail the same way, each only "
-                "after waiting for it to listen. Make the server start, then grade again."};
+                "). Every test starts the server anew, so every later test would only fail the same way" +
+                (waited ? ", each after waiting up to " + std::to_string(whole_seconds(kStartupPerStart)) +
+                              " s for it to listen"
+                        : std::string()) +
+                ". Make the server start, then grade again."};
 }
 
 Gate first_test_failed(const RubricEntry& entry) {
@@ -314,7 +318,7 @@ GradeReport grade(const Lab& lab, const GradeTarget& target, const std::vector<s
         report.outcomes.push_back(grade_one(lab, entry, target, budgets, startup_error));
         const TestOutcome& outcome = report.outcomes.back();
         if (outcome.status == Status::Failed || outcome.status == Status::Observed) failed.push_back(entry.test.name);
-        if (!startup_error.empty()) gate = startup_failed(entry, startup_error);
+        if (!startup_error.empty()) gate = startup_failed(entry, startup_error, outcome.startup_seconds > 0);
         else if (&entry == &lab.rubric.front() && outcome.status == Status::Failed) gate = first_test_failed(entry);
     }
     bool stopped = std::any_of(report.outcomes.begin(), report.outcomes.end(),
