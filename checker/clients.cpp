@@ -182,6 +182,11 @@ int thread_count_at_rest(const Endpoint& server, const ServerProcess& process, D
     return lowest;
 }
 
+std::optional<int> descriptors_gained(int baseline, int now) {
+    if (baseline < 0 || now < 0) return std::nullopt;
+    return std::max(0, now - baseline);
+}
+
 void ensure_own_descriptor_limit(int needed) {
     rlimit limit{};
     if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) throw std::system_error(errno, std::generic_category(), "getrlimit");

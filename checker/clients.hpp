@@ -8,6 +8,7 @@
 #include "connection.hpp"
 #include "server_process.hpp"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,12 @@ int exchange_lines(std::vector<SwarmClient>& clients, Deadline deadline);
 // checker's probe that saw it listening) end.
 int thread_count_at_rest(const Endpoint& server, const ServerProcess& process, Deadline deadline,
                          Duration settle = 200ms);
+
+// How many descriptors the server holds beyond `baseline`, both counts from
+// /proc (ServerProcess::open_descriptors). Never negative: the server may have
+// closed some of its own since (the checker's probe connection, say). Nothing
+// when either count is -1: the process had ended, and /proc could not tell.
+std::optional<int> descriptors_gained(int baseline, int now);
 
 // Raises the checker's own RLIMIT_NOFILE (soft limit) to at least `needed`,
 // or throws std::runtime_error saying how to raise the hard limit.

@@ -490,9 +490,11 @@ void test_c10k(TestContext& context) {
         if (open_one_more(context, client, stalled)) clients.push_back(std::move(client));
     }
     int opened = static_cast<int>(clients.size());
-    int held = settled_count(*context.process, baseline + opened, context.deadline) - baseline;
-    std::string situation = std::to_string(opened) + " connections open at once (the server held " +
-                            std::to_string(held) + ")";
+    std::optional<int> held =
+        descriptors_gained(baseline, settled_count(*context.process, baseline + opened, context.deadline));
+    std::string situation = std::to_string(opened) + " connections open at once (" +
+                            (held ? "the server held " + std::to_string(*held)
+                                  : std::string("its descriptors could not be counted: it had ended")) + ")";
     context.observed = situation;
     if (!context.process->running())
         throw TestFailure("with " + situation + ", the server " + context.process->exit_description());

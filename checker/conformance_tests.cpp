@@ -26,8 +26,11 @@ struct Observation {
     int threads = 0;             // and while they were connected
 
     std::string describe() const {
-        return "with " + std::to_string(kObservedClients) + " clients connected at once (" + std::to_string(answered) +
-               " answered), the server ran " + std::to_string(threads) + " thread" + (threads == 1 ? "" : "s") +
+        std::string clients = "with " + std::to_string(kObservedClients) + " clients connected at once (" +
+                              std::to_string(answered) + " answered), ";
+        if (threads < 0 || threads_before < 0)   // /proc had nothing: the server had ended
+            return clients + "the server's threads could not be counted: it had ended";
+        return clients + "the server ran " + std::to_string(threads) + " thread" + (threads == 1 ? "" : "s") +
                " (" + std::to_string(threads_before) + " before they came) and had " + std::to_string(children) +
                " child process" + (children == 1 ? "" : "es");
     }

@@ -30,6 +30,25 @@ private:
     Clock::time_point at_;
 };
 
+// Time that runs out only while it is charged, unlike a Deadline: the grader
+// keeps one for the tests and one for the server's start-ups, so that a slow
+// start does not eat the tests' time (nor the tests the start-ups').
+class TimeBudget {
+public:
+    explicit TimeBudget(Duration total) : total_(total), left_(total) {}
+
+    Duration total() const { return total_; }
+    Duration left() const { return left_; }
+    Duration spent() const { return total_ - left_; }
+    // `wanted` from now, or sooner if less is left.
+    Deadline deadline(Duration wanted) const { return Deadline(std::min(wanted, left_)); }
+    void charge(Duration used) { left_ -= std::min(std::max(used, Duration::zero()), left_); }
+
+private:
+    Duration total_;
+    Duration left_;
+};
+
 inline double seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
 
 }  // namespace checker

@@ -28,7 +28,9 @@ struct TestOutcome {
     std::string message;          // why it failed, or what was observed
     std::string observed;         // figures measured along the way
     std::string server_output;    // the tail of the server's output, when it failed
-    double seconds = 0;
+    double seconds = 0;           // the test's own time, the server's start-up not included
+    double startup_seconds = 0;   // how long the server took to listen (0 with --connect)
+    bool server_died = false;     // the server ended during the test, and the test did not stop it
 };
 
 struct GradeReport {
@@ -36,8 +38,12 @@ struct GradeReport {
     std::string target;
     std::vector<TestOutcome> outcomes;
     std::string setup_error;      // grading could not start at all (only then)
+    std::string stopped_by;       // why the tests NotRun were not run (the gate's failure), in words
+    std::string startup_note;     // how long the server took to listen, when that is worth saying
     int score() const;
     int max_score() const;
+    // Full marks, and no test failed (a crash fails even a test worth no points).
+    bool passed() const;
 };
 
 // Grades `target` on `lab`. `only`, if not empty, names the tests to run.

@@ -8,7 +8,8 @@
 //   checker bench [--connections N] [--size B] [--duration S] ... -- SERVER_CMD [ARGS...]
 //   checker bench-report --csv FILE --out DIR [--pairs FILE]
 //
-// Exit status: 0 full marks, 1 points missing, 2 usage or setup error.
+// Exit status: 0 full marks (and no test failed), 1 points missing or a test failed, 2 usage or
+// setup error.
 // The only translation unit of the checker that includes CLI11.
 #include "batch.hpp"
 #include "bench/bench.hpp"
@@ -77,7 +78,7 @@ int run_grade(const GradeArguments& arguments) {
         GradeReport report = grade(*lab, target, arguments.only);
         print_report(std::cout, report);
         if (!arguments.json.empty()) write_results_json(arguments.json, &report, "");
-        return report.score() == report.max_score() ? 0 : 1;
+        return report.passed() ? 0 : 1;
     } catch (const std::exception& error) {
         return setup_error(arguments, error.what());
     }

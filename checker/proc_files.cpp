@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -105,6 +106,11 @@ std::vector<int> listening_ports(const std::vector<pid_t>& pids) {
 }
 
 // ---- what /proc says about the graded server
+
+std::string ServerProcess::executable() const {
+    std::error_code gone;
+    return std::filesystem::read_symlink("/proc/" + std::to_string(pid_) + "/exe", gone).string();
+}
 
 int ServerProcess::open_descriptors() const {
     DIR* fds = ::opendir(("/proc/" + std::to_string(pid_) + "/fd").c_str());

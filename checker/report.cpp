@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <ostream>
 #include <sstream>
+#include <vector>
 
 namespace checker {
 
@@ -32,6 +33,21 @@ std::string outcome_text(const TestOutcome& outcome) {
     return text;
 }
 
+// The report's last words: how long the server took to start, and which
+// failure stopped the run (the gate), if one did.
+std::vector<std::string> closing_lines(const GradeReport& report) {
+    std::vector<std::string> lines;
+    if (!report.startup_note.empty()) lines.push_back(report.startup_note);
+    std::size_t not_run = 0;
+    for (const TestOutcome& outcome : report.outcomes) not_run += outcome.status == Status::NotRun;
+    if (not_run > 0)
+        lines.push_back(std::to_string(not_run) + (not_run == 1 ? " more test was" : " more tests were") +
+                        " not run. " +
+                        (report.stopped_by.empty() ? "Fix the first failure above, then grade again."
+                                                   : report.stopped_by));
+    return lines;
+}
+
 }  // namespace
 
 void print_report(std::ostream& out, const GradeReport& report) {
@@ -56,9 +72,7 @@ void print_report(std::ostream& out, const GradeReport& report) {
             << outcome.entry->test.checks << "\n"
             << indented(outcome_text(outcome), "  ");
     }
-    std::size_t not_run = 0;
-    for (const TestOutcome& outcome : report.outcomes) not_run += outcome.status == Status::NotRun;
-    if (not_run > 0) out << "\n" << not_run << " more tests were not run: fix the first failure above, then grade again.\n";
+    for (const std::string& line : closing_lines(report)) out << "\n" << line << "\n";
 }
 
 std::string json_string(std::string_view text) {
@@ -85,10 +99,12 @@ void write_results_json(const std::string& path, const GradeReport* report, cons
         out << "  \"score\": 0,\n  \"output\": " << json_string(setup_error) << ",\n  \"tests\": []\n}\n";
         return;
     }
+    std::string summary = "Lab " + report->lab->name + ": " + std::to_string(report->score()) + "/" +
+                          std::to_string(report->max_score());
+    for (const std::string& line : closing_lines(*report)) summary += "\n" + line;
     out << "  \"score\": " << report->score() << ",\n"
         << "  \"max_score\": " << report->max_score() << ",\n"
-        << "  \"output\": " << json_string("Lab " + report->lab->name + ": " + std::to_string(report->score()) + "/" +
-                                           std::to_string(report->max_score())) << ",\n"
+        << "  \"output\": " << json_string(summary) << ",\n"
         << "  \"tests\": [\n";
     for (std::size_t i = 0; i < report->outcomes.size(); ++i) {
         const TestOutcome& outcome = report->outcomes[i];

@@ -58,6 +58,9 @@ public:
     ServerProcess& operator=(const ServerProcess&) = delete;
 
     pid_t pid() const { return pid_; }
+    // The binary the server process runs now (/proc/PID/exe): what a wrapper
+    // that exec()s the server (a script, a timer) ends up running. "" once it ended.
+    std::string executable() const;
 
     // Waits until `server` accepts connections. Returns a diagnosis when it
     // does not: it exited, crashed, or listens somewhere else.

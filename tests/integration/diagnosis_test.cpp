@@ -39,6 +39,10 @@ TEST(Diagnosis, ServerThatNeverListens) {
     auto run = run_checker({"grade", "--lab", "blocking", "--", "sh", "-c", "sleep 100; : checker-test-never-listens"});
     EXPECT_EQ(run.exit_code, 1) << run.output;
     EXPECT_NE(run.output.find("did not listen"), std::string::npos) << run.output;
+    // The gate, in the report's last line: every test would wait for it again.
+    EXPECT_NE(run.output.find("more tests were not run. The run stopped at one_line: the server did not start"),
+              std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("Every test starts the server anew"), std::string::npos) << run.output;
     EXPECT_LT(run.seconds, 15);
     EXPECT_TRUE(run.leftovers.empty());
 }

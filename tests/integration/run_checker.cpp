@@ -9,7 +9,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 namespace iolab_test {
 
@@ -34,37 +38,77 @@ CheckerRun grade(const std::string& lab, const std::string& server, const std::s
     return run_checker(arguments, timeout_seconds);
 }
 
-CheckerRun run_checker(std::vector<std::string> arguments, double timeout_seconds) {
-    char json_path[] = "/tmp/iolab-test-results-XXXXXX";
-    int json_fd = ::mkstemp(json_path);
-    ::close(json_fd);
-    // --json goes before "--" (which starts the server's own command line).
-    auto end_of_options = std::find(arguments.begin(), arguments.end(), "--");
-    arguments.insert(end_of_options, {"--json", json_path});
-    std::vector<std::string> command{build_dir() + "/checker"};
-    command.insert(command.end(), arguments.begin(), arguments.end());
-    // The server's command line ends with this word (its path, or the script of "sh -c").
-    auto separator = std::find(arguments.begin(), arguments.end(), "--");
-    bool has_server = separator != arguments.end() && separator + 1 != arguments.end();
-    std::string server_path = has_server ? arguments.back() : "";
+namespace {
 
-    CheckerRun run;
-    auto start = checker::Clock::now();
-    {
-        checker::ServerProcess checker_process(command, checker::ServerLimits{.open_files = 20000, .processes = 4096});
-        if (checker_process.wait_for_exit(checker::Deadline(std::chrono::duration_cast<checker::Duration>(
-                std::chrono::duration<double>(timeout_seconds)))) &&
-            WIFEXITED(*checker_process.exit_status()))
-            run.exit_code = WEXITSTATUS(*checker_process.exit_status());
-        run.output = checker_process.output_tail(200);
-        // Before this harness cleans up: did the checker leave anything of the server behind?
-        if (!server_path.empty()) run.leftovers = processes_matching(server_path);
+// One checker run under way.
+class PendingRun {
+public:
+    PendingRun(std::vector<std::string> arguments, double timeout_seconds)
+        : deadline_(std::chrono::duration_cast<checker::Duration>(std::chrono::duration<double>(timeout_seconds))) {
+        int json_fd = ::mkstemp(json_path_);
+        ::close(json_fd);
+        // --json goes before "--" (which starts the server's own command line).
+        auto end_of_options = std::find(arguments.begin(), arguments.end(), "--");
+        arguments.insert(end_of_options, {"--json", json_path_});
+        std::vector<std::string> command{build_dir() + "/checker"};
+        command.insert(command.end(), arguments.begin(), arguments.end());
+        // The server's command line ends with this word (its path, or the script of "sh -c").
+        auto separator = std::find(arguments.begin(), arguments.end(), "--");
+        bool has_server = separator != arguments.end() && separator + 1 != arguments.end();
+        server_path_ = has_server ? arguments.back() : "";
+        process_.emplace(command, checker::ServerLimits{.open_files = 20000, .processes = 4096});
     }
-    run.seconds = checker::seconds(checker::Clock::now() - start);
-    std::ifstream json(json_path);
-    run.results_json.assign(std::istreambuf_iterator<char>(json), {});
-    ::unlink(json_path);
-    return run;
+    PendingRun(const PendingRun&) = delete;
+    PendingRun& operator=(const PendingRun&) = delete;
+    ~PendingRun() { ::unlink(json_path_); }
+
+    bool done() { return !process_->running() || deadline_.passed(); }
+
+    // Once done(): what it did; the checker is killed if it is still running.
+    CheckerRun finish() {
+        CheckerRun run;
+        if (!process_->running() && WIFEXITED(*process_->exit_status()))
+            run.exit_code = WEXITSTATUS(*process_->exit_status());
+        run.output = process_->output_tail(200);
+        // Before this harness cleans up: did the checker leave anything of the server behind?
+        if (!server_path_.empty()) run.leftovers = processes_matching(server_path_);
+        process_.reset();
+        run.seconds = checker::seconds(checker::Clock::now() - start_);
+        std::ifstream json(json_path_);
+        run.results_json.assign(std::istreambuf_iterator<char>(json), {});
+        return run;
+    }
+
+private:
+    char json_path_[32] = "/tmp/iolab-test-results-XXXXXX";
+    checker::Clock::time_point start_ = checker::Clock::now();
+    checker::Deadline deadline_;
+    std::string server_path_;
+    std::optional<checker::ServerProcess> process_;
+};
+
+}  // namespace
+
+std::vector<CheckerRun> run_checkers(const std::vector<std::vector<std::string>>& runs, std::size_t at_once,
+                                     double timeout_seconds) {
+    std::vector<CheckerRun> results(runs.size());
+    std::map<std::size_t, std::unique_ptr<PendingRun>> running;
+    std::size_t next = 0;
+    while (next < runs.size() || !running.empty()) {
+        for (; next < runs.size() && running.size() < std::max<std::size_t>(at_once, 1); ++next)
+            running[next] = std::make_unique<PendingRun>(runs[next], timeout_seconds);
+        for (auto it = running.begin(); it != running.end();) {
+            if (!it->second->done()) { ++it; continue; }
+            results[it->first] = it->second->finish();
+            it = running.erase(it);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return results;
+}
+
+CheckerRun run_checker(std::vector<std::string> arguments, double timeout_seconds) {
+    return run_checkers({std::move(arguments)}, 1, timeout_seconds).front();
 }
 
 std::vector<int> processes_matching(const std::string& needle) {

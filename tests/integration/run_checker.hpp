@@ -27,6 +27,12 @@ CheckerRun grade(const std::string& lab, const std::string& server, const std::s
 // build/checker ARGUMENTS... --json TMP  (for runs that are not a plain grade)
 CheckerRun run_checker(std::vector<std::string> arguments, double timeout_seconds = 60);
 
+// Several runs of build/checker ARGUMENTS... --json TMP, at most `at_once` of
+// them at a time (all from this thread: ServerProcess is not thread-safe).
+// The results in the order of `runs`.
+std::vector<CheckerRun> run_checkers(const std::vector<std::vector<std::string>>& runs, std::size_t at_once,
+                                     double timeout_seconds);
+
 // Processes whose command line contains `needle` (other than this one), among
 // those started from this directory (other checkouts may run the same tests).
 std::vector<int> processes_matching(const std::string& needle);
