@@ -98,7 +98,12 @@ $(BUILD)/labs/%: $(BUILD)/obj/labs/%/server.o $(BUILD)/libiolab.a
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ -o $@
 
-$(BUILD)/fixtures/%: $(BUILD)/obj/tests/fixtures/%.o $(FIXTURE_SUPPORT_OBJ) $(BUILD)/libiolab.a
+# An archive, not the objects: a fixture links only what it uses, so that
+# one without threads does not import std::thread (system_interfaces reads it).
+$(BUILD)/libfixtures.a: $(FIXTURE_SUPPORT_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/fixtures/%: $(BUILD)/obj/tests/fixtures/%.o $(BUILD)/libfixtures.a $(BUILD)/libiolab.a
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ -o $@
 
@@ -111,7 +116,7 @@ $(BUILD)/short_io_shim.so: checker/short_io_shim.c | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CC) -std=gnu11 -O2 -g -Wall -Wextra -Werror -fPIC -shared $< -o $@ -ldl
 
-$(BUILD)/tests/run_tests: $(TEST_OBJ) $(CHECKER_OBJ) $(FIXTURE_SUPPORT_OBJ) $(BUILD)/libiolab.a
+$(BUILD)/tests/run_tests: $(TEST_OBJ) $(CHECKER_OBJ) $(BUILD)/libfixtures.a $(BUILD)/libiolab.a
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ $(shell pkg-config --libs gtest) -o $@
 

@@ -1,5 +1,6 @@
 // concurrency: one client must not hold up the others.
 #include "clients.hpp"
+#include "probes.hpp"
 #include "test_cases.hpp"
 
 
@@ -13,53 +14,6 @@
 namespace checker::tests {
 
 namespace {
-
-// More idle clients than glibc's POSIX AIO pool has threads by default (20).
-constexpr int kIdleCrowd = 32;
-// The most idle clients idle_client_capacity opens (under the server's 1,024 descriptors).
-constexpr int kMostIdle = 250;
-// How long a new client waits for its reply before idle_client_capacity calls the server full.
-constexpr Duration kProbeWait = 1s;
-
-std::string clients(std::size_t count) { return std::to_string(count) + (count == 1 ? " client" : " clients"); }
-
-int milliseconds(Duration d) {
-    return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
-}
-
-// ", the server running N threads", from /proc (nothing with --connect).
-std::string threads_now(const TestContext& context) {
-    int threads = context.process ? context.process->thread_count() : -1;
-    return threads > 0 ? ", the server running " + std::to_string(threads) + (threads == 1 ? " thread" : " threads")
-                       : "";
-}
-
-// The server's open descriptors, once they stop growing towards `target`.
-int settled_count(const ServerProcess& server, int target, Deadline deadline) {
-    int count = server.open_descriptors();
-    Clock::time_point last_change = Clock::now();
-    while (count < target && !deadline.passed() && Clock::now() - last_change < 500ms) {
-        std::this_thread::sleep_for(20ms);
-        int now = server.open_descriptors();
-        if (now != count) last_change = Clock::now();
-        count = now;
-    }
-    return count;
-}
-
-// A fresh client sends one line; true if the reply came back in time.
-bool new_client_served(const Endpoint& server, Deadline deadline) {
-    Connection probe;
-    std::string why;
-    if (!Connection::try_open(server, deadline, probe, why)) return false;
-    std::string line = "a new client\n";
-    try {
-        probe.send(line, deadline);
-        return probe.read_exact(line.size(), deadline).data == line;
-    } catch (const TestFailure&) {
-        return false;
-    }
-}
 
 void test_idle_client(TestContext& context) {
     Connection idle = Connection::open(context.server, context.deadline);
@@ -175,68 +129,6 @@ void test_many_clients(TestContext& context) {
                       "watches every connection in each wait, and accepts every client waiting in the backlog");
 }
 
-// A server started with room for more descriptors than an fd_set holds.
-constexpr int kRoomyDescriptorLimit = 2 * FD_SETSIZE;
-constexpr int kClientsPastFdSetsize = FD_SETSIZE + 76;
-
-// Connects more clients at once than FD_SETSIZE, each sending one line.
-SwarmCount swarm_past_fd_setsize(TestContext& context) {
-    ensure_own_descriptor_limit(kClientsPastFdSetsize + 64);
-    std::vector<SwarmClient> clients;
-    try {
-        clients = open_swarm(context.server, kClientsPastFdSetsize, context.deadline);
-    } catch (const TestFailure& failure) {
-        if (context.process->running()) throw;
-        throw TestFailure("while " + std::to_string(kClientsPastFdSetsize) + " clients were connecting, the server " +
-                          context.process->exit_description() + ". A descriptor numbered FD_SETSIZE (" +
-                          std::to_string(FD_SETSIZE) + ") or more must never go into an fd_set: FD_SET() would "
-                          "write past its end (this build aborts instead)");
-    }
-    for (std::size_t i = 0; i < clients.size(); ++i) {
-        clients[i].pieces = {"past FD_SETSIZE, client " + std::to_string(i) + "\n"};
-        clients[i].expected = clients[i].pieces.front();
-    }
-    SwarmCount count = run_swarm(clients, 0s, context.deadline);
-    context.observed = std::to_string(kClientsPastFdSetsize) + " clients at once: " + count.str();
-    if (!context.process->running())
-        throw TestFailure(std::to_string(kClientsPastFdSetsize) + " clients connected at once and sent a line each (" +
-                          count.str() + "); then the server " + context.process->exit_description() +
-                          ". A descriptor numbered FD_SETSIZE (" + std::to_string(FD_SETSIZE) + ") or more must "
-                          "never go into an fd_set: FD_SET() would write past its end (this build aborts instead)");
-    if (count.wrong > 0) throw TestFailure(count.str() + ". First wrong: " + count.first_wrong);
-    if (count.waiting > 0)
-        throw TestFailure(std::to_string(kClientsPastFdSetsize) + " clients connected at once and sent a line each: " +
-                          count.str() + ". A client the server cannot watch must be refused (closed at once), not "
-                          "left waiting for an answer that never comes");
-    return count;
-}
-
-void expect_serving_after(TestContext& context, const std::string& after) {
-    Connection next = Connection::open(context.server, context.deadline);
-    std::string line = "and now?\n";
-    next.send(line, context.deadline);
-    expect_reply(next, line, line, context.deadline, "After " + after + ", the server must go on serving");
-}
-
-void test_fd_setsize_refusal(TestContext& context) {
-    SwarmCount count = swarm_past_fd_setsize(context);
-    constexpr int kEnoughServed = FD_SETSIZE * 3 / 4;
-    if (count.served < kEnoughServed)
-        throw TestFailure(std::to_string(kClientsPastFdSetsize) + " clients connected at once and sent a line each: " +
-                          count.str() + "; at least " + std::to_string(kEnoughServed) + " should have been served. "
-                          "Refuse only the clients whose descriptor does not fit in an fd_set");
-    expect_serving_after(context, "refusing the clients past FD_SETSIZE");
-}
-
-void test_past_fd_setsize(TestContext& context) {
-    SwarmCount count = swarm_past_fd_setsize(context);
-    if (count.served < kClientsPastFdSetsize)
-        throw TestFailure(std::to_string(kClientsPastFdSetsize) + " clients connected at once (the server may open " +
-                          std::to_string(kRoomyDescriptorLimit) + " descriptors) and sent a line each: " +
-                          count.str() + ". poll() has no FD_SETSIZE ceiling: every client must be served");
-    expect_serving_after(context, "serving more than FD_SETSIZE clients at once");
-}
-
 void test_stalled_half_line(TestContext& context) {
     Connection stalled = Connection::open(context.server, context.deadline);
     std::string first_half = "the first half of a line, ";
@@ -288,63 +180,6 @@ void test_hundred_clients(TestContext& context) {
                       ". A server that serves a fixed number of clients at a time (a pool of threads or "
                       "processes each blocked on one client) makes the others wait; bytes from another client's "
                       "lines mean state shared between connections");
-}
-
-// The newcomer comes only once the server has taken in the idle crowd, and a
-// moment later, so that it tests the pool, not the order of arrival. glibc
-// serves its queue out of order: while a pool thread that was told of work has
-// not woken yet, new requests are queued for it, and a request submitted later
-// may find the pool below its 20 threads and get a thread of its own. A client
-// that came right behind the crowd could be served by that luck.
-void let_the_crowd_settle(const TestContext& context, int baseline) {
-    if (context.process) settled_count(*context.process, baseline + kIdleCrowd, context.deadline.sooner(1s));
-    std::this_thread::sleep_for(100ms);
-}
-
-void test_many_idle_clients(TestContext& context) {
-    int baseline = context.process ? context.process->open_descriptors() : 0;
-    std::vector<Connection> idle;
-    for (int i = 0; i < kIdleCrowd; ++i) idle.push_back(Connection::open(context.server, context.deadline));
-    let_the_crowd_settle(context, baseline);
-    Connection next = Connection::open(context.server, context.deadline);
-    std::string line = "am I served while 32 clients sit idle?\n";
-    Clock::time_point sent = Clock::now();
-    next.send(line, context.deadline);
-    expect_reply(next, line, line, context.deadline,
-                 std::to_string(kIdleCrowd) + " clients are connected and send nothing; this one came after them. "
-                 "A server that ties up a thread for every client waiting for input stops answering once all its "
-                 "threads wait: glibc's POSIX AIO performs each aio_read() with a blocking read() in a pool thread, "
-                 "20 threads unless aio_init() asks for more, and queues the requests beyond that");
-    context.observed = "client " + std::to_string(kIdleCrowd + 1) + " was answered in " +
-                       std::to_string(milliseconds(Clock::now() - sent)) + " ms while " + std::to_string(kIdleCrowd) +
-                       " sat idle";
-}
-
-// Adds idle clients one at a time and, after each, checks that a new client
-// is still answered: the number of clients the server can keep waiting for
-// input at once. Reports it; a model with a fixed pool of threads stops there.
-void test_idle_client_capacity(TestContext& context) {
-    std::vector<Connection> idle;
-    while (static_cast<int>(idle.size()) < kMostIdle) {
-        if (context.deadline.remaining() < kProbeWait + 500ms) {
-            context.observed = "a new client was still answered with " + clients(idle.size()) +
-                               " idle when the test's time ran out" + threads_now(context);
-            return;
-        }
-        if (!new_client_served(context.server, Deadline(kProbeWait))) {
-            context.observed = "at most " + clients(idle.size()) + " idle at once" + threads_now(context);
-            throw TestFailure("with " + clients(idle.size()) + " idle, client " + std::to_string(idle.size() + 1) +
-                              " sent a line and got nothing within " + std::to_string(milliseconds(kProbeWait)) +
-                              " ms" + threads_now(context) + ": this server keeps at most " + clients(idle.size()) +
-                              " waiting for input at once. "
-                              "Where a waiting client holds a thread, that is the number of threads: one in an "
-                              "iterative server; the pool's size with glibc's POSIX AIO, whose pool thread blocks in "
-                              "read() for every pending aio_read");
-        }
-        idle.push_back(Connection::open(context.server, context.deadline));
-    }
-    context.observed = "a new client was still answered with " + clients(kMostIdle) +
-                       " idle (the most this test opens)" + threads_now(context);
 }
 
 // Several clients stall in the middle of a line, more of them than a pool of
@@ -529,46 +364,65 @@ void test_c10k(TestContext& context) {
 
 }  // namespace
 
-const TestCase stalled_half_line{"stalled_half_line", Category::Concurrency,
-                                 "a second client is served while a first one stops in the middle of a line",
-                                 test_stalled_half_line};
-const TestCase hundred_clients{"hundred_clients", Category::Concurrency,
-                               "100 clients connected at once, each gets its own 3 lines back byte for byte",
-                               test_hundred_clients};
-const TestCase slow_clients{"slow_clients", Category::Concurrency,
-                            "8 clients stop mid-line (server run with --workers 4); another is served meanwhile",
-                            test_slow_clients, /*needs_process=*/false, ServerLimits{}, nullptr, {"--workers", "4"}};
-const TestCase overlap{"overlap", Category::Concurrency,
-                       "8 requests at once, each waiting 100 ms (--delay-us): about 8 in service at once",
-                       test_overlap, /*needs_process=*/false, ServerLimits{}, nullptr, kOverlapArguments};
-const TestCase overlap_pool{"overlap_pool", Category::Concurrency,
-                            "8 requests at once, each waiting 100 ms, --workers 4: about 4 in service at once",
-                            test_overlap_pool, /*needs_process=*/false, ServerLimits{}, nullptr, kOverlapArguments};
-const TestCase c10k{"c10k", Category::Concurrency,
-                    "10,000 connections open at once; a sample of 100 across them served byte-exact",
-                    test_c10k, /*needs_process=*/true, ServerLimits{.open_files = kC10kDescriptorLimit}};
+const TestCase stalled_half_line{
+    .name = "stalled_half_line",
+    .category = Category::Concurrency,
+    .checks = "a second client is served while a first one stops in the middle of a line",
+    .run = test_stalled_half_line,
+};
+const TestCase hundred_clients{
+    .name = "hundred_clients",
+    .category = Category::Concurrency,
+    .checks = "100 clients connected at once, each gets its own 3 lines back byte for byte",
+    .run = test_hundred_clients,
+};
+const TestCase slow_clients{
+    .name = "slow_clients",
+    .category = Category::Concurrency,
+    .checks = "8 clients stop mid-line (server run with --workers 4); another is served meanwhile",
+    .run = test_slow_clients,
+    .arguments = {"--workers", "4"},
+};
+const TestCase overlap{
+    .name = "overlap",
+    .category = Category::Concurrency,
+    .checks = "8 requests at once, each waiting 100 ms (--delay-us): about 8 in service at once",
+    .run = test_overlap,
+    .arguments = kOverlapArguments,
+};
+const TestCase overlap_pool{
+    .name = "overlap_pool",
+    .category = Category::Concurrency,
+    .checks = "8 requests at once, each waiting 100 ms, --workers 4: about 4 in service at once",
+    .run = test_overlap_pool,
+    .arguments = kOverlapArguments,
+};
+const TestCase c10k{
+    .name = "c10k",
+    .category = Category::Concurrency,
+    .checks = "10,000 connections open at once; a sample of 100 across them served byte-exact",
+    .run = test_c10k,
+    .needs_process = true,
+    .limits = {.open_files = kC10kDescriptorLimit},
+};
 
-const TestCase idle_client{"idle_client", Category::Concurrency,
-                           "a second client is served while a first one sits idle", test_idle_client};
-const TestCase slow_reader{"slow_reader", Category::Concurrency,
-                           "a client floods without reading; another is served meanwhile, and the flood's replies "
-                           "all come later", test_slow_reader};
-const TestCase many_clients{"many_clients", Category::Concurrency,
-                            "500 clients at once, lines cut mid-way and interleaved: every reply byte-exact",
-                            test_many_clients};
-const TestCase fd_setsize_refusal{"fd_setsize_refusal", Category::Concurrency,
-                                  "1,100 clients at once (> FD_SETSIZE): those past it refused cleanly, the rest "
-                                  "served",
-                                  test_fd_setsize_refusal, /*needs_process=*/true,
-                                  ServerLimits{.open_files = kRoomyDescriptorLimit}};
-const TestCase past_fd_setsize{"past_fd_setsize", Category::Concurrency,
-                               "1,100 clients at once (> FD_SETSIZE): every one served", test_past_fd_setsize,
-                               /*needs_process=*/true, ServerLimits{.open_files = kRoomyDescriptorLimit}};
-const TestCase many_idle_clients{"many_idle_clients", Category::Concurrency,
-                                 "a 33rd client is served while 32 sit idle (more than glibc's 20 AIO threads)",
-                                 test_many_idle_clients};
-const TestCase idle_client_capacity{"idle_client_capacity", Category::Concurrency,
-                                    "idle clients are added until a new one goes unanswered (at most 250)",
-                                    test_idle_client_capacity};
-
+const TestCase idle_client{
+    .name = "idle_client",
+    .category = Category::Concurrency,
+    .checks = "a second client is served while a first one sits idle",
+    .run = test_idle_client,
+};
+const TestCase slow_reader{
+    .name = "slow_reader",
+    .category = Category::Concurrency,
+    .checks = "a client floods without reading; another is served meanwhile, and the flood's replies "
+        "all come later",
+    .run = test_slow_reader,
+};
+const TestCase many_clients{
+    .name = "many_clients",
+    .category = Category::Concurrency,
+    .checks = "500 clients at once, lines cut mid-way and interleaved: every reply byte-exact",
+    .run = test_many_clients,
+};
 }  // namespace checker::tests

@@ -130,17 +130,33 @@ void test_system_interfaces(TestContext& context) {
 
 }  // namespace
 
-const TestCase process_per_client{"process_per_client", Category::Conformance,
-                                  "with 4 clients connected, the server has a child process for each",
-                                  test_process_per_client, /*needs_process=*/true};
-const TestCase thread_per_client{"thread_per_client", Category::Conformance,
-                                 "with 4 clients connected, the server has a thread more for each",
-                                 test_thread_per_client, /*needs_process=*/true};
-const TestCase single_thread{"single_thread", Category::Conformance,
-                             "with 4 clients connected, the server is still one process with one thread",
-                             test_single_thread, /*needs_process=*/true};
-const TestCase system_interfaces{"system_interfaces", Category::Conformance,
-                                 "the binary imports the system calls of its model and none of another's",
-                                 test_system_interfaces, /*needs_process=*/true};
+const TestCase process_per_client{
+    .name = "process_per_client",
+    .category = Category::Conformance,
+    .checks = "with 4 clients connected, the server has a child process for each",
+    .run = test_process_per_client,
+    .needs_process = true,
+};
+const TestCase thread_per_client{
+    .name = "thread_per_client",
+    .category = Category::Conformance,
+    .checks = "with 4 clients connected, the server has a thread more for each",
+    .run = test_thread_per_client,
+    .needs_process = true,
+};
+const TestCase single_thread{
+    .name = "single_thread",
+    .category = Category::Conformance,
+    .checks = "with 4 clients connected, the server is still one process with one thread",
+    .run = test_single_thread,
+    .needs_process = true,
+};
+const TestCase system_interfaces{
+    .name = "system_interfaces",
+    .category = Category::Conformance,
+    .checks = "the binary imports the system calls of its model and none of another's",
+    .run = test_system_interfaces,
+    .needs_process = true,
+};
 
 }  // namespace checker::tests

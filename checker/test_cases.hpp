@@ -6,7 +6,9 @@
 
 namespace checker::tests {
 
-// correctness_tests.cpp
+// General tests: each applies to every model whose concept it checks.
+
+// correctness_tests.cpp: the protocol, byte for byte
 extern const TestCase one_line;
 extern const TestCase pipelined_lines;
 extern const TestCase large_payload;
@@ -18,7 +20,18 @@ extern const TestCase concurrent_streams;
 extern const TestCase pipelined_clients;
 extern const TestCase requests_in_sequence;
 
-// robustness_tests.cpp
+// concurrency_tests.cpp: one client must not hold up the others
+extern const TestCase idle_client;
+extern const TestCase slow_reader;
+extern const TestCase many_clients;
+extern const TestCase stalled_half_line;
+extern const TestCase hundred_clients;
+extern const TestCase slow_clients;
+extern const TestCase overlap;
+extern const TestCase overlap_pool;
+extern const TestCase c10k;
+
+// robustness_tests.cpp: resets, signals, short I/O, memory, descriptors, idling
 extern const TestCase client_reset;
 extern const TestCase sigterm_exit;
 extern const TestCase short_io;
@@ -26,34 +39,28 @@ extern const TestCase bounded_memory;
 extern const TestCase descriptor_exhaustion;
 extern const TestCase idle_cpu;
 
-// resources_tests.cpp
+// resources_tests.cpp: descriptors, processes and threads come back
 extern const TestCase no_descriptor_leak;
 extern const TestCase no_zombie_children;
 extern const TestCase thread_count_returns;
 
-// concurrency_tests.cpp
-extern const TestCase idle_client;
-extern const TestCase slow_reader;
-extern const TestCase many_clients;
-extern const TestCase fd_setsize_refusal;
-extern const TestCase past_fd_setsize;
-extern const TestCase stalled_half_line;
-extern const TestCase hundred_clients;
-
-// conformance_tests.cpp
+// conformance_tests.cpp: the server is the model it claims to be
 extern const TestCase process_per_client;
 extern const TestCase thread_per_client;
 extern const TestCase single_thread;
 extern const TestCase system_interfaces;
+
+// Tests of one model's own concept, each beside its model.
+
+// fd_setsize_tests.cpp: select's FD_SETSIZE ceiling, and the models without it (poll, epoll)
+extern const TestCase fd_setsize_refusal;
+extern const TestCase past_fd_setsize;
+
+// epoll_tests.cpp: a loop and a fixed pool of workers (epoll)
+extern const TestCase loop_and_pool_threads;
+
+// aio_tests.cpp: glibc's POSIX AIO pool (aio)
 extern const TestCase many_idle_clients;
 extern const TestCase idle_client_capacity;
-
-extern const TestCase slow_clients;
-extern const TestCase overlap;
-extern const TestCase overlap_pool;
-extern const TestCase c10k;
-
-// event_loop_conformance_tests.cpp
-extern const TestCase loop_and_pool_threads;
 
 }  // namespace checker::tests

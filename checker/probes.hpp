@@ -1,0 +1,53 @@
+// What several probes share: counting clients in words, and asking the
+// server (through /proc, and through a fresh client) how it is doing.
+#pragma once
+
+#include "test_cases.hpp"
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+namespace checker::tests {
+
+inline std::string clients(std::size_t count) { return std::to_string(count) + (count == 1 ? " client" : " clients"); }
+
+inline int milliseconds(Duration d) {
+    return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
+
+// ", the server running N threads", from /proc (nothing with --connect).
+inline std::string threads_now(const TestContext& context) {
+    int threads = context.process ? context.process->thread_count() : -1;
+    return threads > 0 ? ", the server running " + std::to_string(threads) + (threads == 1 ? " thread" : " threads")
+                       : "";
+}
+
+// The server's open descriptors, once they stop growing towards `target`.
+inline int settled_count(const ServerProcess& server, int target, Deadline deadline) {
+    int count = server.open_descriptors();
+    Clock::time_point last_change = Clock::now();
+    while (count < target && !deadline.passed() && Clock::now() - last_change < 500ms) {
+        std::this_thread::sleep_for(20ms);
+        int now = server.open_descriptors();
+        if (now != count) last_change = Clock::now();
+        count = now;
+    }
+    return count;
+}
+
+// A fresh client sends one line; true if the reply came back in time.
+inline bool new_client_served(const Endpoint& server, Deadline deadline) {
+    Connection probe;
+    std::string why;
+    if (!Connection::try_open(server, deadline, probe, why)) return false;
+    std::string line = "a new client\n";
+    try {
+        probe.send(line, deadline);
+        return probe.read_exact(line.size(), deadline).data == line;
+    } catch (const TestFailure&) {
+        return false;
+    }
+}
+
+}  // namespace checker::tests
