@@ -30,7 +30,10 @@ MODELS       := $(patsubst solutions/%/server.cpp,%,$(wildcard solutions/*/serve
 LABS         := $(patsubst labs/%/server.cpp,%,$(wildcard labs/*/server.cpp))
 SOLUTIONS    := $(MODELS:%=$(BUILD)/solutions/%)
 LAB_SERVERS  := $(LABS:%=$(BUILD)/labs/%)
-CHECKER_OBJ  := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out checker/main.cpp,$(wildcard checker/*.cpp checker/*/*.cpp)))
+# The checker's list of models, generated from the one list, labs/models.txt.
+MODELS_CPP   := $(BUILD)/gen/models.cpp
+CHECKER_OBJ  := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(filter-out checker/main.cpp,$(wildcard checker/*.cpp checker/*/*.cpp))) \
+                $(BUILD)/obj/gen/models.o
 FIXTURES     := $(patsubst tests/fixtures/%.cpp,$(BUILD)/fixtures/%,$(wildcard tests/fixtures/*.cpp))
 # Code that only the broken servers of tests/fixtures use (not shipped to students).
 FIXTURE_SUPPORT_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard tests/fixtures/support/*.cpp))
@@ -87,16 +90,25 @@ $(BUILD)/obj/%.o: %.cpp | $(DEPS_OK)
 	@mkdir -p $(@D)
 	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(STRICT) -c $< -o $@
 
+$(MODELS_CPP): labs/models.txt tools/models.sh
+	@mkdir -p $(@D)
+	tools/models.sh cpp > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/models.o: $(MODELS_CPP) | $(DEPS_OK)
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) -Ichecker $(CXXFLAGS) $(STRICT) -c $< -o $@
+
 $(BUILD)/libiolab.a: $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
+# Each model links with what labs/models.txt says, besides the kit.
 $(BUILD)/solutions/%: $(BUILD)/obj/solutions/%/server.o $(BUILD)/libiolab.a
 	@mkdir -p $(@D)
-	$(CXX) $(LDFLAGS) $^ -o $@
+	$(CXX) $(LDFLAGS) $^ $$(tools/models.sh links $*) -o $@
 
 $(BUILD)/labs/%: $(BUILD)/obj/labs/%/server.o $(BUILD)/libiolab.a
 	@mkdir -p $(@D)
-	$(CXX) $(LDFLAGS) $^ -o $@
+	$(CXX) $(LDFLAGS) $^ $$(tools/models.sh links $*) -o $@
 
 # An archive, not the objects: a fixture links only what it uses, so that
 # one without threads does not import std::thread (system_interfaces reads it).
@@ -138,7 +150,7 @@ sanitize:  ## the tests under AddressSanitizer and UndefinedBehaviorSanitizer
 # test, and the solution's SolutionTest with it. (Not fork: its parent is
 # single-threaded, and under ThreadSanitizer each fork() costs some 10 ms. Not
 # aio: glibc's AIO helper threads start where ThreadSanitizer cannot see them.)
-TSAN_LABS := threads epoll
+TSAN_LABS := $(shell tools/models.sh threaded)
 # The checker's own threads too: checker bench samples the server from /proc
 # on a thread of its own while its load generator runs.
 TSAN_CHECKER_TESTS := Bench.*:BenchReport.*

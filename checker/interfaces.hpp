@@ -13,6 +13,7 @@
 namespace checker {
 
 struct InterfaceFamily {
+    const char* key;                    // as labs/models.txt names it: "threads"
     const char* name;                   // "thread creation"
     const char* calls;                  // as a student writes them: "pthread_create, std::thread"
     std::vector<std::string> functions; // as imported; a name ending in '*' stands for every name it begins
@@ -34,6 +35,10 @@ extern const InterfaceFamily epoll_family;       // epoll_create1, epoll_ctl, ep
 extern const InterfaceFamily io_uring_family;    // liburing's io_uring_*
 extern const InterfaceFamily posix_aio_family;   // aio_read, lio_listio, io_submit...
 extern const InterfaceFamily direct_socket_io;   // recv, send and their kin: I/O the thread itself waits for
+
+// Every family, for the rules derived from labs/models.txt.
+const std::vector<const InterfaceFamily*>& all_families();
+const InterfaceFamily* find_family(const std::string& key);
 
 }  // namespace interfaces
 

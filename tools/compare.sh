@@ -29,10 +29,10 @@ matrix=(
     "churn|10|--size 64 --churn"
 )
 
-# ---- the models: every $src/MODEL/server.cpp, then the baseline ----------------
+# ---- the models: each of labs/models.txt that $src/ holds, in the order of the course, then the baseline
 found=()
-for dir in "$src"/*/; do
-    [ -f "$dir/server.cpp" ] && found+=("$(basename "$dir")")
+for model in $("$(dirname "$0")/models.sh" names); do
+    [ -f "$src/$model/server.cpp" ] && found+=("$model")
 done
 found+=("$baseline")
 models=()

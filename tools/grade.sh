@@ -11,10 +11,9 @@ build=${BUILD:-build}
 case "$src" in labs|solutions) ;; *) echo "grade: SRC must be labs or solutions, not '$src'" >&2; exit 2;; esac
 [ -d "$src" ] || { echo "grade: there is no $src/ here (the handout has only labs/)" >&2; exit 2; }
 
-labs=()
-for dir in "$src"/*/; do
-    lab=$(basename "$dir")
-    [ -f "$dir/server.cpp" ] || continue
+labs=()   # in the order of the course (labs/models.txt)
+for lab in $("$(dirname "$0")/models.sh" names); do
+    [ -f "$src/$lab/server.cpp" ] || continue
     [ -z "$only" ] || [ "$lab" = "$only" ] || continue
     labs+=("$lab")
 done

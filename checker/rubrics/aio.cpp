@@ -1,12 +1,12 @@
 // Rubric of the POSIX AIO server (labs/aio): the proactor.
+#include "../models.hpp"
 #include "../test_cases.hpp"
 
 namespace checker {
 
-Lab aio_lab() {
+Rubric aio_rubric() {
     using namespace tests;
-    using namespace interfaces;
-    return {"aio", "POSIX AIO: completion, not readiness (the proactor)", {
+    return {
         // test                 points  timeout  expected of this model
         {one_line,                  10,    3s},
         {pipelined_lines,           10,    3s},
@@ -34,12 +34,7 @@ Lab aio_lab() {
         // request in service at a time. Reported, with the figure.
         {overlap,                    0,    3s, Expect::Blocks},
         {system_interfaces,         10,    3s},
-    },
-    // Every socket read and write is an aio_read/aio_write whose completion is
-    // reported later: no readiness calls, no recv/send of its own, no fork.
-    {.required = {&accepting, &posix_aio_family},
-     .forbidden = {&process_creation, &select_family, &poll_family, &epoll_family, &io_uring_family,
-                   &direct_socket_io}}};
+    };
 }
 
 }  // namespace checker

@@ -1,12 +1,12 @@
 // Rubric of the iterative blocking server (labs/blocking).
+#include "../models.hpp"
 #include "../test_cases.hpp"
 
 namespace checker {
 
-Lab blocking_lab() {
+Rubric blocking_rubric() {
     using namespace tests;
-    using namespace interfaces;
-    return {"blocking", "iterative: one client at a time, blocking calls", {
+    return {
         // test                 points  timeout  expected of this model
         {one_line,                  10,    3s},
         {pipelined_lines,           10,    3s},
@@ -36,11 +36,7 @@ Lab blocking_lab() {
         {many_clients,               0,  1500ms, Expect::Blocks},
         {overlap,                    0,  1500ms, Expect::Blocks},
         {c10k,                       0,    4s,   Expect::Blocks},
-    },
-    // One thread, blocking calls: no child processes, no threads, no event loop.
-    {.required = {&accepting},
-     .forbidden = {&process_creation, &thread_creation, &select_family, &poll_family, &epoll_family,
-                   &io_uring_family, &posix_aio_family}}};
+    };
 }
 
 }  // namespace checker

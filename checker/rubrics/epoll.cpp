@@ -1,12 +1,12 @@
 // Rubric of the epoll event loop with a pool of worker threads (labs/epoll).
+#include "../models.hpp"
 #include "../test_cases.hpp"
 
 namespace checker {
 
-Lab epoll_lab() {
+Rubric epoll_rubric() {
     using namespace tests;
-    using namespace interfaces;
-    return {"epoll", "event loop: non-blocking sockets, epoll(), a pool of worker threads", {
+    return {
         // test                 points  timeout  expected of this model
         {one_line,                  10,    3s},
         {pipelined_lines,           10,    3s},
@@ -33,11 +33,7 @@ Lab epoll_lab() {
         {no_descriptor_leak,        10,    8s},
         {loop_and_pool_threads,     10,    3s},
         {system_interfaces,         10,    3s},
-    },
-    // A loop waiting in epoll_wait() and a fixed pool of threads: no process per
-    // client, no other multiplexer.
-    {.required = {&accepting, &epoll_family, &thread_creation},
-     .forbidden = {&process_creation, &select_family, &poll_family, &io_uring_family, &posix_aio_family}}};
+    };
 }
 
 }  // namespace checker

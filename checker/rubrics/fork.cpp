@@ -1,12 +1,12 @@
 // Rubric of the fork-per-client server (labs/fork).
+#include "../models.hpp"
 #include "../test_cases.hpp"
 
 namespace checker {
 
-Lab fork_lab() {
+Rubric fork_rubric() {
     using namespace tests;
-    using namespace interfaces;
-    return {"fork", "one child process per client, blocking calls in each", {
+    return {
         // test                 points  timeout  expected of this model
         {one_line,                  10,    3s},
         {pipelined_lines,           10,    3s},
@@ -35,12 +35,7 @@ Lab fork_lab() {
         {idle_cpu,                  10,    3s},
         {process_per_client,        10,    5s},
         {system_interfaces,         10,    3s},
-    },
-    // A process per client, each blocking on its own connection: no threads,
-    // no event loop.
-    {.required = {&accepting, &process_creation},
-     .forbidden = {&thread_creation, &select_family, &poll_family, &epoll_family, &io_uring_family,
-                   &posix_aio_family}}};
+    };
 }
 
 }  // namespace checker

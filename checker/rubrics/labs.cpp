@@ -1,26 +1,38 @@
-// The labs the checker grades, in the order of the course.
-#include "../rubric.hpp"
+// The labs the checker grades: one per model of labs/models.txt, in its
+// order, each with its rubric table (checker/rubrics/NAME.cpp).
+#include "../models.hpp"
+#include "../text.hpp"
+
+#include <algorithm>
+#include <stdexcept>
 
 namespace checker {
 
-Lab blocking_lab();
-Lab select_lab();
-Lab poll_lab();
-Lab fork_lab();
-Lab threads_lab();
-Lab aio_lab();
-Lab epoll_lab();
+InterfaceRules interface_rules(const Model& model) {
+    auto family = [&](const std::string& key) {
+        const InterfaceFamily* found = interfaces::find_family(key);
+        if (!found)
+            throw std::invalid_argument(str("labs/models.txt: model ", model.name, " names '", key,
+                                            "', which is no interface family (checker/interfaces.cpp)"));
+        return found;
+    };
+    InterfaceRules rules;
+    for (const std::string& key : model.required) rules.required.push_back(family(key));
+    std::vector<const InterfaceFamily*> permitted = rules.required;
+    for (const std::string& key : model.allowed) permitted.push_back(family(key));
+    for (const InterfaceFamily* each : interfaces::all_families())
+        if (std::find(permitted.begin(), permitted.end(), each) == permitted.end())
+            rules.forbidden.push_back(each);
+    return rules;
+}
 
 const std::vector<Lab>& all_labs() {
-    static const std::vector<Lab> labs{
-        blocking_lab(),
-        select_lab(),
-        poll_lab(),
-        fork_lab(),
-        threads_lab(),
-        aio_lab(),
-        epoll_lab(),
-    };
+    static const std::vector<Lab> labs = [] {
+        std::vector<Lab> built;
+        for (const Model& model : all_models())
+            built.push_back({model.name, model.summary, model.rubric(), interface_rules(model)});
+        return built;
+    }();
     return labs;
 }
 

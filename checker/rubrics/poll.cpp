@@ -1,12 +1,12 @@
 // Rubric of the poll() event loop (labs/poll).
+#include "../models.hpp"
 #include "../test_cases.hpp"
 
 namespace checker {
 
-Lab poll_lab() {
+Rubric poll_rubric() {
     using namespace tests;
-    using namespace interfaces;
-    return {"poll", "event loop: one thread, non-blocking sockets, poll()", {
+    return {
         // test                 points  timeout  expected of this model
         {one_line,                  10,    3s},
         {pipelined_lines,           10,    3s},
@@ -38,11 +38,7 @@ Lab poll_lab() {
         {no_descriptor_leak,        10,    8s},
         {single_thread,             10,    3s},
         {system_interfaces,         10,    3s},
-    },
-    // One thread waiting in poll() for every socket: no threads, no children, no other multiplexer.
-    {.required = {&accepting, &poll_family},
-     .forbidden = {&process_creation, &thread_creation, &select_family, &epoll_family, &io_uring_family,
-                   &posix_aio_family}}};
+    };
 }
 
 }  // namespace checker

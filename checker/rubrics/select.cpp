@@ -1,12 +1,12 @@
 // Rubric of the select() event loop (labs/select).
+#include "../models.hpp"
 #include "../test_cases.hpp"
 
 namespace checker {
 
-Lab select_lab() {
+Rubric select_rubric() {
     using namespace tests;
-    using namespace interfaces;
-    return {"select", "event loop: one thread, non-blocking sockets, select()", {
+    return {
         // test                 points  timeout  expected of this model
         {one_line,                  10,    3s},
         {pipelined_lines,           10,    3s},
@@ -39,11 +39,7 @@ Lab select_lab() {
         {no_descriptor_leak,        10,    8s},
         {single_thread,             10,    3s},
         {system_interfaces,         10,    3s},
-    },
-    // One thread waiting in select() for every socket: no threads, no children, no other multiplexer.
-    {.required = {&accepting, &select_family},
-     .forbidden = {&process_creation, &thread_creation, &poll_family, &epoll_family, &io_uring_family,
-                   &posix_aio_family}}};
+    };
 }
 
 }  // namespace checker

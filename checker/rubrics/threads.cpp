@@ -1,12 +1,12 @@
 // Rubric of the thread-per-client server (labs/threads).
+#include "../models.hpp"
 #include "../test_cases.hpp"
 
 namespace checker {
 
-Lab threads_lab() {
+Rubric threads_rubric() {
     using namespace tests;
-    using namespace interfaces;
-    return {"threads", "one thread per client, blocking calls in each", {
+    return {
         // test                 points  timeout  expected of this model
         {one_line,                  10,    3s},
         {pipelined_lines,           10,    3s},
@@ -35,12 +35,7 @@ Lab threads_lab() {
         {idle_cpu,                  10,    3s},
         {thread_per_client,         10,    5s},
         {system_interfaces,         10,    3s},
-    },
-    // A thread per client, each blocking on its own connection: no child
-    // processes, no event loop.
-    {.required = {&accepting, &thread_creation},
-     .forbidden = {&process_creation, &select_family, &poll_family, &epoll_family, &io_uring_family,
-                   &posix_aio_family}}};
+    };
 }
 
 }  // namespace checker

@@ -17,8 +17,6 @@ namespace {
 using iolab_test::build_dir;
 using iolab_test::grade;
 
-// The labs whose solutions and stubs exist.
-const char* const kLabs[] = {"blocking", "fork", "threads", "select", "poll", "epoll", "aio"};
 
 // Each broken server and the test that must catch it.
 struct Catch {
@@ -86,7 +84,7 @@ const Catch kCatches[] = {
 
 void PrintTo(const Catch& c, std::ostream* out) { *out << c.fixture << " caught by " << c.lab << "/" << c.test; }
 
-class SolutionTest : public testing::TestWithParam<const char*> {};
+class SolutionTest : public testing::TestWithParam<std::string> {};
 
 TEST_P(SolutionTest, EarnsFullMarks) {
     auto run = grade(GetParam(), build_dir() + "/solutions/" + GetParam());
@@ -96,7 +94,7 @@ TEST_P(SolutionTest, EarnsFullMarks) {
     EXPECT_TRUE(run.leftovers.empty());
 }
 
-class StubTest : public testing::TestWithParam<const char*> {};
+class StubTest : public testing::TestWithParam<std::string> {};
 
 TEST_P(StubTest, ScoresZeroFast) {
     auto run = grade(GetParam(), build_dir() + "/labs/" + GetParam());
@@ -106,10 +104,10 @@ TEST_P(StubTest, ScoresZeroFast) {
     EXPECT_NE(run.output.find("not implemented yet"), std::string::npos) << run.output;
 }
 
-std::string lab_name(const testing::TestParamInfo<const char*>& info) { return info.param; }
+std::string lab_name(const testing::TestParamInfo<std::string>& info) { return info.param; }
 
-INSTANTIATE_TEST_SUITE_P(Labs, SolutionTest, testing::ValuesIn(kLabs), lab_name);
-INSTANTIATE_TEST_SUITE_P(Labs, StubTest, testing::ValuesIn(kLabs), lab_name);
+INSTANTIATE_TEST_SUITE_P(Labs, SolutionTest, testing::ValuesIn(iolab_test::model_names()), lab_name);
+INSTANTIATE_TEST_SUITE_P(Labs, StubTest, testing::ValuesIn(iolab_test::model_names()), lab_name);
 
 class FixtureTest : public testing::TestWithParam<Catch> {};
 

@@ -1,5 +1,6 @@
 #include "run_checker.hpp"
 
+#include "models.hpp"
 #include "server_process.hpp"
 
 #include <dirent.h>
@@ -16,6 +17,12 @@
 #include <thread>
 
 namespace iolab_test {
+
+std::vector<std::string> model_names() {
+    std::vector<std::string> names;
+    for (const checker::Model& model : checker::all_models()) names.push_back(model.name);
+    return names;
+}
 
 std::string build_dir() {
     // Absolute, so that looking for leftover processes by path cannot mistake

@@ -10,6 +10,9 @@ namespace iolab_test {
 // The build directory under test ($IOLAB_BUILD, default "build"), as an absolute path.
 std::string build_dir();
 
+// Every model of labs/models.txt, in the order of the course.
+std::vector<std::string> model_names();
+
 struct CheckerRun {
     int exit_code = -1;         // -1: did not finish in time, or killed
     double seconds = 0;
