@@ -1,6 +1,7 @@
 // The checker grades honestly: every reference solution earns full marks,
 // every stub earns nothing without hanging, and every deliberately broken
 // server in tests/fixtures is caught by the test that names its defect.
+#include "rubric.hpp"
 #include "run_checker.hpp"
 #include "unique_fd.hpp"
 
@@ -106,6 +107,42 @@ TEST_P(StubTest, ScoresZeroFast) {
 
 std::string lab_name(const testing::TestParamInfo<std::string>& info) { return info.param; }
 
+// A server that survives client_reset by luck (SIGPIPE at its default action,
+// no MSG_NOSIGNAL, but no second write into a reset) is caught in every lab
+// that grades client_reset.
+std::vector<std::string> labs_grading(const std::string& test) {
+    std::vector<std::string> labs;
+    for (const checker::Lab& lab : checker::all_labs())
+        for (const checker::RubricEntry& entry : lab.rubric)
+            if (test == entry.test.name && entry.points > 0) labs.push_back(lab.name);
+    return labs;
+}
+
+class LatentSigpipeTest : public testing::TestWithParam<std::string> {};
+
+TEST_P(LatentSigpipeTest, IsCaughtByClientReset) {
+    auto run = grade(GetParam(), build_dir() + "/fixtures/latent_sigpipe", "client_reset");
+    EXPECT_EQ(run.exit_code, 1) << run.output;
+    std::string line = run.test_line("client_reset");
+    EXPECT_NE(line.find("\"status\": \"failed\""), std::string::npos) << run.results_json;
+    EXPECT_NE(line.find("only by luck"), std::string::npos) << line;
+    EXPECT_NE(line.find("MSG_NOSIGNAL"), std::string::npos) << line;
+    EXPECT_TRUE(run.leftovers.empty());
+}
+
+TEST(LatentSigpipe, IsGradedInMoreThanOneLab) { EXPECT_GE(labs_grading("client_reset").size(), 2u); }
+
+// Short I/O as the kernel makes it: an edge-triggered server that follows
+// epoll(7) (a short read or write means the buffer is exhausted for now) is
+// served right by short_io, while poll_drops_short_writes is still caught (kCatches).
+TEST(ShortIo, AnEdgeTriggeredServerThatFollowsEpoll7Passes) {
+    auto run = grade("epoll", build_dir() + "/fixtures/epoll_edge_triggered", "short_io");
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_NE(run.test_line("short_io").find("\"status\": \"passed\""), std::string::npos) << run.results_json;
+    EXPECT_TRUE(run.leftovers.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Labs, LatentSigpipeTest, testing::ValuesIn(labs_grading("client_reset")), lab_name);
 INSTANTIATE_TEST_SUITE_P(Labs, SolutionTest, testing::ValuesIn(iolab_test::model_names()), lab_name);
 INSTANTIATE_TEST_SUITE_P(Labs, StubTest, testing::ValuesIn(iolab_test::model_names()), lab_name);
 
