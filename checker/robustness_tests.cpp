@@ -299,9 +299,11 @@ const TestCase client_reset{.name = "client_reset",
                                       "serves the next",
                             .run = test_client_reset,
                             .environment = shim_environment};
-const TestCase sigterm_exit{"sigterm_exit", Category::Robustness,
-                            "SIGTERM with a client connected: exit status 0 within 1 s", test_sigterm_exit,
-                            /*needs_process=*/true};
+const TestCase sigterm_exit{.name = "sigterm_exit",
+                            .category = Category::Robustness,
+                            .checks = "SIGTERM with a client connected: exit status 0 within 1 s",
+                            .run = test_sigterm_exit,
+                            .needs_process = true};
 const TestCase short_io{.name = "short_io",
                         .category = Category::Robustness,
                         .checks = "reads and writes on the server's sockets come up short (LD_PRELOAD): replies "
@@ -309,14 +311,23 @@ const TestCase short_io{.name = "short_io",
                         .run = test_short_io,
                         .needs_process = true,
                         .environment = short_io_environment};
-const TestCase bounded_memory{"bounded_memory", Category::Robustness,
-                              "a client pushes up to 256 MiB without reading; the server's memory stays within 64 MiB",
-                              test_bounded_memory, /*needs_process=*/true};
-const TestCase descriptor_exhaustion{"descriptor_exhaustion", Category::Robustness,
-                                     "49 clients, 32 descriptors: no crash, no spinning at EMFILE, service resumes",
-                                     test_descriptor_exhaustion, /*needs_process=*/true,
-                                     ServerLimits{.open_files = kTightDescriptorLimit}};
-const TestCase idle_cpu{"idle_cpu", Category::Robustness, "an idle server uses (almost) no CPU: no busy-waiting",
-                        test_idle_cpu, /*needs_process=*/true};
+const TestCase bounded_memory{.name = "bounded_memory",
+                              .category = Category::Robustness,
+                              .checks = "a client pushes up to 256 MiB without reading; the server's memory stays "
+                                        "within 64 MiB",
+                              .run = test_bounded_memory,
+                              .needs_process = true};
+const TestCase descriptor_exhaustion{.name = "descriptor_exhaustion",
+                                     .category = Category::Robustness,
+                                     .checks = "49 clients, 32 descriptors: no crash, no spinning at EMFILE, service "
+                                               "resumes",
+                                     .run = test_descriptor_exhaustion,
+                                     .needs_process = true,
+                                     .limits = ServerLimits{.open_files = kTightDescriptorLimit}};
+const TestCase idle_cpu{.name = "idle_cpu",
+                        .category = Category::Robustness,
+                        .checks = "an idle server uses (almost) no CPU: no busy-waiting",
+                        .run = test_idle_cpu,
+                        .needs_process = true};
 
 }  // namespace checker::tests
