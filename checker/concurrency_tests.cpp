@@ -2,6 +2,7 @@
 #include "clients.hpp"
 #include "probes.hpp"
 #include "test_cases.hpp"
+#include "text.hpp"
 
 
 #include <sys/select.h>
@@ -65,10 +66,10 @@ void test_slow_reader(TestContext& context) {
     std::string line = "am I served while the other client does not read its replies?\n";
     other.send(line, context.deadline);
     expect_reply(other, line, line, context.deadline,
-                 "Another client sent " + std::to_string(pushed >> 10) + " KiB of lines and reads none of the "
+                 str("Another client sent ", pushed >> 10, " KiB of lines and reads none of the "
                  "replies. A server that writes with a blocking send() waits for that client to read, and serves "
                  "nobody meanwhile: make the sockets non-blocking, keep the unsent replies in the connection's "
-                 "state, and write them when the socket is writable");
+                 "state, and write them when the socket is writable"));
 
     // Reading at last, the slow client must get every reply, in order: the
     // server paused it, it did not drop it.
@@ -79,11 +80,11 @@ void test_slow_reader(TestContext& context) {
     while (expected.size() < answered) expected.append(block, 0, std::min(block.size(), answered - expected.size()));
     std::string difference = describe_difference(expected, replies.data);
     if (!difference.empty())
-        throw TestFailure("a client sent " + std::to_string(pushed) + " bytes of 64-byte lines without reading, then "
-                          "read the replies; " + difference + "; " + replies.how() + ". While a client does not "
-                          "read, the server may stop reading from it, but must resume once its replies drain");
-    context.observed = "the other client was served while the slow one had " + std::to_string(pushed >> 10) +
-                       " KiB outstanding; all its replies came later";
+        throw TestFailure(str("a client sent ", pushed, " bytes of 64-byte lines without reading, then "
+                              "read the replies; ", difference, "; ", replies.how(), ". While a client does not "
+                              "read, the server may stop reading from it, but must resume once its replies drain"));
+    context.observed = str("the other client was served while the slow one had ", pushed >> 10,
+                           " KiB outstanding; all its replies came later");
 }
 
 constexpr int kManyClients = 500;
@@ -94,7 +95,7 @@ std::vector<std::string> request_pieces(int number, std::string& whole) {
     std::string name = "client " + std::to_string(10000 + number).substr(1);
     whole.clear();
     for (int line = 1; line <= 3; ++line) {
-        std::string text = name + " line " + std::to_string(line) + " ";
+        std::string text = str(name, " line ", line, " ");
         std::size_t filler = static_cast<std::size_t>((number * 7 + line * 13) % 90);
         text.resize(text.size() + filler, static_cast<char>('a' + line));
         whole += text + '\n';
@@ -117,10 +118,10 @@ void test_many_clients(TestContext& context) {
     std::vector<SwarmClient> clients = open_swarm(context.server, kManyClients, context.deadline);
     fill_requests(clients);
     SwarmCount count = run_swarm(clients, 20ms, context.deadline);
-    context.observed = std::to_string(kManyClients) + " clients at once: " + count.str();
+    context.observed = str(kManyClients, " clients at once: ", count.str());
     if (count.served == kManyClients) return;
-    std::string message = std::to_string(kManyClients) + " clients connected at once, each sent three lines in four "
-                          "pieces cut mid-line, all clients' first pieces before anyone's second: " + count.str();
+    std::string message = str(kManyClients, " clients connected at once, each sent three lines in four "
+                              "pieces cut mid-line, all clients' first pieces before anyone's second: ", count.str());
     if (count.wrong > 0)
         throw TestFailure(message + ". First wrong: " + count.first_wrong + ". Each connection needs its own partial "
                           "line and its own pending replies, kept in a per-connection struct: a buffer shared by "
@@ -157,7 +158,7 @@ constexpr int kCrowd = 100;
 std::string message_of_client(int client) {
     std::string message;
     for (int line = 1; line <= 3; ++line) {
-        std::string text = "client " + std::to_string(client) + " line " + std::to_string(line) + " ";
+        std::string text = str("client ", client, " line ", line, " ");
         text.resize(100, static_cast<char>('a' + (client + line) % 26));
         message += text + "\n";
     }
@@ -171,15 +172,15 @@ void test_hundred_clients(TestContext& context) {
         clients[i].expected = clients[i].pieces[0];
     }
     SwarmCount count = run_swarm(clients, 0s, context.deadline);
-    context.observed = std::to_string(count.served) + " of " + std::to_string(kCrowd) + " clients got their lines back";
+    context.observed = str(count.served, " of ", kCrowd, " clients got their lines back");
     if (count.served == kCrowd) return;
-    throw TestFailure(std::to_string(kCrowd) + " clients connected, then each sent 3 lines of its own (" +
-                      std::to_string(clients[0].expected.size()) + " bytes) and all stayed connected; " +
-                      std::to_string(count.served) + " got their lines back byte for byte (" + count.str() + ")" +
-                      (count.first_wrong.empty() ? "" : "; " + count.first_wrong) +
-                      ". A server that serves a fixed number of clients at a time (a pool of threads or "
-                      "processes each blocked on one client) makes the others wait; bytes from another client's "
-                      "lines mean state shared between connections");
+    throw TestFailure(str(kCrowd, " clients connected, then each sent 3 lines of its own (",
+                          clients[0].expected.size(), " bytes) and all stayed connected; ",
+                          count.served, " got their lines back byte for byte (", count.str(), ")",
+                          (count.first_wrong.empty() ? "" : "; " + count.first_wrong),
+                          ". A server that serves a fixed number of clients at a time (a pool of threads or "
+                          "processes each blocked on one client) makes the others wait; bytes from another client's "
+                          "lines mean state shared between connections"));
 }
 
 // Several clients stall in the middle of a line, more of them than a pool of
@@ -191,7 +192,7 @@ void test_slow_clients(TestContext& context) {
     std::vector<std::string> lines;
     for (int i = 0; i < kSlowClients; ++i) {
         slow.push_back(Connection::open(context.server, context.deadline));
-        lines.push_back("slow client " + std::to_string(i) + " has finished typing\n");
+        lines.push_back(str("slow client ", i, " has finished typing\n"));
         slow.back().send(std::string_view(lines.back()).substr(0, 16), context.deadline);   // mid-line
     }
     std::this_thread::sleep_for(50ms);   // the server has read every partial line by now
@@ -199,18 +200,18 @@ void test_slow_clients(TestContext& context) {
     std::string line = "am I served while 8 clients are stuck mid-line?\n";
     other.send(line, context.deadline);
     expect_reply(other, line, line, context.deadline,
-                 std::to_string(kSlowClients) + " clients are connected and each stopped in the middle of a line "
+                 str(kSlowClients, " clients are connected and each stopped in the middle of a line "
                  "(the server was started with --workers 4). A thread that waits in recv() for one client's next "
                  "byte serves nobody else: a fixed pool of such threads is frozen by as many slow clients as it has "
                  "threads. The loop must wait for every socket, and a worker must only ever be handed a connection "
-                 "that is ready");
+                 "that is ready"));
     for (std::size_t i = 0; i < slow.size(); ++i) {
         slow[i].send(std::string_view(lines[i]).substr(16), context.deadline);
         expect_reply(slow[i], lines[i] + " (in two pieces, the second long after the first)", lines[i],
                      context.deadline, "A line that arrives in pieces is answered once its '\\n' comes");
     }
-    context.observed = "another client was served while " + std::to_string(kSlowClients) +
-                       " sat mid-line; then all of them were answered";
+    context.observed = str("another client was served while ", kSlowClients,
+                           " sat mid-line; then all of them were answered");
 }
 
 // The overlap probe: clients send one request each at the same moment to a
@@ -237,7 +238,7 @@ struct Overlap {
 Overlap measure_overlap(TestContext& context) {
     std::vector<SwarmClient> clients = open_swarm(context.server, kOverlapClients, context.deadline);
     for (std::size_t i = 0; i < clients.size(); ++i) {
-        clients[i].pieces = {"request " + std::to_string(i) + ", served after a 100 ms wait\n"};
+        clients[i].pieces = {str("request ", i, ", served after a 100 ms wait\n")};
         clients[i].expected = clients[i].pieces.front();
         clients[i].half_close = true;   // one request per client: a server serving one client at a time moves on
     }
@@ -249,18 +250,18 @@ Overlap measure_overlap(TestContext& context) {
     Overlap overlap;
     overlap.wall = Clock::now() - start;
     if (count.served != kOverlapClients)
-        throw TestFailure(std::to_string(kOverlapClients) + " clients sent one request each at the same moment to a "
-                          "server started with --delay-us " + std::to_string(kOverlapDelayUs) + ", then half-closed: " +
-                          count.str() + (count.wrong ? ". First wrong: " + count.first_wrong : std::string()) +
-                          ". Every request must be answered, however long its processing takes");
+        throw TestFailure(str(kOverlapClients, " clients sent one request each at the same moment to a "
+                              "server started with --delay-us ", kOverlapDelayUs, ", then half-closed: ",
+                              count.str(), (count.wrong ? ". First wrong: " + count.first_wrong : std::string()),
+                              ". Every request must be answered, however long its processing takes"));
     overlap.in_service = kOverlapClients * (kOverlapDelayUs / 1e6) / seconds(overlap.wall);
     return overlap;
 }
 
 std::string overlap_situation(const Overlap& overlap) {
-    return std::to_string(kOverlapClients) + " clients sent one request each at the same moment to a server started "
-           "with --delay-us " + std::to_string(kOverlapDelayUs) + " (each request waits " +
-           std::to_string(kOverlapDelayUs / 1000) + " ms, like a database query): " + overlap.str();
+    return str(kOverlapClients, " clients sent one request each at the same moment to a server started "
+               "with --delay-us ", kOverlapDelayUs, " (each request waits ",
+               kOverlapDelayUs / 1000, " ms, like a database query): ", overlap.str());
 }
 
 // A model with a thread or process per client overlaps every request.
@@ -268,26 +269,26 @@ void test_overlap(TestContext& context) {
     Overlap overlap = measure_overlap(context);
     context.observed = overlap.str();
     if (overlap.in_service < kOverlapClients * 0.75)
-        throw TestFailure(overlap_situation(overlap) + "; about " + std::to_string(kOverlapClients) + " were expected. "
-                          "While one request waits, the others must go on: a model that serves each client in its "
-                          "own thread or process overlaps them all; one thread serving everyone (or a lock held "
-                          "around the work) serves them one after the other");
+        throw TestFailure(str(overlap_situation(overlap), "; about ", kOverlapClients, " were expected. "
+                              "While one request waits, the others must go on: a model that serves each client in its "
+                              "own thread or process overlaps them all; one thread serving everyone (or a lock held "
+                              "around the work) serves them one after the other"));
 }
 
 // A pool overlaps as many requests as it has workers, and no more.
 void test_overlap_pool(TestContext& context) {
     Overlap overlap = measure_overlap(context);
-    context.observed = overlap.str() + " (--workers " + std::to_string(kOverlapWorkers) + ")";
+    context.observed = str(overlap.str(), " (--workers ", kOverlapWorkers, ")");
     if (overlap.in_service < kOverlapWorkers * 0.75)
-        throw TestFailure(overlap_situation(overlap) + "; with --workers " + std::to_string(kOverlapWorkers) +
-                          ", about " + std::to_string(kOverlapWorkers) + " were expected. A blocking call on the "
-                          "loop's thread (here the request's work) stops the whole loop: every client waits. The "
-                          "loop must only wait, accept and hand ready connections over; the workers run the "
-                          "requests");
+        throw TestFailure(str(overlap_situation(overlap), "; with --workers ", kOverlapWorkers,
+                              ", about ", kOverlapWorkers, " were expected. A blocking call on the "
+                              "loop's thread (here the request's work) stops the whole loop: every client waits. The "
+                              "loop must only wait, accept and hand ready connections over; the workers run the "
+                              "requests"));
     if (overlap.in_service > kOverlapWorkers + 0.5)
-        throw TestFailure(overlap_situation(overlap) + "; with --workers " + std::to_string(kOverlapWorkers) +
-                          " no more than " + std::to_string(kOverlapWorkers) + " can be: the requests must run "
-                          "on the pool's --workers threads, not on threads of their own");
+        throw TestFailure(str(overlap_situation(overlap), "; with --workers ", kOverlapWorkers,
+                              " no more than ", kOverlapWorkers, " can be: the requests must run "
+                              "on the pool's --workers threads, not on threads of their own"));
 }
 
 // The C10K probe: ten thousand connections open at once, a sample of them
@@ -327,17 +328,17 @@ void test_c10k(TestContext& context) {
     int opened = static_cast<int>(clients.size());
     std::optional<int> held =
         descriptors_gained(baseline, settled_count(*context.process, baseline + opened, context.deadline));
-    std::string situation = std::to_string(opened) + " connections open at once (" +
-                            (held ? "the server held " + std::to_string(*held)
-                                  : std::string("its descriptors could not be counted: it had ended")) + ")";
+    std::string situation = str(opened, " connections open at once (",
+                                (held ? str("the server held ", *held)
+                                      : std::string("its descriptors could not be counted: it had ended")), ")");
     context.observed = situation;
     if (!context.process->running())
         throw TestFailure("with " + situation + ", the server " + context.process->exit_description());
     if (opened < kC10kClients)
-        throw TestFailure(situation + "; connection " + std::to_string(opened + 1) + " failed: " + stalled + ". The "
-                          "server stopped accepting, and the kernel's listen backlog filled up. A server for ten "
-                          "thousand clients accepts every one of them and watches them all at once, at a cost per "
-                          "wakeup that does not grow with their number");
+        throw TestFailure(str(situation, "; connection ", opened + 1, " failed: ", stalled, ". The "
+                              "server stopped accepting, and the kernel's listen backlog filled up. A server for ten "
+                              "thousand clients accepts every one of them and watches them all at once, at a cost per "
+                              "wakeup that does not grow with their number"));
 
     // The sample: clients spread over the whole range, the last one included.
     std::vector<SwarmClient> sample(kC10kSample);
@@ -345,17 +346,16 @@ void test_c10k(TestContext& context) {
         int index = (opened - 1) - k * (opened / kC10kSample);
         SwarmClient& client = sample[static_cast<std::size_t>(k)];
         client.connection = std::move(clients[static_cast<std::size_t>(index)]);
-        std::string line = "c10k client " + std::to_string(index) + " of " + std::to_string(opened) + "\n";
+        std::string line = str("c10k client ", index, " of ", opened, "\n");
         client.pieces = {line.substr(0, 9), line.substr(9)};
         client.expected = line;
     }
     SwarmCount count = run_swarm(sample, 20ms, context.deadline);
-    context.observed = situation + "; a sample of " + std::to_string(kC10kSample) + " spread across them: " +
-                       count.str();
+    context.observed = str(situation, "; a sample of ", kC10kSample, " spread across them: ", count.str());
     for (Connection& client : clients) client.reset();   // RST: no 10,000 sockets left in TIME_WAIT
     if (count.served == kC10kSample) return;
-    std::string message = "with " + situation + ", a sample of " + std::to_string(kC10kSample) + " of them, spread "
-                          "over the whole range, each sent a line in two pieces: " + count.str();
+    std::string message = str("with ", situation, ", a sample of ", kC10kSample, " of them, spread "
+                              "over the whole range, each sent a line in two pieces: ", count.str());
     if (count.wrong > 0) message += ". First wrong: " + count.first_wrong;
     throw TestFailure(message + ". Every connection the server accepts must be served, the ten-thousandth as well "
                       "as the first: select() cannot watch a descriptor past FD_SETSIZE (1024), and a table of "
