@@ -109,8 +109,7 @@ void test_sigterm_exit(TestContext& context) {
                           "later. A handler installed without SA_RESTART makes the blocked call (accept, recv, "
                           "poll...) return EINTR so the loop can see the shutdown flag");
     int status = *context.process->exit_status();
-    context.observed = "exited " + std::to_string(static_cast<int>(seconds(Clock::now() - sent) * 1000)) +
-                       " ms after SIGTERM";
+    context.observed = str("exited ", static_cast<int>(seconds(Clock::now() - sent) * 1000), " ms after SIGTERM");
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         throw TestFailure("sent SIGTERM; the server " + context.process->exit_description() +
                           ", where exit status 0 was expected: catch SIGTERM, stop accepting, close, return from "
@@ -172,7 +171,7 @@ void test_bounded_memory(TestContext& context) {
     Connection pusher = Connection::open(context.server, context.deadline, 4096);
     std::string block;
     for (int i = 0; block.size() < (1 << 20); ++i) {
-        std::string line = "push " + std::to_string(i) + " ";
+        std::string line = str("push ", i, " ");
         line.resize(127, 'p');
         block += line + '\n';
     }
@@ -198,19 +197,19 @@ void test_bounded_memory(TestContext& context) {
     peak = std::max(peak, context.process->resident_kib());
     long grown_mib = (peak - start) / 1024;
     bool stalled = Clock::now() - last_progress >= 300ms;
-    context.observed = "pushed " + std::to_string(pushed >> 20) + " MiB without reading" +
-                       (stalled ? " (then the server stopped taking more)" : "") +
-                       "; its resident memory grew by " + std::to_string(grown_mib) + " MiB (bound " +
-                       std::to_string(kMemoryBoundKib / 1024) + " MiB)";
+    context.observed = str("pushed ", pushed >> 20, " MiB without reading",
+                           (stalled ? " (then the server stopped taking more)" : ""),
+                           "; its resident memory grew by ", grown_mib, " MiB (bound ",
+                           kMemoryBoundKib / 1024, " MiB)");
     if (!context.process->running())
         throw TestFailure("a client sent lines without reading the replies; the server " +
                           context.process->exit_description());
     if (peak - start > kMemoryBoundKib)
-        throw TestFailure("a client pushed " + std::to_string(pushed >> 20) + " MiB of lines and read none of the "
-                          "replies; the server's resident memory grew by " + std::to_string(grown_mib) +
-                          " MiB, past the bound of " + std::to_string(kMemoryBoundKib / 1024) + " MiB. A server that "
-                          "keeps reading while its replies pile up buffers without limit: once a connection's "
-                          "pending output passes a high-water mark, stop reading from it until it drains");
+        throw TestFailure(str("a client pushed ", pushed >> 20, " MiB of lines and read none of the "
+                              "replies; the server's resident memory grew by ", grown_mib,
+                              " MiB, past the bound of ", kMemoryBoundKib / 1024, " MiB. A server that "
+                              "keeps reading while its replies pile up buffers without limit: once a connection's "
+                              "pending output passes a high-water mark, stop reading from it until it drains"));
 }
 
 constexpr int kTightDescriptorLimit = 32;
@@ -226,8 +225,8 @@ void test_descriptor_exhaustion(TestContext& context) {
     for (Connection& client : crowd) {
         std::string why;
         if (!Connection::try_open(context.server, context.deadline, client, why))
-            throw TestFailure("with " + std::to_string(kTightDescriptorLimit) + " descriptors allowed, the server "
-                              "stopped taking connections: " + why);
+            throw TestFailure(str("with ", kTightDescriptorLimit, " descriptors allowed, the server "
+                                  "stopped taking connections: ", why));
     }
     std::this_thread::sleep_for(300ms);   // the server accepts what it can and turns the rest away
     int held = context.process->open_descriptors();
@@ -237,21 +236,20 @@ void test_descriptor_exhaustion(TestContext& context) {
     auto busy_ms = std::chrono::duration_cast<std::chrono::milliseconds>(busy).count();
     // -1: /proc had no descriptors to count, the server had ended.
     std::string held_text = held >= 0 ? std::to_string(held) : "?";
-    context.observed = held_text + " of " + std::to_string(kTightDescriptorLimit) +
-                       " descriptors open with " + std::to_string(kCrowd + 1) + " clients; " +
-                       std::to_string(busy_ms) + " ms of CPU in the next second";
-    std::string situation = std::to_string(kCrowd + 1) + " clients connected to a server allowed " +
-                            std::to_string(kTightDescriptorLimit) + " descriptors (" +
-                            (held >= 0 ? "it held " + held_text : std::string("it had ended")) + ")";
+    context.observed = str(held_text, " of ", kTightDescriptorLimit, " descriptors open with ", kCrowd + 1,
+                           " clients; ", busy_ms, " ms of CPU in the next second");
+    std::string situation = str(kCrowd + 1, " clients connected to a server allowed ", kTightDescriptorLimit,
+                                " descriptors (", (held >= 0 ? "it held " + held_text : std::string("it had ended")),
+                                ")");
     if (!context.process->running())
         throw TestFailure(situation + "; the server " + context.process->exit_description() +
                           ". Running out of descriptors (accept fails with EMFILE) must not end the server");
     if (busy > 250ms)
-        throw TestFailure(situation + "; in the next second it used " + std::to_string(busy_ms) + " ms of CPU: it "
-                          "spins. When accept() fails with EMFILE the client stays in the backlog and the listener "
-                          "stays readable, so the loop wakes again at once, forever. Free a spare descriptor to "
-                          "accept and close that client (Listener::accept() does), or stop watching the listener "
-                          "until a connection closes");
+        throw TestFailure(str(situation, "; in the next second it used ", busy_ms, " ms of CPU: it "
+                              "spins. When accept() fails with EMFILE the client stays in the backlog and the listener "
+                              "stays readable, so the loop wakes again at once, forever. Free a spare descriptor to "
+                              "accept and close that client (Listener::accept() does), or stop watching the listener "
+                              "until a connection closes"));
     crowd.clear();
     first.close();
     // The server closes the departed clients' sockets as it notices them
@@ -283,12 +281,12 @@ void test_idle_cpu(TestContext& context) {
     std::this_thread::sleep_for(1s);
     Duration busy = context.process->cpu_time() - before;
     auto busy_ms = std::chrono::duration_cast<std::chrono::milliseconds>(busy).count();
-    context.observed = std::to_string(busy_ms) + " ms of CPU in an idle second";
+    context.observed = str(busy_ms, " ms of CPU in an idle second");
     if (busy > 100ms)
-        throw TestFailure("with one client connected and silent, the server used " + std::to_string(busy_ms) +
-                          " ms of CPU in one second: it busy-waits. Block in the wait (poll() with timeout -1, "
-                          "select() with a null timeout, epoll_wait() with -1) instead of polling with a zero "
-                          "timeout: a loop with nothing to do must sleep in the kernel");
+        throw TestFailure(str("with one client connected and silent, the server used ", busy_ms,
+                              " ms of CPU in one second: it busy-waits. Block in the wait (poll() with timeout -1, "
+                              "select() with a null timeout, epoll_wait() with -1) instead of polling with a zero "
+                              "timeout: a loop with nothing to do must sleep in the kernel"));
 }
 
 }  // namespace
