@@ -101,6 +101,7 @@ public:
 
     std::size_t pending_output() const noexcept { return unsent_output().size() + queued_.size(); }
     bool peer_closed() const noexcept { return peer_closed_; }
+    bool stopped() const noexcept { return stopped_; }
 
 private:
     UniqueFd socket_;
