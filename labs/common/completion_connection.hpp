@@ -21,9 +21,16 @@
 // SQEs and CQEs) and tells the connection what it submitted and what came
 // back, with results as io_uring reports them: a byte count, or -errno.
 //
-// Threads: a connection is used by one thread at a time, the one that takes
-// completions (the loop). CompletionTable is locked, so that a thread of its
-// own may accept and add connections (POSIX has no asynchronous accept).
+// Ownership: a CompletionConnection owns its socket (UniqueFd: closed when it
+// is destroyed), its read buffer and its pending replies; CompletionTable owns
+// the connections (std::unique_ptr, one heap object each, never moved).
+//
+// Threads: a connection is used by one thread at a time: the one that adds it
+// submits its first operation under the table's lock (CompletionTable::add),
+// and from then on only the thread that takes completions (the loop) touches
+// it. CompletionTable is locked, so that a thread of its own may accept and
+// add connections (POSIX has no asynchronous accept; io_uring's loop accepts
+// itself).
 #pragma once
 
 #include "line_protocol.hpp"
