@@ -6,6 +6,7 @@ namespace checker {
 
 Rubric epoll_rubric() {
     using namespace tests;
+    // clang-format off: the table is aligned by hand, a column per field
     return {
         // test                 points  timeout  expected of this model
         {one_line,                  10,    3s},
@@ -34,6 +35,7 @@ Rubric epoll_rubric() {
         {loop_and_pool_threads,     10,    3s},
         {system_interfaces,         10,    3s},
     };
+    // clang-format on
 }
 
 }  // namespace checker

@@ -14,12 +14,16 @@
 // as long as its read is pending. The pool is sized from --workers with
 // aio_init(), and no more clients are accepted than it has threads.
 //
+// What any proactor does with a completion (feed the bytes to the protocol,
+// queue the replies, choose the next operation) is CompletionConnection's, in
+// labs/common/completion_connection.hpp, as io_uring would use it too: this
+// file only submits the operations and reaps their completions.
+//
 // Compare with solutions/poll/server.cpp (readiness: the loop calls recv and
 // send itself) and solutions/threads/server.cpp (a thread per client, which is
 // what glibc's AIO amounts to on sockets). labs/aio/README.md has the figures.
+#include "completion_connection.hpp"
 #include "errors.hpp"
-#include "line_protocol.hpp"
-#include "request_work.hpp"
 #include "server_main.hpp"
 #include "shutdown.hpp"
 
@@ -31,26 +35,17 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <ctime>
 #include <exception>
 #include <memory>
-#include <mutex>
-#include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 namespace {
 
 using namespace iolab;
 using namespace std::chrono_literals;
-
-// Bytes asked of one aio_read(). No read is issued while replies are still
-// being written (backpressure), so a connection holds at most one chunk, one
-// partial line (LineProtocol::kMaxLine) and the replies to one chunk.
-constexpr std::size_t kChunk = 16 * 1024;
 
 // glibc's AIO pool when --workers is 0 (glibc's own default is 20 threads).
 // Each connection keeps one request in flight, so this is also how many
@@ -64,25 +59,23 @@ constexpr auto kDrainBudget = 500ms;
 // real-time signals for itself.
 int completion_signal() { return SIGRTMIN; }
 
-// One client. It has exactly one request in flight, a read or a write, from the
-// moment it is accepted until it is freed: the read buffer, the replies being
-// written and the aiocb itself all belong to glibc's pool until the completion
-// arrives, and a Connection is only ever freed after that.
-struct Connection {
-    explicit Connection(UniqueFd fd) : socket(std::move(fd)), watch(socket.get()) {}
+// One client: the proactor's shared connection (labs/common/completion_connection.hpp:
+// its buffers, the protocol, what to submit next), plus what POSIX AIO needs.
+// CompletionConnection::next() never asks for a read while replies are
+// pending, so there is exactly one request in flight, a read or a write, from
+// the moment the connection is accepted until it is freed: one aiocb is enough.
+struct Connection : CompletionConnection {
+    explicit Connection(UniqueFd socket) : CompletionConnection(std::move(socket)), watch(fd()) {}
 
-    UniqueFd socket;
-    ShutdownWatch watch;          // SIGTERM shuts the socket down: a read blocked in the pool returns
+    ShutdownWatch watch;   // SIGTERM shuts the socket down: a read blocked in the pool returns
     // The request in flight. On the heap: glibc's aiocb ends in a zero-length
     // array, which ISO C++ does not allow inside another struct.
     const std::unique_ptr<aiocb> request = std::make_unique<aiocb>();
-    bool writing = false;         // ... is an aio_write (else an aio_read)
-    char input[kChunk];           // aio_read's destination
-    LineProtocol protocol;
-    std::string output;           // replies not yet written
-    std::size_t written = 0;      // bytes of `output` already written
-    bool eof = false;             // the client has half-closed
 };
+
+// The live connections: the acceptor thread adds them, the completion loop
+// erases them. Also the limit on how many there are at once.
+using ConnectionTable = CompletionTable<Connection>;
 
 // The completion queue. glibc queues one real-time signal per finished request,
 // carrying its Connection in si_value. The signal is blocked in every thread,
@@ -122,91 +115,13 @@ private:
     sigset_t signals_;
 };
 
-// The live connections: the acceptor thread adds them, the completion loop
-// removes them. Also the limit on how many there are at once.
-class ConnectionTable {
-public:
-    explicit ConnectionTable(std::size_t capacity) : capacity_(capacity) {}
-
-    // Waits until a client may be added; false once closed.
-    bool wait_for_room() {
-        std::unique_lock lock(mutex_);
-        room_.wait(lock, [&] { return closed_ || connections_.size() < capacity_; });
-        return !closed_;
-    }
-
-    // Adds the connection once `start(connection)` has put its first request
-    // in flight; under the lock, so that its completion cannot be looked up
-    // before it is in the table. Closes it at once if that fails.
-    template <typename Start>
-    void add(std::unique_ptr<Connection> connection, Start start) {
-        std::lock_guard lock(mutex_);
-        if (start(*connection)) connections_.emplace(connection.get(), std::move(connection));
-    }
-
-    // The connection a completion names, or null if it is not in the table.
-    Connection* find(void* key) {
-        std::lock_guard lock(mutex_);
-        auto found = connections_.find(static_cast<Connection*>(key));
-        return found == connections_.end() ? nullptr : found->second.get();
-    }
-
-    // Frees a connection whose request has completed, closing its socket.
-    void remove(Connection* connection) {
-        std::unique_ptr<Connection> freed;
-        {
-            std::lock_guard lock(mutex_);
-            auto found = connections_.find(connection);
-            if (found == connections_.end()) return;
-            freed = std::move(found->second);
-            connections_.erase(found);
-        }
-        room_.notify_one();
-    }
-
-    template <typename Visit>
-    void for_each(Visit visit) {
-        std::lock_guard lock(mutex_);
-        for (auto& [key, connection] : connections_) visit(*connection);
-    }
-
-    std::size_t size() {
-        std::lock_guard lock(mutex_);
-        return connections_.size();
-    }
-
-    // No more clients: wakes the acceptor if it waits for room.
-    void close() {
-        {
-            std::lock_guard lock(mutex_);
-            closed_ = true;
-        }
-        room_.notify_all();
-    }
-
-    // Lets go of the connections without freeing them: for requests that are
-    // still in flight when the process exits, whose buffers glibc may still write.
-    void abandon() {
-        std::lock_guard lock(mutex_);
-        for (auto& [key, connection] : connections_) connection.release();
-        connections_.clear();
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable room_;
-    std::unordered_map<Connection*, std::unique_ptr<Connection>> connections_;
-    std::size_t capacity_;
-    bool closed_ = false;
-};
-
 // The request fields every read and write share: which socket, which bytes,
 // and how to be told of the completion (a signal naming the connection).
-void prepare(Connection& connection, volatile void* buffer, std::size_t length) {
+void prepare(Connection& connection, const void* buffer, std::size_t length) {
     aiocb& request = *connection.request;
     request = aiocb{};
-    request.aio_fildes = connection.socket.get();
-    request.aio_buf = buffer;
+    request.aio_fildes = connection.fd();
+    request.aio_buf = const_cast<void*>(buffer);   // an aio_write only reads it
     request.aio_nbytes = length;
     request.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
     request.aio_sigevent.sigev_signo = completion_signal();
@@ -218,54 +133,45 @@ void prepare(Connection& connection, volatile void* buffer, std::size_t length) 
 int configure_aio_pool(const Options& options) {
     // TODO: Before the first request, aio_init() with aio_threads (and
     //       aio_num) set to --workers, or to kDefaultPool when it is 0. Return it.
-    throw NotImplemented("labs/aio/server.cpp:219: see the TODO there");
+    throw NotImplemented("labs/aio/server.cpp:134: see the TODO there");
 }
 
-// Puts the connection's one request in flight: a read into its input buffer.
-// False if glibc refused it (the caller then closes the connection).
+// Puts the connection's one request in flight: a read into its read buffer.
+// False if glibc refused it.
 bool start_read(Connection& connection) {
-    // TODO: prepare() the request for connection.input, note that it is
-    //       not a write, and aio_read() it.
-    throw NotImplemented("labs/aio/server.cpp:227: see the TODO there");
+    // TODO: prepare() the request for connection.read_buffer(), aio_read()
+    //       it, and once glibc has taken it tell the connection: submitted().
+    throw NotImplemented("labs/aio/server.cpp:142: see the TODO there");
 }
 
 // Puts the connection's one request in flight: a write of the replies not yet
 // written. False if glibc refused it.
 bool start_write(Connection& connection) {
-    // TODO: prepare() the request for connection.output from
-    //       connection.written on, note that it is a write, and aio_write() it.
-    throw NotImplemented("labs/aio/server.cpp:235: see the TODO there");
+    // TODO: The same for connection.unsent_output() and aio_write().
+    throw NotImplemented("labs/aio/server.cpp:150: see the TODO there");
 }
 
-// A read completed with `result` bytes (0: the client half-closed). Replies
-// are written before anything more is read: that is the backpressure that
-// bounds a connection's memory. False when the connection is done.
-bool read_done(Connection& connection, std::size_t result, const Options& options) {
-    // TODO: Feed the bytes to connection.protocol (finish() at EOF), run
-    //       simulate_request_work() once per request, then start_write() the
-    //       replies; with none, start_read() again, or return false after EOF.
-    throw NotImplemented("labs/aio/server.cpp:244: see the TODO there");
-}
-
-// A write completed with `result` bytes. False when the connection is done.
-bool write_done(Connection& connection, std::size_t result) {
-    // TODO: An aio_write may complete with fewer bytes than asked: count
-    //       them and start_write() the rest. Once all is written, clear the output
-    //       and start_read() the next chunk (or return false after EOF).
-    throw NotImplemented("labs/aio/server.cpp:252: see the TODO there");
+// Submits what the connection asks for next (a write of pending replies, or
+// else a read), if anything. False if glibc refused it.
+bool submit_next(Connection& connection) {
+    switch (connection.next()) {
+        case Operation::read: return start_read(connection);
+        case Operation::write: return start_write(connection);
+        case Operation::none: break;
+    }
+    return true;
 }
 
 // One completion, taken from the queue: the connection carries on with its
 // next request, or is closed and freed (its request has completed: nothing of
 // it is in glibc's hands any more).
 void on_completion(Connection& connection, ConnectionTable& table, const Options& options) {
-    int error = ::aio_error(connection.request.get());
-    if (error == EINPROGRESS) return;        // not finished: a stray signal
-    ssize_t result = ::aio_return(connection.request.get());   // also releases glibc's record of it
-    bool carry_on = error == 0 && !shutdown_requested() &&
-                    (connection.writing ? write_done(connection, static_cast<std::size_t>(result))
-                                        : read_done(connection, static_cast<std::size_t>(result), options));
-    if (!carry_on) table.remove(&connection);
+    // TODO: aio_error(): EINPROGRESS is a stray signal, return. Else
+    //       aio_return() (once: it releases glibc's record) and hand the result,
+    //       -error if it failed, to on_write_complete() or on_read_complete()
+    //       (write_in_flight() says which). Then stop() the connection if shutdown
+    //       is requested or submit_next() fails; erase() it once finished().
+    throw NotImplemented("labs/aio/server.cpp:169: see the TODO there");
 }
 
 // Shutdown. No Connection may be freed while glibc may still write into its
@@ -273,11 +179,12 @@ void on_completion(Connection& connection, ConnectionTable& table, const Options
 // already blocked in a pool thread cannot be cancelled (AIO_NOTCANCELED), but
 // shutting its socket down makes that read() return, and its completion comes.
 void cancel_and_drain(ConnectionTable& table, CompletionQueue& completions) {
-    // TODO: For each connection (table.for_each): shutdown() its socket,
-    //       aio_cancel() its request. Then, for at most kDrainBudget, wait for
-    //       completions and remove() every connection whose request is no longer
-    //       EINPROGRESS. abandon() (never free) what is still in flight after that.
-    throw NotImplemented("labs/aio/server.cpp:276: see the TODO there");
+    // TODO: For each connection (table.for_each): stop() it (that shuts
+    //       its socket down), aio_cancel() its request. Then, for at most
+    //       kDrainBudget, wait for completions; for every request no longer
+    //       EINPROGRESS, aio_return() it, tell the connection on_cancelled(), and
+    //       erase() it. abandon() (never free) what is still in flight after that.
+    throw NotImplemented("labs/aio/server.cpp:182: see the TODO there");
 }
 
 // POSIX has no aio_accept(): accepting stays a blocking call, in a thread of
