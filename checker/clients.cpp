@@ -1,4 +1,5 @@
 #include "clients.hpp"
+#include "text.hpp"
 
 #include <poll.h>
 #include <sys/resource.h>
@@ -104,18 +105,18 @@ std::string describe_wrong(const SwarmClient& client, std::size_t number) {
     std::string sent;
     for (const std::string& piece : client.pieces) sent += piece;
     std::string difference = describe_difference(client.expected, client.received);
-    return "client " + std::to_string(number) + " sent " + show(sent) + " in " +
-           std::to_string(client.pieces.size()) + " pieces; " +
-           (difference.empty() ? "the server closed the connection in the middle of the replies" : difference);
+    return str("client ", number, " sent ", show(sent), " in ", client.pieces.size(), " pieces; ",
+               difference.empty() ? "the server closed the connection in the middle of the replies"
+                                  : difference);
 }
 
 }  // namespace
 
 std::string SwarmCount::str() const {
-    std::string text = std::to_string(served) + " served";
-    if (refused) text += ", " + std::to_string(refused) + " refused (closed before any reply)";
-    if (wrong) text += ", " + std::to_string(wrong) + " with wrong replies";
-    if (waiting) text += ", " + std::to_string(waiting) + " still waiting for replies";
+    std::string text = checker::str(served, " served");
+    if (refused) text += checker::str(", ", refused, " refused (closed before any reply)");
+    if (wrong) text += checker::str(", ", wrong, " with wrong replies");
+    if (waiting) text += checker::str(", ", waiting, " still waiting for replies");
     return text;
 }
 
@@ -150,15 +151,14 @@ std::vector<SwarmClient> open_swarm(const Endpoint& server, int count, Deadline 
     for (int i = 0; i < count; ++i) {
         std::string why;
         if (!Connection::try_open(server, deadline, clients[static_cast<std::size_t>(i)].connection, why))
-            throw TestFailure("could open only " + std::to_string(i) + " of " + std::to_string(count) +
-                              " connections at once: " + why);
+            throw TestFailure(str("could open only ", i, " of ", count, " connections at once: ", why));
     }
     return clients;
 }
 
 int exchange_lines(std::vector<SwarmClient>& clients, Deadline deadline) {
     for (std::size_t i = 0; i < clients.size(); ++i) {
-        std::string line = "client " + std::to_string(i + 1) + " of " + std::to_string(clients.size()) + " is here\n";
+        std::string line = str("client ", i + 1, " of ", clients.size(), " is here\n");
         clients[i].pieces = {line};
         clients[i].expected = line;
     }
@@ -192,9 +192,10 @@ void ensure_own_descriptor_limit(int needed) {
     if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) throw std::system_error(errno, std::generic_category(), "getrlimit");
     if (limit.rlim_cur >= static_cast<rlim_t>(needed)) return;
     if (limit.rlim_max < static_cast<rlim_t>(needed))
-        throw std::runtime_error("the checker needs " + std::to_string(needed) + " descriptors for this test, but its "
-                                 "hard limit is " + std::to_string(limit.rlim_max) +
-                                 ": raise it (ulimit -Hn " + std::to_string(needed) + ", as root) and grade again");
+        throw std::runtime_error(str("the checker needs ", needed,
+                                     " descriptors for this test, but its hard limit is ",
+                                     limit.rlim_max, ": raise it (ulimit -Hn ", needed,
+                                     ", as root) and grade again"));
     limit.rlim_cur = static_cast<rlim_t>(needed);
     if (::setrlimit(RLIMIT_NOFILE, &limit) < 0) throw std::system_error(errno, std::generic_category(), "setrlimit");
 }

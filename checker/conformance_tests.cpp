@@ -5,6 +5,7 @@
 #include "binary_imports.hpp"
 #include "clients.hpp"
 #include "test_cases.hpp"
+#include "text.hpp"
 
 #include <cxxabi.h>
 
@@ -26,13 +27,13 @@ struct Observation {
     int threads = 0;             // and while they were connected
 
     std::string describe() const {
-        std::string clients = "with " + std::to_string(kObservedClients) + " clients connected at once (" +
-                              std::to_string(answered) + " answered), ";
+        std::string clients =
+            str("with ", kObservedClients, " clients connected at once (", answered, " answered), ");
         if (threads < 0 || threads_before < 0)   // /proc had nothing: the server had ended
             return clients + "the server's threads could not be counted: it had ended";
-        return clients + "the server ran " + std::to_string(threads) + " thread" + (threads == 1 ? "" : "s") +
-               " (" + std::to_string(threads_before) + " before they came) and had " + std::to_string(children) +
-               " child process" + (children == 1 ? "" : "es");
+        return str(clients, "the server ran ", threads, " thread", threads == 1 ? "" : "s", " (",
+                   threads_before, " before they came) and had ", children, " child process",
+                   children == 1 ? "" : "es");
     }
 };
 
@@ -53,19 +54,18 @@ Observation observe_with_clients(TestContext& context, Duration patience) {
 void test_process_per_client(TestContext& context) {
     Observation seen = observe_with_clients(context, 2s);
     if (seen.children < static_cast<std::size_t>(kObservedClients))
-        throw TestFailure(seen.describe() + ". A fork-per-client server serves each client in a child process of "
-                          "its own, made by fork() when the client is accepted: " +
-                          std::to_string(kObservedClients) + " clients, at least " +
-                          std::to_string(kObservedClients) + " children");
+        throw TestFailure(str(seen.describe(), ". A fork-per-client server serves each client in a child "
+                              "process of its own, made by fork() when the client is accepted: ",
+                              kObservedClients, " clients, at least ", kObservedClients, " children"));
     context.observed = seen.describe();
 }
 
 void test_thread_per_client(TestContext& context) {
     Observation seen = observe_with_clients(context, 2s);
     if (seen.threads < seen.threads_before + kObservedClients)
-        throw TestFailure(seen.describe() + ". A thread-per-client server starts a thread for each client it "
-                          "accepts, in its own process: " + std::to_string(kObservedClients) + " clients, at least " +
-                          std::to_string(kObservedClients) + " more threads");
+        throw TestFailure(str(seen.describe(), ". A thread-per-client server starts a thread for each client it "
+                              "accepts, in its own process: ", kObservedClients, " clients, at least ",
+                              kObservedClients, " more threads"));
     context.observed = seen.describe();
 }
 

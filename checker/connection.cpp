@@ -1,4 +1,5 @@
 #include "connection.hpp"
+#include "text.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -25,11 +26,7 @@ bool wait_for(int fd, short events, Deadline deadline) {
     }
 }
 
-std::string format_seconds(Duration d) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1f s", seconds(d));
-    return text;
-}
+std::string format_seconds(Duration d) { return fixed(seconds(d), 1) + " s"; }
 
 }  // namespace
 
@@ -99,9 +96,9 @@ void Connection::send(std::string_view bytes, Deadline deadline) {
         bytes.remove_prefix(send_some(bytes));
         if (bytes.empty()) break;
         if (!wait_for(fd_.get(), POLLOUT, deadline))
-            throw TestFailure("the server stopped reading: " + std::to_string(total - bytes.size()) + " of " +
-                              std::to_string(total) + " bytes were sent, and for " +
-                              format_seconds(Clock::now() - start) + " no more could be");
+            throw TestFailure(str("the server stopped reading: ", total - bytes.size(), " of ", total,
+                                  " bytes were sent, and for ", format_seconds(Clock::now() - start),
+                                  " no more could be"));
     }
 }
 
@@ -188,8 +185,8 @@ std::string show(std::string_view bytes, std::size_t max_shown) {
     };
     if (bytes.size() <= max_shown) return "\"" + render(bytes) + "\"";
     std::size_t half = max_shown / 2;
-    return "\"" + render(bytes.substr(0, half)) + "\"…\"" + render(bytes.substr(bytes.size() - half)) + "\" (" +
-           std::to_string(bytes.size()) + " bytes)";
+    return str("\"", render(bytes.substr(0, half)), "\"…\"", render(bytes.substr(bytes.size() - half)),
+               "\" (", bytes.size(), " bytes)");
 }
 
 std::string describe_difference(std::string_view expected, std::string_view got) {
@@ -197,13 +194,13 @@ std::string describe_difference(std::string_view expected, std::string_view got)
     std::size_t at = 0;
     while (at < expected.size() && at < got.size() && expected[at] == got[at]) ++at;
     if (at == got.size())
-        return "the reply stopped short: " + std::to_string(got.size()) + " of " + std::to_string(expected.size()) +
-               " bytes came back, the first missing one is byte " + std::to_string(at) + " of " +
-               show(expected.substr(at, 40));
+        return str("the reply stopped short: ", got.size(), " of ", expected.size(),
+                   " bytes came back, the first missing one is byte ", at, " of ",
+                   show(expected.substr(at, 40)));
     std::size_t from = at > 20 ? at - 20 : 0;
-    return "the reply differs from byte " + std::to_string(at) + " on: expected " +
-           show(expected.substr(from, 60)) + ", got " + show(got.substr(from, 60)) +
-           (from > 0 ? " (both shown from byte " + std::to_string(from) + ")" : "");
+    return str("the reply differs from byte ", at, " on: expected ", show(expected.substr(from, 60)),
+               ", got ", show(got.substr(from, 60)),
+               from > 0 ? str(" (both shown from byte ", from, ")") : "");
 }
 
 void expect_reply(Connection& connection, std::string_view sent, std::string_view expected, Deadline deadline,

@@ -1,6 +1,7 @@
 #include "grader.hpp"
 
 #include "binary_imports.hpp"
+#include "text.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -37,11 +38,7 @@ struct Budgets {
 
 long whole_seconds(Duration d) { return static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(d).count()); }
 
-std::string one_decimal(Duration d) {
-    char text[32];
-    std::snprintf(text, sizeof text, "%.1f", seconds(d));
-    return text;
-}
+std::string one_decimal(Duration d) { return fixed(seconds(d), 1); }
 
 bool selected(const RubricEntry& entry, const std::vector<std::string>& only) {
     return only.empty() || std::find(only.begin(), only.end(), entry.test.name) != only.end();
@@ -206,52 +203,50 @@ struct Gate {
 
 // `waited`: it ran but did not listen (rather than not running at all).
 Gate startup_failed(const RubricEntry& entry, const std::string& problem, bool waited) {
-    return {"not run: the server did not start (see " + std::string(entry.test.name) + ")",
-            "The run stopped at " + std::string(entry.test.name) + ": the server did not start (" + problem +
-                "). Every test starts the server anew, so every later test would only fail the same way" +
-                (waited ? ", each after waiting up to " + std::to_string(whole_seconds(kStartupPerStart)) +
-                              " s for it to listen"
-                        : std::string()) +
-                ". Make the server start, then grade again."};
+    return {str("not run: the server did not start (see ", entry.test.name, ")"),
+            str("The run stopped at ", entry.test.name, ": the server did not start (", problem,
+                "). Every test starts the server anew, so every later test would only fail the same way",
+                waited ? str(", each after waiting up to ", whole_seconds(kStartupPerStart),
+                             " s for it to listen")
+                       : "",
+                ". Make the server start, then grade again.")};
 }
 
 Gate first_test_failed(const RubricEntry& entry) {
-    return {"not run: the server does not echo a single line (see " + std::string(entry.test.name) + ")",
-            "The run stopped at " + std::string(entry.test.name) + ", the first test, which failed: the server "
+    return {str("not run: the server does not echo a single line (see ", entry.test.name, ")"),
+            str("The run stopped at ", entry.test.name, ", the first test, which failed: the server "
                 "does not echo a single line. Every later test needs at least that, so each would only wait for "
-                "replies that never come until its time ran out. Make " + entry.test.name +
-                " pass, then grade again."};
+                "replies that never come until its time ran out. Make ", entry.test.name,
+                " pass, then grade again.")};
 }
 
 Gate tests_out_of_time(const RubricEntry& next, const std::vector<std::string>& failed) {
-    std::string seconds_text = std::to_string(whole_seconds(kLabBudget)) + " s";
-    return {"not run: the lab's test time (" + seconds_text + ") was used up by tests that waited for replies in "
-            "vain: fix those first",
-            "The run stopped before " + std::string(next.test.name) + ": the lab's " + seconds_text +
-                " of test time were used up" + (failed.empty() ? "" : ", mostly by tests that waited in vain for "
-                "replies (" + listed(failed) + ")") + ". A server that leaves those clients waiting would leave "
-                "the later tests' clients waiting too, until their time ran out. Fix those failures first, then "
-                "grade again."};
+    std::string seconds_text = str(whole_seconds(kLabBudget), " s");
+    return {str("not run: the lab's test time (", seconds_text, ") was used up by tests that waited for "
+                "replies in vain: fix those first"),
+            str("The run stopped before ", next.test.name, ": the lab's ", seconds_text,
+                " of test time were used up",
+                failed.empty() ? "" : str(", mostly by tests that waited in vain for replies (", listed(failed), ")"),
+                ". A server that leaves those clients waiting would leave the later tests' clients waiting too, "
+                "until their time ran out. Fix those failures first, then grade again.")};
 }
 
 Gate startup_out_of_time(const RubricEntry& next, const Budgets& budgets) {
-    std::string allowed = std::to_string(whole_seconds(kStartupPerLab)) + " s";
-    return {"not run: starting the server used up the " + allowed + " a lab allows for start-up",
-            "The run stopped before " + std::string(next.test.name) + ": starting the server took " +
-                one_decimal(budgets.startup.spent()) + " s in all (" + std::to_string(budgets.starts) +
-                " starts, the slowest " + one_decimal(budgets.slowest_start) + " s; each test starts it anew), "
-                "and a lab allows " + allowed + ". Make the server listen within a moment of starting, then "
-                "grade again."};
+    std::string allowed = str(whole_seconds(kStartupPerLab), " s");
+    return {str("not run: starting the server used up the ", allowed, " a lab allows for start-up"),
+            str("The run stopped before ", next.test.name, ": starting the server took ",
+                one_decimal(budgets.startup.spent()), " s in all (", budgets.starts, " starts, the slowest ",
+                one_decimal(budgets.slowest_start), " s; each test starts it anew), and a lab allows ", allowed,
+                ". Make the server listen within a moment of starting, then grade again.")};
 }
 
 // How long the server took to listen, if long enough to say.
 std::string startup_note(const Budgets& budgets) {
     if (budgets.starts == 0 || budgets.slowest_start < kNotableStartup) return "";
-    return "Start-up: the server took " + one_decimal(budgets.slowest_start) + " s to listen; each test starts "
-           "it anew (" + std::to_string(budgets.starts) + " starts, " + one_decimal(budgets.startup.spent()) +
-           " s in all, not counted in the tests' times; a lab allows " +
-           std::to_string(whole_seconds(kStartupPerStart)) + " s for one start, " +
-           std::to_string(whole_seconds(kStartupPerLab)) + " s for all).";
+    return str("Start-up: the server took ", one_decimal(budgets.slowest_start), " s to listen; each test starts "
+               "it anew (", budgets.starts, " starts, ", one_decimal(budgets.startup.spent()),
+               " s in all, not counted in the tests' times; a lab allows ", whole_seconds(kStartupPerStart),
+               " s for one start, ", whole_seconds(kStartupPerLab), " s for all).");
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 #include "report.hpp"
+#include "text.hpp"
 
 #include <cstdio>
 #include <fstream>
@@ -10,12 +11,6 @@
 namespace checker {
 
 namespace {
-
-std::string fixed(double value, int decimals) {
-    std::ostringstream text;
-    text << std::fixed << std::setprecision(decimals) << value;
-    return text.str();
-}
 
 std::string indented(const std::string& text, const std::string& prefix) {
     std::string out;
@@ -41,10 +36,9 @@ std::vector<std::string> closing_lines(const GradeReport& report) {
     std::size_t not_run = 0;
     for (const TestOutcome& outcome : report.outcomes) not_run += outcome.status == Status::NotRun;
     if (not_run > 0)
-        lines.push_back(std::to_string(not_run) + (not_run == 1 ? " more test was" : " more tests were") +
-                        " not run. " +
-                        (report.stopped_by.empty() ? "Fix the first failure above, then grade again."
-                                                   : report.stopped_by));
+        lines.push_back(str(not_run, not_run == 1 ? " more test was" : " more tests were", " not run. ",
+                            report.stopped_by.empty() ? "Fix the first failure above, then grade again."
+                                                      : report.stopped_by));
     return lines;
 }
 
@@ -56,7 +50,7 @@ void print_report(std::ostream& out, const GradeReport& report) {
     out << "  " << std::left << std::setw(9) << "result" << std::setw(8) << "points" << std::setw(22) << "test"
         << std::setw(13) << "category" << "time\n";
     for (const TestOutcome& outcome : report.outcomes) {
-        std::string points = std::to_string(outcome.score) + "/" + std::to_string(outcome.entry->points);
+        std::string points = str(outcome.score, "/", outcome.entry->points);
         out << "  " << std::setw(9) << status_name(outcome.status) << std::setw(8) << points << std::setw(22)
             << outcome.entry->test.name << std::setw(13) << category_name(outcome.entry->test.category)
             << fixed(outcome.seconds, 1) << " s";
@@ -99,8 +93,7 @@ void write_results_json(const std::string& path, const GradeReport* report, cons
         out << "  \"score\": 0,\n  \"output\": " << json_string(setup_error) << ",\n  \"tests\": []\n}\n";
         return;
     }
-    std::string summary = "Lab " + report->lab->name + ": " + std::to_string(report->score()) + "/" +
-                          std::to_string(report->max_score());
+    std::string summary = str("Lab ", report->lab->name, ": ", report->score(), "/", report->max_score());
     for (const std::string& line : closing_lines(*report)) summary += "\n" + line;
     out << "  \"score\": " << report->score() << ",\n"
         << "  \"max_score\": " << report->max_score() << ",\n"
