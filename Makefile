@@ -40,7 +40,7 @@ FIXTURE_SUPPORT_OBJ := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard tests/fixtur
 TEST_OBJ     := $(patsubst %.cpp,$(BUILD)/obj/%.o,$(wildcard tests/*.cpp tests/unit/*.cpp tests/integration/*.cpp))
 DEPS_OK      := $(BUILD)/.deps-ok
 
-.PHONY: all help deps grade test sanitize tsan tsan-run stubs clean handout gradescope batch
+.PHONY: all help deps grade test sanitize tsan tsan-run stubs clean handout gradescope batch format format-check
 .DEFAULT_GOAL := all
 # Keep object files: they are intermediate to make, but rebuilding them costs minutes.
 .SECONDARY:
@@ -184,6 +184,12 @@ test: $(BENCH_SERVERS)
 compare: $(BUILD)/checker $(BENCH_SERVERS)  ## benchmark every model side by side (SRC=labs for yours)
 	@tools/ensure-deps.sh gnuplot-nox fonts-dejavu-core
 	@BUILD=$(BUILD) DURATION="$(DURATION)" PAIRS="$(PAIRS)" MODELS="$(COMPARE_MODELS)" tools/compare.sh $(COMPARE_SRC)
+
+format-check:  ## fail if a C or C++ file drifts from .clang-format
+	@tools/check-format.sh
+
+format:  ## reformat every C and C++ file to .clang-format (then make stubs)
+	@tools/check-format.sh --fix
 
 clean:
 	rm -rf build

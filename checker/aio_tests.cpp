@@ -27,26 +27,30 @@ constexpr Duration kProbeWait = 1s;
 // may find the pool below its 20 threads and get a thread of its own. A client
 // that came right behind the crowd could be served by that luck.
 void let_the_crowd_settle(const TestContext& context, int baseline) {
-    if (context.process) settled_count(*context.process, baseline + kIdleCrowd, context.deadline.sooner(1s));
+    if (context.process)
+        settled_count(*context.process, baseline + kIdleCrowd, context.deadline.sooner(1s));
     std::this_thread::sleep_for(100ms);
 }
 
 void test_many_idle_clients(TestContext& context) {
     int baseline = context.process ? context.process->open_descriptors() : 0;
     std::vector<Connection> idle;
-    for (int i = 0; i < kIdleCrowd; ++i) idle.push_back(Connection::open(context.server, context.deadline));
+    for (int i = 0; i < kIdleCrowd; ++i)
+        idle.push_back(Connection::open(context.server, context.deadline));
     let_the_crowd_settle(context, baseline);
     Connection next = Connection::open(context.server, context.deadline);
     std::string line = "am I served while 32 clients sit idle?\n";
     Clock::time_point sent = Clock::now();
     next.send(line, context.deadline);
-    expect_reply(next, line, line, context.deadline,
-                 str(kIdleCrowd, " clients are connected and send nothing; this one came after them. ") +
-                 "A server that ties up a thread for every client waiting for input stops answering once all its "
-                 "threads wait: glibc's POSIX AIO performs each aio_read() with a blocking read() in a pool thread, "
-                 "20 threads unless aio_init() asks for more, and queues the requests beyond that");
-    context.observed = str("client ", kIdleCrowd + 1, " was answered in ", milliseconds(Clock::now() - sent),
-                           " ms while ", kIdleCrowd, " sat idle");
+    expect_reply(
+        next, line, line, context.deadline,
+        str(kIdleCrowd, " clients are connected and send nothing; this one came after them. ") +
+            "A server that ties up a thread for every client waiting for input stops answering once all its "
+            "threads wait: glibc's POSIX AIO performs each aio_read() with a blocking read() in a pool thread, "
+            "20 threads unless aio_init() asks for more, and queues the requests beyond that");
+    context.observed =
+        str("client ", kIdleCrowd + 1, " was answered in ", milliseconds(Clock::now() - sent),
+            " ms while ", kIdleCrowd, " sat idle");
 }
 
 // Adds idle clients one at a time and, after each, checks that a new client
@@ -61,14 +65,16 @@ void test_idle_client_capacity(TestContext& context) {
             return;
         }
         if (!new_client_served(context.server, Deadline(kProbeWait))) {
-            context.observed = "at most " + clients(idle.size()) + " idle at once" + threads_now(context);
-            throw TestFailure(str("with ", clients(idle.size()), " idle, client ", idle.size() + 1,
-                                  " sent a line and got nothing within ", milliseconds(kProbeWait), " ms",
-                                  threads_now(context), ": this server keeps at most ", clients(idle.size()),
-                                  " waiting for input at once. ") +
-                              "Where a waiting client holds a thread, that is the number of threads: one in an "
-                              "iterative server; the pool's size with glibc's POSIX AIO, whose pool thread blocks in "
-                              "read() for every pending aio_read");
+            context.observed =
+                "at most " + clients(idle.size()) + " idle at once" + threads_now(context);
+            throw TestFailure(
+                str("with ", clients(idle.size()), " idle, client ", idle.size() + 1,
+                    " sent a line and got nothing within ", milliseconds(kProbeWait), " ms",
+                    threads_now(context), ": this server keeps at most ", clients(idle.size()),
+                    " waiting for input at once. ") +
+                "Where a waiting client holds a thread, that is the number of threads: one in an "
+                "iterative server; the pool's size with glibc's POSIX AIO, whose pool thread blocks in "
+                "read() for every pending aio_read");
         }
         idle.push_back(Connection::open(context.server, context.deadline));
     }

@@ -36,14 +36,14 @@ struct LabResult {
     int score = 0;
     int max = 0;
     std::vector<std::string> failed_tests;
-    std::string note;                     // why it was not graded normally ("does not compile: ...")
-    Json tests = Json::array();           // the checker's results.json tests, for the student's file
+    std::string note;            // why it was not graded normally ("does not compile: ...")
+    Json tests = Json::array();  // the checker's results.json tests, for the student's file
 };
 
 struct Submission {
-    std::string name;                     // the subdirectory's name
-    fs::path labs;                        // where its LAB/server.cpp are ("" if none found)
-    fs::path tree;                        // its private build tree
+    std::string name;  // the subdirectory's name
+    fs::path labs;     // where its LAB/server.cpp are ("" if none found)
+    fs::path tree;     // its private build tree
 };
 
 // A directory under /tmp, removed with everything in it.
@@ -51,7 +51,8 @@ class TempDir {
 public:
     TempDir() {
         std::string pattern = (fs::temp_directory_path() / "iolab-batch-XXXXXX").string();
-        if (!::mkdtemp(pattern.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp");
+        if (!::mkdtemp(pattern.data()))
+            throw std::system_error(errno, std::generic_category(), "mkdtemp");
         path_ = pattern;
     }
     ~TempDir() {
@@ -73,7 +74,7 @@ void on_interrupt(int) { interrupted = true; }
 // Ctrl-C or SIGTERM stops the batch cleanly: running jobs are killed, the
 // temporary trees removed.
 void catch_interrupts() {
-    struct sigaction action{};
+    struct sigaction action {};
     action.sa_handler = on_interrupt;
     ::sigaction(SIGINT, &action, nullptr);
     ::sigaction(SIGTERM, &action, nullptr);
@@ -100,7 +101,8 @@ std::vector<Submission> find_submissions(const fs::path& dir) {
         if (!entry.is_directory() || name.empty() || name[0] == '.') continue;
         found.push_back({name, find_labs(entry.path()), {}});
     }
-    std::sort(found.begin(), found.end(), [](const Submission& a, const Submission& b) { return a.name < b.name; });
+    std::sort(found.begin(), found.end(),
+              [](const Submission& a, const Submission& b) { return a.name < b.name; });
     return found;
 }
 
@@ -123,11 +125,13 @@ void touch(const fs::path& file) {
 // `make` as the kit runs it, without sanitizers, and without what an outer
 // make (make test, make sanitize) passes down through the environment.
 std::vector<std::string> make_command(const fs::path& tree, const std::string& target) {
-    return {"make", "-s", "--no-print-directory", "-C", tree.string(), "BUILD=build", "SANITIZE=", target};
+    return {"make",      "-s",  "--no-print-directory", "-C", tree.string(), "BUILD=build",
+            "SANITIZE=", target};
 }
 
 void forget_outer_make() {
-    for (const char* variable : {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"}) ::unsetenv(variable);
+    for (const char* variable : {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES"})
+        ::unsetenv(variable);
 }
 
 std::string first_error(const std::string& build_output) {
@@ -147,23 +151,30 @@ fs::path prepare_kit(const fs::path& kit_dir, int timeout_seconds) {
     fs::path kit = fs::absolute(kit_dir).lexically_normal();
     for (const char* needed : {"Makefile", "labs/common", "tools/ensure-deps.sh"})
         if (!fs::exists(kit / needed))
-            throw std::runtime_error("no " + std::string(needed) + " in " + kit.string() +
-                                     ": run checker batch from the kit's top directory, or give --kit DIR");
-    ServerProcess make(make_command(kit, "build/libiolab.a"), ServerLimits{.open_files = 4096, .processes = 4096});
-    if (!make.wait_for_exit(Deadline(std::chrono::seconds(timeout_seconds))) || *make.exit_status() != 0)
-        throw std::runtime_error("the kit's labs/common does not build: " + first_error(make.output()));
+            throw std::runtime_error(
+                "no " + std::string(needed) + " in " + kit.string() +
+                ": run checker batch from the kit's top directory, or give --kit DIR");
+    ServerProcess make(make_command(kit, "build/libiolab.a"),
+                       ServerLimits{.open_files = 4096, .processes = 4096});
+    if (!make.wait_for_exit(Deadline(std::chrono::seconds(timeout_seconds))) ||
+        *make.exit_status() != 0)
+        throw std::runtime_error("the kit's labs/common does not build: " +
+                                 first_error(make.output()));
     return kit;
 }
 
 // A student's private tree: the kit's parts as links, the student's labs as copies.
-void make_tree(const Submission& submission, const fs::path& kit, const std::vector<std::string>& labs) {
+void make_tree(const Submission& submission, const fs::path& kit,
+               const std::vector<std::string>& labs) {
     fs::create_directories(submission.tree / "labs");
     fs::create_directories(submission.tree / "build/obj/labs");
-    for (const char* shared : {"Makefile", "tools", "labs/common", "build/libiolab.a", "build/obj/labs/common"})
+    for (const char* shared :
+         {"Makefile", "tools", "labs/common", "build/libiolab.a", "build/obj/labs/common"})
         fs::create_symlink(kit / shared, submission.tree / shared);
-    touch(submission.tree / "build/.deps-ok");   // the dependencies are installed: the kit was built
+    touch(submission.tree / "build/.deps-ok");  // the dependencies are installed: the kit was built
     for (const std::string& lab : labs)
-        if (!submission.labs.empty() && fs::is_directory(submission.labs / lab) && !fs::is_symlink(submission.labs / lab))
+        if (!submission.labs.empty() && fs::is_directory(submission.labs / lab) &&
+            !fs::is_symlink(submission.labs / lab))
             copy_lab(submission.labs / lab, submission.tree / "labs" / lab);
 }
 
@@ -186,7 +197,8 @@ void read_checker_results(const fs::path& json_path, LabResult& result) {
     result.max = results.value("max_score", result.max);
     if (results["tests"].empty()) result.note = results.value("output", "");
     for (Json& test : results["tests"]) {
-        if (test.value("status", "") == "failed") result.failed_tests.push_back(test.value("name", "?"));
+        if (test.value("status", "") == "failed")
+            result.failed_tests.push_back(test.value("name", "?"));
         test["name"] = result.lab + ": " + test.value("name", "?");
         result.tests.push_back(test);
     }
@@ -197,8 +209,11 @@ class Job {
 public:
     enum class Step { Build, Grade, Done };
 
-    Job(const BatchOptions& options, const Submission& submission, const std::string& lab, const fs::path& results)
-        : options_(options), submission_(submission), json_path_(results / (submission.name + "." + lab + ".json")) {
+    Job(const BatchOptions& options, const Submission& submission, const std::string& lab,
+        const fs::path& results)
+        : options_(options),
+          submission_(submission),
+          json_path_(results / (submission.name + "." + lab + ".json")) {
         result_.student = submission.name;
         result_.lab = lab;
         result_.max = max_points(lab);
@@ -212,7 +227,8 @@ public:
             step_ = Step::Done;
             return;
         }
-        run(make_command(submission_.tree, "build/labs/" + result_.lab), options_.build_timeout_seconds, {});
+        run(make_command(submission_.tree, "build/labs/" + result_.lab),
+            options_.build_timeout_seconds, {});
         step_ = Step::Build;
     }
 
@@ -237,22 +253,25 @@ private:
     }
 
     bool succeeded() const {
-        return process_->exit_status() && WIFEXITED(*process_->exit_status()) && WEXITSTATUS(*process_->exit_status()) == 0;
+        return process_->exit_status() && WIFEXITED(*process_->exit_status()) &&
+               WEXITSTATUS(*process_->exit_status()) == 0;
     }
 
     void finish_build(bool ended) {
         if (!ended) {
-            result_.note = "the build took longer than " + std::to_string(options_.build_timeout_seconds) + " s";
+            result_.note = "the build took longer than " +
+                           std::to_string(options_.build_timeout_seconds) + " s";
         } else if (!succeeded()) {
             result_.note = "does not compile: " + first_error(process_->output());
         } else {
             // The grading checker starts the server in its own network
             // namespace where it can: ports of parallel jobs cannot collide.
             std::string server = (submission_.tree / "build/labs" / result_.lab).string();
-            run({options_.checker, "grade", "--lab", result_.lab, "--json", json_path_.string(), "--max-memory",
-                 std::to_string(options_.max_memory_mib), "--", server},
+            run({options_.checker, "grade", "--lab", result_.lab, "--json", json_path_.string(),
+                 "--max-memory", std::to_string(options_.max_memory_mib), "--", server},
                 options_.lab_timeout_seconds,
-                ServerLimits{.open_files = 20000, .processes = 4096, .private_network = private_network_});
+                ServerLimits{
+                    .open_files = 20000, .processes = 4096, .private_network = private_network_});
             step_ = Step::Grade;
             return;
         }
@@ -262,11 +281,12 @@ private:
 
     void finish_grade(bool ended) {
         if (!ended) {
-            result_.note = "grading took longer than " + std::to_string(options_.lab_timeout_seconds) + " s: stopped";
+            result_.note = "grading took longer than " +
+                           std::to_string(options_.lab_timeout_seconds) + " s: stopped";
         } else {
             read_checker_results(json_path_, result_);
         }
-        process_.reset();   // kills whatever is left of the checker and the server
+        process_.reset();  // kills whatever is left of the checker and the server
         step_ = Step::Done;
     }
 
@@ -294,10 +314,15 @@ bool run_jobs(std::vector<std::unique_ptr<Job>>& jobs, int parallel, bool privat
             running.push_back(jobs[next++].get());
         }
         for (auto it = running.begin(); it != running.end();) {
-            if (!(*it)->poll()) { ++it; continue; }
+            if (!(*it)->poll()) {
+                ++it;
+                continue;
+            }
             const LabResult& result = (*it)->result();
-            std::cout << "  " << result.student << " / " << result.lab << ": " << result.score << "/" << result.max
-                      << (result.note.empty() ? "" : "  (" + result.note + ")") << "\n" << std::flush;
+            std::cout << "  " << result.student << " / " << result.lab << ": " << result.score
+                      << "/" << result.max << (result.note.empty() ? "" : "  (" + result.note + ")")
+                      << "\n"
+                      << std::flush;
             ++done;
             it = running.erase(it);
         }
@@ -318,9 +343,11 @@ void write_gradebook(const fs::path& path, const std::vector<LabResult>& results
     out << "student,lab,score,max,failed_tests,note\n";
     for (const LabResult& result : results) {
         std::string failed;
-        for (const std::string& test : result.failed_tests) failed += (failed.empty() ? "" : ";") + test;
-        out << csv_field(result.student) << "," << csv_field(result.lab) << "," << result.score << "," << result.max
-            << "," << csv_field(failed) << "," << csv_field(result.note) << "\n";
+        for (const std::string& test : result.failed_tests)
+            failed += (failed.empty() ? "" : ";") + test;
+        out << csv_field(result.student) << "," << csv_field(result.lab) << "," << result.score
+            << "," << result.max << "," << csv_field(failed) << "," << csv_field(result.note)
+            << "\n";
     }
 }
 
@@ -333,12 +360,16 @@ Json student_results(const std::vector<const LabResult*>& labs) {
     for (const LabResult* lab : labs) {
         score += lab->score;
         max += lab->max;
-        summary += "Lab " + lab->lab + ": " + std::to_string(lab->score) + "/" + std::to_string(lab->max) +
-                   (lab->note.empty() ? "" : " (" + lab->note + ")") + "\n";
+        summary += "Lab " + lab->lab + ": " + std::to_string(lab->score) + "/" +
+                   std::to_string(lab->max) + (lab->note.empty() ? "" : " (" + lab->note + ")") +
+                   "\n";
         if (!lab->tests.empty()) {
             for (const Json& test : lab->tests) tests.push_back(test);
         } else {
-            tests.push_back({{"name", lab->lab}, {"score", 0}, {"max_score", lab->max}, {"status", "failed"},
+            tests.push_back({{"name", lab->lab},
+                             {"score", 0},
+                             {"max_score", lab->max},
+                             {"status", "failed"},
                              {"output", lab->note}});
         }
     }
@@ -354,17 +385,19 @@ void write_student_files(const fs::path& out, const std::vector<Submission>& sub
             if (result.student == submission.name) labs.push_back(&result);
         Json json = student_results(labs);
         std::ofstream(out / (submission.name + ".json")) << json.dump(2) << "\n";
-        std::cout << "  " << submission.name << ": " << json["score"].get<int>() << "/" << json["max_score"].get<int>()
-                  << "\n";
+        std::cout << "  " << submission.name << ": " << json["score"].get<int>() << "/"
+                  << json["max_score"].get<int>() << "\n";
     }
 }
 
 std::vector<std::string> labs_to_grade(const std::vector<std::string>& wanted) {
     std::vector<std::string> labs;
     for (const Lab& lab : all_labs())
-        if (wanted.empty() || std::find(wanted.begin(), wanted.end(), lab.name) != wanted.end()) labs.push_back(lab.name);
+        if (wanted.empty() || std::find(wanted.begin(), wanted.end(), lab.name) != wanted.end())
+            labs.push_back(lab.name);
     for (const std::string& name : wanted)
-        if (!find_lab(name)) throw std::runtime_error("unknown lab '" + name + "' (see: checker list)");
+        if (!find_lab(name))
+            throw std::runtime_error("unknown lab '" + name + "' (see: checker list)");
     return labs;
 }
 
@@ -373,11 +406,16 @@ std::vector<std::string> labs_to_grade(const std::vector<std::string>& wanted) {
 Json classroom_results(const Json& combined) {
     Json tests = Json::array();
     for (const Json& test : combined["tests"])
-        tests.push_back({{"name", test.value("name", "?")}, {"status", test.value("status", "") == "passed" ? "pass" : "fail"},
-                         {"score", test.value("score", 0)}, {"message", test.value("output", "")},
-                         {"line_no", 0}, {"execution_time", "0s"}});
+        tests.push_back({{"name", test.value("name", "?")},
+                         {"status", test.value("status", "") == "passed" ? "pass" : "fail"},
+                         {"score", test.value("score", 0)},
+                         {"message", test.value("output", "")},
+                         {"line_no", 0},
+                         {"execution_time", "0s"}});
     bool full = combined.value("score", 0) == combined.value("max_score", 0);
-    return {{"version", 1}, {"status", full ? "pass" : "fail"}, {"max_score", combined.value("max_score", 0)},
+    return {{"version", 1},
+            {"status", full ? "pass" : "fail"},
+            {"max_score", combined.value("max_score", 0)},
             {"tests", tests}};
 }
 
@@ -385,13 +423,14 @@ Json classroom_results(const Json& combined) {
 
 int run_combine(const std::vector<std::string>& lab_results, const std::string& format) {
     if (format != "gradescope" && format != "classroom") {
-        std::cerr << "checker combine: --format is gradescope or classroom, not '" << format << "'\n";
+        std::cerr << "checker combine: --format is gradescope or classroom, not '" << format
+                  << "'\n";
         return 2;
     }
     std::vector<LabResult> results;
     for (const std::string& path : lab_results) {
         LabResult result;
-        result.lab = fs::path(path).stem().string();   // make grade writes LAB.json
+        result.lab = fs::path(path).stem().string();  // make grade writes LAB.json
         result.max = max_points(result.lab);
         if (!fs::is_regular_file(path)) {
             std::cerr << "checker combine: no file " << path << " (run make grade first)\n";
@@ -410,11 +449,13 @@ int run_combine(const std::vector<std::string>& lab_results, const std::string& 
 int run_batch(const BatchOptions& options) {
     try {
         if (!fs::is_directory(options.submissions))
-            throw std::runtime_error("--submissions " + options.submissions + " is not a directory");
+            throw std::runtime_error("--submissions " + options.submissions +
+                                     " is not a directory");
         if (options.jobs < 1) throw std::runtime_error("--jobs must be at least 1");
         std::vector<std::string> labs = labs_to_grade(options.labs);
         std::vector<Submission> submissions = find_submissions(options.submissions);
-        if (submissions.empty()) throw std::runtime_error(options.submissions + " holds no submission directories");
+        if (submissions.empty())
+            throw std::runtime_error(options.submissions + " holds no submission directories");
         fs::create_directories(options.out);
         forget_outer_make();
         catch_interrupts();
@@ -430,10 +471,12 @@ int run_batch(const BatchOptions& options) {
 
         std::vector<std::unique_ptr<Job>> jobs;
         for (const Submission& submission : submissions)
-            for (const std::string& lab : labs) jobs.push_back(std::make_unique<Job>(options, submission, lab, results_dir));
+            for (const std::string& lab : labs)
+                jobs.push_back(std::make_unique<Job>(options, submission, lab, results_dir));
         bool private_network = private_network_available();
-        std::cout << "Grading " << submissions.size() << " submissions x " << labs.size() << " labs, " << options.jobs
-                  << " at a time" << (private_network ? ", each in its own network namespace" : "") << "\n"
+        std::cout << "Grading " << submissions.size() << " submissions x " << labs.size()
+                  << " labs, " << options.jobs << " at a time"
+                  << (private_network ? ", each in its own network namespace" : "") << "\n"
                   << std::flush;
         if (!run_jobs(jobs, options.jobs, private_network)) {
             std::cerr << "checker batch: interrupted; no gradebook written\n";

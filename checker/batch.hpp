@@ -11,15 +11,15 @@
 namespace checker {
 
 struct BatchOptions {
-    std::string submissions;              // one subdirectory per student
-    std::string out;                      // gradebook.csv and STUDENT.json go here
-    std::string kit = ".";                // the kit's top directory: Makefile, labs/common, tools
-    std::vector<std::string> labs;        // the labs to grade (empty: all)
-    int jobs = 2;                         // builds and grading runs at once
-    int lab_timeout_seconds = 120;        // grading one lab of one student
-    int build_timeout_seconds = 300;      // building one lab of one student
-    int max_memory_mib = 4096;            // each server's address space (RLIMIT_AS); 0: no limit
-    std::string checker;                  // this checker's binary, run for `checker grade`
+    std::string submissions;          // one subdirectory per student
+    std::string out;                  // gradebook.csv and STUDENT.json go here
+    std::string kit = ".";            // the kit's top directory: Makefile, labs/common, tools
+    std::vector<std::string> labs;    // the labs to grade (empty: all)
+    int jobs = 2;                     // builds and grading runs at once
+    int lab_timeout_seconds = 120;    // grading one lab of one student
+    int build_timeout_seconds = 300;  // building one lab of one student
+    int max_memory_mib = 4096;        // each server's address space (RLIMIT_AS); 0: no limit
+    std::string checker;              // this checker's binary, run for `checker grade`
 };
 
 // Builds and grades every submission; writes OUT/gradebook.csv (student, lab,

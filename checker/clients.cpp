@@ -52,7 +52,8 @@ public:
             owners_.push_back(i);
         }
         int ready = ::poll(watched_.data(), watched_.size(), wake.remaining_ms());
-        if (ready < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll (checker)");
+        if (ready < 0 && errno != EINTR)
+            throw std::system_error(errno, std::generic_category(), "poll (checker)");
         for (std::size_t k = 0; ready > 0 && k < watched_.size(); ++k) {
             short events = watched_[k].revents;
             if (events & POLLOUT) send_some(owners_[k]);
@@ -65,7 +66,7 @@ private:
         ssize_t sent = ::send(clients_[i].connection.fd(), unsent_[i].data(), unsent_[i].size(),
                               MSG_NOSIGNAL | MSG_DONTWAIT);
         if (sent >= 0) unsent_[i].remove_prefix(static_cast<std::size_t>(sent));
-        else if (errno != EAGAIN && errno != EINTR) closed(i);   // the server closed or reset it
+        else if (errno != EAGAIN && errno != EINTR) closed(i);  // the server closed or reset it
         if (unsent_[i].empty() && closing_[i]) {
             ::shutdown(clients_[i].connection.fd(), SHUT_WR);
             closing_[i] = false;
@@ -96,7 +97,7 @@ private:
 
     std::vector<SwarmClient>& clients_;
     std::vector<std::string_view> unsent_;
-    std::vector<bool> closing_;           // half-close once unsent_ is empty
+    std::vector<bool> closing_;  // half-close once unsent_ is empty
     std::vector<pollfd> watched_;
     std::vector<std::size_t> owners_;
 };
@@ -128,7 +129,7 @@ SwarmCount run_swarm(std::vector<SwarmClient>& clients, Duration pause, Deadline
         driver.queue_round(round);
         while (driver.sending() && !deadline.passed()) driver.pump(deadline);
         Deadline pause_end = deadline.sooner(pause);
-        while (!pause_end.passed()) driver.pump(pause_end);   // reading meanwhile
+        while (!pause_end.passed()) driver.pump(pause_end);  // reading meanwhile
     }
     while (driver.anyone_waiting() && !deadline.passed()) driver.pump(deadline);
 
@@ -150,8 +151,10 @@ std::vector<SwarmClient> open_swarm(const Endpoint& server, int count, Deadline 
     std::vector<SwarmClient> clients(static_cast<std::size_t>(count));
     for (int i = 0; i < count; ++i) {
         std::string why;
-        if (!Connection::try_open(server, deadline, clients[static_cast<std::size_t>(i)].connection, why))
-            throw TestFailure(str("could open only ", i, " of ", count, " connections at once: ", why));
+        if (!Connection::try_open(server, deadline, clients[static_cast<std::size_t>(i)].connection,
+                                  why))
+            throw TestFailure(
+                str("could open only ", i, " of ", count, " connections at once: ", why));
     }
     return clients;
 }
@@ -189,15 +192,16 @@ std::optional<int> descriptors_gained(int baseline, int now) {
 
 void ensure_own_descriptor_limit(int needed) {
     rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) < 0) throw std::system_error(errno, std::generic_category(), "getrlimit");
+    if (::getrlimit(RLIMIT_NOFILE, &limit) < 0)
+        throw std::system_error(errno, std::generic_category(), "getrlimit");
     if (limit.rlim_cur >= static_cast<rlim_t>(needed)) return;
     if (limit.rlim_max < static_cast<rlim_t>(needed))
-        throw std::runtime_error(str("the checker needs ", needed,
-                                     " descriptors for this test, but its hard limit is ",
-                                     limit.rlim_max, ": raise it (ulimit -Hn ", needed,
-                                     ", as root) and grade again"));
+        throw std::runtime_error(
+            str("the checker needs ", needed, " descriptors for this test, but its hard limit is ",
+                limit.rlim_max, ": raise it (ulimit -Hn ", needed, ", as root) and grade again"));
     limit.rlim_cur = static_cast<rlim_t>(needed);
-    if (::setrlimit(RLIMIT_NOFILE, &limit) < 0) throw std::system_error(errno, std::generic_category(), "setrlimit");
+    if (::setrlimit(RLIMIT_NOFILE, &limit) < 0)
+        throw std::system_error(errno, std::generic_category(), "setrlimit");
 }
 
 }  // namespace checker

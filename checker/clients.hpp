@@ -19,20 +19,21 @@ struct SwarmClient {
     // Sent in rounds: round k sends piece k of every client, then pauses, so
     // that the server sees the clients' partial lines interleaved.
     std::vector<std::string> pieces;
-    std::string expected;                 // the replies, byte for byte
-    bool half_close = false;              // after the last piece, shut down the sending side (the server reads EOF)
+    std::string expected;  // the replies, byte for byte
+    bool half_close =
+        false;  // after the last piece, shut down the sending side (the server reads EOF)
 
     enum State { Waiting, Served, Refused, Wrong } state = Waiting;
     std::string received;
 };
 
 struct SwarmCount {
-    int served = 0;       // every reply, exactly
-    int refused = 0;      // closed or reset by the server before any reply
-    int wrong = 0;        // a reply differed, or the connection closed in the middle of one
-    int waiting = 0;      // the deadline passed before the replies were complete
-    std::string first_wrong;   // what was sent and what came back, for the first wrong client
-    std::string str() const;   // "498 served, 2 refused, ..."
+    int served = 0;           // every reply, exactly
+    int refused = 0;          // closed or reset by the server before any reply
+    int wrong = 0;            // a reply differed, or the connection closed in the middle of one
+    int waiting = 0;          // the deadline passed before the replies were complete
+    std::string first_wrong;  // what was sent and what came back, for the first wrong client
+    std::string str() const;  // "498 served, 2 refused, ..."
 };
 
 // Runs the rounds with `pause` between them, then reads until every client

@@ -21,15 +21,15 @@ constexpr int kObservedClients = 4;
 
 // What /proc showed while kObservedClients clients were connected.
 struct Observation {
-    int answered = 0;            // clients whose line came back
-    std::size_t children = 0;    // descendants of the server process
-    int threads_before = 0;      // threads of the server process before the clients came
-    int threads = 0;             // and while they were connected
+    int answered = 0;          // clients whose line came back
+    std::size_t children = 0;  // descendants of the server process
+    int threads_before = 0;    // threads of the server process before the clients came
+    int threads = 0;           // and while they were connected
 
     std::string describe() const {
-        std::string clients =
-            str("with ", kObservedClients, " clients connected at once (", answered, " answered), ");
-        if (threads < 0 || threads_before < 0)   // /proc had nothing: the server had ended
+        std::string clients = str("with ", kObservedClients, " clients connected at once (",
+                                  answered, " answered), ");
+        if (threads < 0 || threads_before < 0)  // /proc had nothing: the server had ended
             return clients + "the server's threads could not be counted: it had ended";
         return str(clients, "the server ran ", threads, " thread", threads == 1 ? "" : "s", " (",
                    threads_before, " before they came) and had ", children, " child process",
@@ -43,7 +43,8 @@ struct Observation {
 Observation observe_with_clients(TestContext& context, Duration patience) {
     Observation seen;
     seen.threads_before = thread_count_at_rest(context.server, *context.process, context.deadline);
-    std::vector<SwarmClient> clients = open_swarm(context.server, kObservedClients, context.deadline);
+    std::vector<SwarmClient> clients =
+        open_swarm(context.server, kObservedClients, context.deadline);
     seen.answered = exchange_lines(clients, context.deadline.sooner(patience));
     std::vector<pid_t> processes = context.process->processes();
     seen.children = processes.empty() ? 0 : processes.size() - 1;
@@ -54,25 +55,30 @@ Observation observe_with_clients(TestContext& context, Duration patience) {
 void test_process_per_client(TestContext& context) {
     Observation seen = observe_with_clients(context, 2s);
     if (seen.children < static_cast<std::size_t>(kObservedClients))
-        throw TestFailure(str(seen.describe(), ". A fork-per-client server serves each client in a child "
+        throw TestFailure(str(seen.describe(),
+                              ". A fork-per-client server serves each client in a child "
                               "process of its own, made by fork() when the client is accepted: ",
-                              kObservedClients, " clients, at least ", kObservedClients, " children"));
+                              kObservedClients, " clients, at least ", kObservedClients,
+                              " children"));
     context.observed = seen.describe();
 }
 
 void test_thread_per_client(TestContext& context) {
     Observation seen = observe_with_clients(context, 2s);
     if (seen.threads < seen.threads_before + kObservedClients)
-        throw TestFailure(str(seen.describe(), ". A thread-per-client server starts a thread for each client it "
-                              "accepts, in its own process: ", kObservedClients, " clients, at least ",
-                              kObservedClients, " more threads"));
+        throw TestFailure(str(seen.describe(),
+                              ". A thread-per-client server starts a thread for each client it "
+                              "accepts, in its own process: ",
+                              kObservedClients, " clients, at least ", kObservedClients,
+                              " more threads"));
     context.observed = seen.describe();
 }
 
 void test_single_thread(TestContext& context) {
     Observation seen = observe_with_clients(context, 500ms);
     if (seen.threads != 1 || seen.children != 0)
-        throw TestFailure(seen.describe() + ". This model serves every client from the one thread of one process: "
+        throw TestFailure(seen.describe() +
+                          ". This model serves every client from the one thread of one process: "
                           "no threads or child processes of its own");
     context.observed = seen.describe();
 }
@@ -81,8 +87,8 @@ void test_single_thread(TestContext& context) {
 // parameters ("std::thread::_M_start_thread"), a C name as it is.
 std::string readable(const std::string& symbol) {
     int status = 0;
-    std::unique_ptr<char, decltype(&std::free)> name(abi::__cxa_demangle(symbol.c_str(), nullptr, nullptr, &status),
-                                                     &std::free);
+    std::unique_ptr<char, decltype(&std::free)> name(
+        abi::__cxa_demangle(symbol.c_str(), nullptr, nullptr, &status), &std::free);
     if (status != 0 || !name) return symbol;
     std::string text = name.get();
     return text.substr(0, text.find('('));
@@ -103,28 +109,34 @@ void test_system_interfaces(TestContext& context) {
     const InterfaceRules& rules = context.lab->interfaces;
     std::optional<std::set<std::string>> imports = imported_functions(context.executable);
     if (!imports)
-        throw TestFailure("could not read which functions " + context.executable + " imports: it is not a "
+        throw TestFailure("could not read which functions " + context.executable +
+                          " imports: it is not a "
                           "dynamically linked 64-bit ELF binary. Grade the server built by make");
     std::vector<std::string> problems;
     std::vector<std::string> seen;
     for (const InterfaceFamily* family : rules.required) {
         std::vector<std::string> found = imported_from(*family, *imports);
         if (found.empty())
-            problems.push_back("it imports nothing for " + family_description(*family) + ", which this model is "
+            problems.push_back("it imports nothing for " + family_description(*family) +
+                               ", which this model is "
                                "built on");
         seen.insert(seen.end(), found.begin(), found.end());
     }
     for (const InterfaceFamily* family : rules.forbidden) {
         std::vector<std::string> found = imported_from(*family, *imports);
         if (!found.empty())
-            problems.push_back("it imports " + joined(found) + " (" + family->name + "), which is another model's");
+            problems.push_back("it imports " + joined(found) + " (" + family->name +
+                               "), which is another model's");
         seen.insert(seen.end(), found.begin(), found.end());
     }
-    context.observed = "imports " + (seen.empty() ? std::string("none of the functions looked for") : joined(seen));
+    context.observed = "imports " + (seen.empty() ? std::string("none of the functions looked for")
+                                                  : joined(seen));
     if (problems.empty()) return;
-    std::string message = "read the functions " + context.executable + " imports from shared libraries: ";
+    std::string message =
+        "read the functions " + context.executable + " imports from shared libraries: ";
     for (std::size_t i = 0; i < problems.size(); ++i) message += (i ? "; " : "") + problems[i];
-    throw TestFailure(message + ". The " + context.lab->name + " lab's model: " + context.lab->model +
+    throw TestFailure(message + ". The " + context.lab->name +
+                      " lab's model: " + context.lab->model +
                       "; a server built on another model belongs in that model's lab");
 }
 

@@ -33,15 +33,15 @@ std::string format_seconds(Duration d) { return fixed(seconds(d), 1) + " s"; }
 std::string ReadResult::how() const {
     switch (end) {
     case Complete: return "the reply was complete";
-    case Timeout:  return "nothing more came back within " + format_seconds(waited);
-    case Eof:      return "the server closed the connection";
-    case Reset:    return "the connection was reset";
+    case Timeout: return "nothing more came back within " + format_seconds(waited);
+    case Eof: return "the server closed the connection";
+    case Reset: return "the connection was reset";
     }
     return "";
 }
 
-bool Connection::try_open(const Endpoint& server, Deadline deadline, Connection& out, std::string& why,
-                          int receive_buffer) {
+bool Connection::try_open(const Endpoint& server, Deadline deadline, Connection& out,
+                          std::string& why, int receive_buffer) {
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(static_cast<std::uint16_t>(server.port));
@@ -54,13 +54,16 @@ bool Connection::try_open(const Endpoint& server, Deadline deadline, Connection&
     int on = 1;
     ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     // Before connect(): the window scale is fixed in the handshake.
-    if (receive_buffer > 0) ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) < 0 && errno != EINPROGRESS) {
+    if (receive_buffer > 0)
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) < 0 &&
+        errno != EINPROGRESS) {
         why = std::string("connect to ") + server.str() + ": " + std::strerror(errno);
         return false;
     }
     if (!wait_for(fd.get(), POLLOUT, deadline)) {
-        why = "connect to " + server.str() + " did not complete in time (the listen backlog is full?)";
+        why = "connect to " + server.str() +
+              " did not complete in time (the listen backlog is full?)";
         return false;
     }
     int error = 0;
@@ -77,7 +80,8 @@ bool Connection::try_open(const Endpoint& server, Deadline deadline, Connection&
 Connection Connection::open(const Endpoint& server, Deadline deadline, int receive_buffer) {
     Connection connection;
     std::string why;
-    if (!try_open(server, deadline, connection, why, receive_buffer)) throw TestFailure("could not connect: " + why);
+    if (!try_open(server, deadline, connection, why, receive_buffer))
+        throw TestFailure("could not connect: " + why);
     return connection;
 }
 
@@ -85,8 +89,9 @@ std::size_t Connection::send_some(std::string_view bytes) {
     ssize_t sent = ::send(fd_.get(), bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (sent >= 0) return static_cast<std::size_t>(sent);
     if (errno == EAGAIN || errno == EINTR) return 0;
-    throw TestFailure(std::string("sending to the server failed: ") + std::strerror(errno) +
-                      " (the server closed or reset the connection while the client was still sending)");
+    throw TestFailure(
+        std::string("sending to the server failed: ") + std::strerror(errno) +
+        " (the server closed or reset the connection while the client was still sending)");
 }
 
 void Connection::send(std::string_view bytes, Deadline deadline) {
@@ -96,9 +101,9 @@ void Connection::send(std::string_view bytes, Deadline deadline) {
         bytes.remove_prefix(send_some(bytes));
         if (bytes.empty()) break;
         if (!wait_for(fd_.get(), POLLOUT, deadline))
-            throw TestFailure(str("the server stopped reading: ", total - bytes.size(), " of ", total,
-                                  " bytes were sent, and for ", format_seconds(Clock::now() - start),
-                                  " no more could be"));
+            throw TestFailure(str("the server stopped reading: ", total - bytes.size(), " of ",
+                                  total, " bytes were sent, and for ",
+                                  format_seconds(Clock::now() - start), " no more could be"));
     }
 }
 
@@ -108,8 +113,14 @@ namespace {
 bool receive_once(int fd, std::string& into, std::size_t max, ReadResult::End& end) {
     char buffer[64 * 1024];
     ssize_t got = ::recv(fd, buffer, std::min(sizeof buffer, max), MSG_DONTWAIT);
-    if (got > 0) { into.append(buffer, static_cast<std::size_t>(got)); return true; }
-    if (got == 0) { end = ReadResult::Eof; return false; }
+    if (got > 0) {
+        into.append(buffer, static_cast<std::size_t>(got));
+        return true;
+    }
+    if (got == 0) {
+        end = ReadResult::Eof;
+        return false;
+    }
     if (errno == EAGAIN || errno == EINTR) return true;
     end = ReadResult::Reset;
     return false;
@@ -121,7 +132,10 @@ ReadResult Connection::read_exact(std::size_t count, Deadline deadline) {
     ReadResult result;
     Clock::time_point start = Clock::now();
     while (result.data.size() < count) {
-        if (!wait_for(fd_.get(), POLLIN, deadline)) { result.end = ReadResult::Timeout; break; }
+        if (!wait_for(fd_.get(), POLLIN, deadline)) {
+            result.end = ReadResult::Timeout;
+            break;
+        }
         if (!receive_once(fd_.get(), result.data, count - result.data.size(), result.end)) break;
     }
     result.waited = Clock::now() - start;
@@ -132,28 +146,41 @@ ReadResult Connection::read_until_eof(Deadline deadline, std::size_t limit) {
     ReadResult result;
     Clock::time_point start = Clock::now();
     for (;;) {
-        if (result.data.size() >= limit) { result.end = ReadResult::Complete; break; }
-        if (!wait_for(fd_.get(), POLLIN, deadline)) { result.end = ReadResult::Timeout; break; }
+        if (result.data.size() >= limit) {
+            result.end = ReadResult::Complete;
+            break;
+        }
+        if (!wait_for(fd_.get(), POLLIN, deadline)) {
+            result.end = ReadResult::Timeout;
+            break;
+        }
         if (!receive_once(fd_.get(), result.data, limit - result.data.size(), result.end)) break;
     }
     result.waited = Clock::now() - start;
     return result;
 }
 
-ReadResult Connection::exchange(std::string_view bytes, std::size_t expect, Deadline deadline, Duration pause) {
+ReadResult Connection::exchange(std::string_view bytes, std::size_t expect, Deadline deadline,
+                                Duration pause) {
     ReadResult result;
     Clock::time_point start = Clock::now();
     Clock::time_point start_reading = start + pause;
     while (result.data.size() < expect) {
         bool reading = Clock::now() >= start_reading;
-        pollfd p{fd_.get(), static_cast<short>((reading ? POLLIN : 0) | (bytes.empty() ? 0 : POLLOUT)), 0};
+        pollfd p{fd_.get(),
+                 static_cast<short>((reading ? POLLIN : 0) | (bytes.empty() ? 0 : POLLOUT)), 0};
         Deadline wake = reading ? deadline : deadline.sooner(start_reading - Clock::now());
         int ready = ::poll(&p, 1, wake.remaining_ms());
-        if (ready < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll");
-        if (ready == 0 && deadline.passed()) { result.end = ReadResult::Timeout; break; }
+        if (ready < 0 && errno != EINTR)
+            throw std::system_error(errno, std::generic_category(), "poll");
+        if (ready == 0 && deadline.passed()) {
+            result.end = ReadResult::Timeout;
+            break;
+        }
         if (p.revents & POLLOUT) bytes.remove_prefix(send_some(bytes));
         if (reading && (p.revents & (POLLIN | POLLHUP | POLLERR)))
-            if (!receive_once(fd_.get(), result.data, expect - result.data.size(), result.end)) break;
+            if (!receive_once(fd_.get(), result.data, expect - result.data.size(), result.end))
+                break;
     }
     result.waited = Clock::now() - start;
     if (!bytes.empty() && result.end == ReadResult::Complete) result.end = ReadResult::Timeout;
@@ -163,7 +190,7 @@ ReadResult Connection::exchange(std::string_view bytes, std::size_t expect, Dead
 void Connection::shutdown_write() { ::shutdown(fd_.get(), SHUT_WR); }
 
 void Connection::reset() {
-    linger immediate{1, 0};   // close() then sends RST and discards unsent data
+    linger immediate{1, 0};  // close() then sends RST and discards unsent data
     ::setsockopt(fd_.get(), SOL_SOCKET, SO_LINGER, &immediate, sizeof immediate);
     fd_.reset();
 }
@@ -179,14 +206,18 @@ std::string show(std::string_view bytes, std::size_t max_shown) {
             else if (c == '\\') out += "\\\\";
             else if (c == '"') out += "\\\"";
             else if (c >= 0x20 && c < 0x7f) out += static_cast<char>(c);
-            else { char hex[8]; std::snprintf(hex, sizeof hex, "\\x%02x", c); out += hex; }
+            else {
+                char hex[8];
+                std::snprintf(hex, sizeof hex, "\\x%02x", c);
+                out += hex;
+            }
         }
         return out;
     };
     if (bytes.size() <= max_shown) return "\"" + render(bytes) + "\"";
     std::size_t half = max_shown / 2;
-    return str("\"", render(bytes.substr(0, half)), "\"…\"", render(bytes.substr(bytes.size() - half)),
-               "\" (", bytes.size(), " bytes)");
+    return str("\"", render(bytes.substr(0, half)), "\"…\"",
+               render(bytes.substr(bytes.size() - half)), "\" (", bytes.size(), " bytes)");
 }
 
 std::string describe_difference(std::string_view expected, std::string_view got) {
@@ -198,13 +229,13 @@ std::string describe_difference(std::string_view expected, std::string_view got)
                    " bytes came back, the first missing one is byte ", at, " of ",
                    show(expected.substr(at, 40)));
     std::size_t from = at > 20 ? at - 20 : 0;
-    return str("the reply differs from byte ", at, " on: expected ", show(expected.substr(from, 60)),
-               ", got ", show(got.substr(from, 60)),
+    return str("the reply differs from byte ", at, " on: expected ",
+               show(expected.substr(from, 60)), ", got ", show(got.substr(from, 60)),
                from > 0 ? str(" (both shown from byte ", from, ")") : "");
 }
 
-void expect_reply(Connection& connection, std::string_view sent, std::string_view expected, Deadline deadline,
-                  std::string_view usual_cause) {
+void expect_reply(Connection& connection, std::string_view sent, std::string_view expected,
+                  Deadline deadline, std::string_view usual_cause) {
     ReadResult reply = connection.read_exact(expected.size(), deadline);
     std::string difference = describe_difference(expected, reply.data);
     if (difference.empty()) return;

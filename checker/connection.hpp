@@ -27,7 +27,8 @@ struct Endpoint {
 struct ReadResult {
     enum End { Complete, Timeout, Eof, Reset } end = Complete;
     std::string data;
-    std::string how() const;   // "nothing came back within 2.0 s", "the server closed the connection", ...
+    std::string how()
+        const;  // "nothing came back within 2.0 s", "the server closed the connection", ...
     Duration waited{};
 };
 
@@ -38,8 +39,8 @@ public:
     // negotiated in the handshake), so that the server's writes come up short.
     static Connection open(const Endpoint& server, Deadline deadline, int receive_buffer = 0);
     // Connects and reports failure instead of throwing.
-    static bool try_open(const Endpoint& server, Deadline deadline, Connection& out, std::string& why,
-                         int receive_buffer = 0);
+    static bool try_open(const Endpoint& server, Deadline deadline, Connection& out,
+                         std::string& why, int receive_buffer = 0);
 
     // Sends all of `bytes`; throws TestFailure if the server stops taking them until the deadline.
     void send(std::string_view bytes, Deadline deadline);
@@ -51,10 +52,11 @@ public:
     ReadResult read_until_eof(Deadline deadline, std::size_t limit = 1 << 26);
     // Sends and reads at the same time, as a client must when it sends more
     // than the socket buffers hold. Reading starts only after `pause`.
-    ReadResult exchange(std::string_view bytes, std::size_t expect, Deadline deadline, Duration pause = 0s);
+    ReadResult exchange(std::string_view bytes, std::size_t expect, Deadline deadline,
+                        Duration pause = 0s);
 
-    void shutdown_write();            // half-close: the server reads EOF
-    void reset();                     // close with SO_LINGER 0: the server gets a RST
+    void shutdown_write();  // half-close: the server reads EOF
+    void reset();           // close with SO_LINGER 0: the server gets a RST
     void close() { fd_.reset(); }
     int fd() const { return fd_.get(); }
 

@@ -46,11 +46,12 @@ static void remove_stale_cgroups(const std::string& parent) {
 
 std::string make_pids_cgroup(int max_processes) {
     static int counter = 0;
-    std::string name = "iolab-checker-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    std::string name =
+        "iolab-checker-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
     std::vector<std::string> parents;
-    if (writable_dir("/sys/fs/cgroup/pids")) parents.push_back("/sys/fs/cgroup/pids");   // cgroup v1
+    if (writable_dir("/sys/fs/cgroup/pids")) parents.push_back("/sys/fs/cgroup/pids");  // cgroup v1
     if (read_first_line("/sys/fs/cgroup/cgroup.controllers").find("pids") != std::string::npos) {
-        std::string own = read_first_line("/proc/self/cgroup");                           // "0::/path"
+        std::string own = read_first_line("/proc/self/cgroup");  // "0::/path"
         if (own.rfind("0::", 0) == 0) parents.push_back("/sys/fs/cgroup" + own.substr(3));
     }
     for (const std::string& parent : parents) {
@@ -58,7 +59,8 @@ std::string make_pids_cgroup(int max_processes) {
         std::string dir = parent + "/" + name;
         if (::mkdir(dir.c_str(), 0755) < 0) continue;
         std::ofstream(dir + "/pids.max") << max_processes;
-        if (std::ifstream(dir + "/pids.max").good() && std::ifstream(dir + "/cgroup.procs").good()) return dir;
+        if (std::ifstream(dir + "/pids.max").good() && std::ifstream(dir + "/cgroup.procs").good())
+            return dir;
         ::rmdir(dir.c_str());
     }
     return "";
@@ -102,8 +104,11 @@ extern "C" void on_checker_interrupted(int signal_number) {
         ssize_t length = ::read(procs, text, sizeof text - 1);
         ::close(procs);
         pid_t pid = 0;
-        for (ssize_t i = 0; i < length; ++i) {   // no stdio in a signal handler: parse by hand
-            if (text[i] >= '0' && text[i] <= '9') { pid = pid * 10 + (text[i] - '0'); continue; }
+        for (ssize_t i = 0; i < length; ++i) {  // no stdio in a signal handler: parse by hand
+            if (text[i] >= '0' && text[i] <= '9') {
+                pid = pid * 10 + (text[i] - '0');
+                continue;
+            }
             if (pid > 0) ::kill(pid, SIGKILL);
             pid = 0;
         }
@@ -127,10 +132,11 @@ void stop_guarding(pid_t server_group) {
 }
 
 void kill_servers_when_interrupted() {
-    struct sigaction action{};
+    struct sigaction action {};
     action.sa_handler = on_checker_interrupted;
     sigemptyset(&action.sa_mask);
-    for (int signal_number : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signal_number, &action, nullptr);
+    for (int signal_number : {SIGINT, SIGTERM, SIGHUP})
+        ::sigaction(signal_number, &action, nullptr);
 }
 
 // ---- the public face (server_process.hpp)
@@ -140,7 +146,8 @@ bool private_network_available() {
     if (probe < 0) return false;
     if (probe == 0) ::_exit(enter_private_network() ? 0 : 1);
     int status = 0;
-    while (::waitpid(probe, &status, 0) < 0 && errno == EINTR) {}
+    while (::waitpid(probe, &status, 0) < 0 && errno == EINTR) {
+    }
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
@@ -154,7 +161,8 @@ int pick_free_port() {
     socklen_t length = sizeof address;
     if (!probe || ::bind(probe.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) < 0 ||
         ::getsockname(probe.get(), reinterpret_cast<sockaddr*>(&address), &length) < 0)
-        throw std::system_error(errno, std::generic_category(), "could not find a free port on 127.0.0.1");
+        throw std::system_error(errno, std::generic_category(),
+                                "could not find a free port on 127.0.0.1");
     return ntohs(address.sin_port);
 }
 

@@ -31,19 +31,21 @@ void test_one_line(TestContext& context) {
     Connection client = Connection::open(context.server, context.deadline);
     std::string line = "hello, echo\n";
     client.send(line, context.deadline);
-    expect_reply(client, line, line, context.deadline,
-                 "The server must read the request, then write the same bytes back on the same connection, "
-                 "without waiting for more input first (with POSIX AIO on Linux, an aio_write issued while an "
-                 "aio_read is pending on the same socket waits for that read to complete)");
+    expect_reply(
+        client, line, line, context.deadline,
+        "The server must read the request, then write the same bytes back on the same connection, "
+        "without waiting for more input first (with POSIX AIO on Linux, an aio_write issued while an "
+        "aio_read is pending on the same socket waits for that read to complete)");
 }
 
 void test_pipelined_lines(TestContext& context) {
     Connection client = Connection::open(context.server, context.deadline);
     std::string lines = numbered_lines("pipelined", 2000, 40);
     client.send(lines, context.deadline);
-    expect_reply(client, "2000 lines of 40 bytes in one write", lines, context.deadline,
-                 "One recv() can return several lines, or a line and a half: the server must answer every "
-                 "complete line in it, in order, and keep the rest for the next recv()");
+    expect_reply(
+        client, "2000 lines of 40 bytes in one write", lines, context.deadline,
+        "One recv() can return several lines, or a line and a half: the server must answer every "
+        "complete line in it, in order, and keep the rest for the next recv()");
 }
 
 void test_large_payload(TestContext& context) {
@@ -51,14 +53,15 @@ void test_large_payload(TestContext& context) {
     // the server's send() cannot write everything at once: a blocking send
     // waits, a non-blocking one comes up short and must finish the rest later.
     Connection client = Connection::open(context.server, context.deadline, 16 * 1024);
-    std::string lines = numbered_lines("payload", 8 * 1024, 1024);   // 8 MiB
+    std::string lines = numbered_lines("payload", 8 * 1024, 1024);  // 8 MiB
     ReadResult reply = client.exchange(lines, lines.size(), context.deadline, 300ms);
     std::string difference = describe_difference(lines, reply.data);
     if (!difference.empty())
-        throw TestFailure("sent 8 MiB of 1 KiB lines to a client that paused reading for 0.3 s; " + difference +
-                          "; " + reply.how() +
-                          ". Partial writes: send() may take fewer bytes than asked; the rest must still be sent, "
-                          "in order");
+        throw TestFailure(
+            "sent 8 MiB of 1 KiB lines to a client that paused reading for 0.3 s; " + difference +
+            "; " + reply.how() +
+            ". Partial writes: send() may take fewer bytes than asked; the rest must still be sent, "
+            "in order");
 }
 
 void test_any_byte_values(TestContext& context) {
@@ -71,9 +74,10 @@ void test_any_byte_values(TestContext& context) {
         if (c != '\n') every_byte += static_cast<char>(c);
     lines += every_byte + "\n";
     client.send(lines, context.deadline);
-    expect_reply(client, lines, lines, context.deadline,
-                 "Every byte value except '\\n' is data: a server that treats the bytes as a C string stops at "
-                 "\\0, one that looks for \"\\r\\n\" or trims whitespace changes the line");
+    expect_reply(
+        client, lines, lines, context.deadline,
+        "Every byte value except '\\n' is data: a server that treats the bytes as a C string stops at "
+        "\\0, one that looks for \"\\r\\n\" or trims whitespace changes the line");
 }
 
 void test_trickled_line(TestContext& context) {
@@ -81,11 +85,12 @@ void test_trickled_line(TestContext& context) {
     std::string line = "one byte at a time\n";
     for (char c : line) {
         client.send(std::string_view(&c, 1), context.deadline);
-        std::this_thread::sleep_for(5ms);   // TCP_NODELAY is on: each byte travels alone
+        std::this_thread::sleep_for(5ms);  // TCP_NODELAY is on: each byte travels alone
     }
-    expect_reply(client, line + " (one byte per send, 5 ms apart)", line, context.deadline,
-                 "recv() returns whatever has arrived, here one byte: the server must keep a partial line until "
-                 "its '\\n' comes");
+    expect_reply(
+        client, line + " (one byte per send, 5 ms apart)", line, context.deadline,
+        "recv() returns whatever has arrived, here one byte: the server must keep a partial line until "
+        "its '\\n' comes");
 }
 
 void test_partial_line_at_eof(TestContext& context) {
@@ -96,13 +101,18 @@ void test_partial_line_at_eof(TestContext& context) {
     ReadResult reply = client.read_until_eof(context.deadline);
     std::string difference = describe_difference(bytes, reply.data);
     if (!difference.empty())
-        throw TestFailure("sent " + show(bytes) + " then half-closed (shutdown SHUT_WR); expected all of it back; " +
-                          difference + "; " + reply.how() +
-                          ". recv() returning 0 means the client will send nothing more: a trailing partial line is "
-                          "then a final request, to be answered before closing");
+        throw TestFailure(
+            "sent " + show(bytes) +
+            " then half-closed (shutdown SHUT_WR); expected all of it back; " + difference + "; " +
+            reply.how() +
+            ". recv() returning 0 means the client will send nothing more: a trailing partial line is "
+            "then a final request, to be answered before closing");
     if (reply.end != ReadResult::Eof)
-        throw TestFailure("sent " + show(bytes) + " then half-closed; the replies came back but the server did not "
-                          "close the connection (" + reply.how() + "). After EOF from the client and the last "
+        throw TestFailure("sent " + show(bytes) +
+                          " then half-closed; the replies came back but the server did not "
+                          "close the connection (" +
+                          reply.how() +
+                          "). After EOF from the client and the last "
                           "reply, the server must close its side");
 }
 
@@ -115,10 +125,12 @@ void test_overlong_line(TestContext& context) {
     ReadResult reply = client.exchange(bytes, expected.size(), context.deadline);
     std::string difference = describe_difference(expected, reply.data);
     if (!difference.empty())
-        throw TestFailure("sent a line of exactly 64 KiB (to be echoed), one of 100 KiB (to be refused with "
-                          "\"ERR line too long\\n\", once) and \"after\\n\" (to be echoed); " + difference + "; " +
-                          reply.how() + ". A line longer than 64 KiB must not be buffered whole: reply with the "
-                          "error once, discard the rest of that line up to its '\\n', go on with the next");
+        throw TestFailure(
+            "sent a line of exactly 64 KiB (to be echoed), one of 100 KiB (to be refused with "
+            "\"ERR line too long\\n\", once) and \"after\\n\" (to be echoed); " +
+            difference + "; " + reply.how() +
+            ". A line longer than 64 KiB must not be buffered whole: reply with the "
+            "error once, discard the rest of that line up to its '\\n', go on with the next");
 }
 
 // Several clients stream at the same time, each its own numbered lines, in
@@ -127,10 +139,11 @@ void test_overlong_line(TestContext& context) {
 // one client at a time passes (the others' bytes wait in the kernel).
 void test_concurrent_streams(TestContext& context) {
     constexpr int kClients = 8;
-    constexpr std::size_t kRounds = 8, kLinesPerRound = 8, kLineLength = 512;   // 32 KiB per client
+    constexpr std::size_t kRounds = 8, kLinesPerRound = 8, kLineLength = 512;  // 32 KiB per client
     std::vector<Connection> clients;
     std::vector<std::string> sent(kClients);
-    for (int i = 0; i < kClients; ++i) clients.push_back(Connection::open(context.server, context.deadline));
+    for (int i = 0; i < kClients; ++i)
+        clients.push_back(Connection::open(context.server, context.deadline));
     for (std::size_t round = 0; round < kRounds; ++round) {
         for (int i = 0; i < kClients; ++i) {
             std::string name = "client" + std::to_string(i) + "-round" + std::to_string(round);
@@ -144,11 +157,14 @@ void test_concurrent_streams(TestContext& context) {
         ReadResult reply = clients[i].read_until_eof(context.deadline, 2 * sent[i].size());
         std::string difference = describe_difference(sent[i], reply.data);
         if (!difference.empty())
-            throw TestFailure(str(kClients, " clients sent 32 KiB each at the same time (lines naming "
-                              "the client), then half-closed; client", i, ": ", difference, "; ",
-                              reply.how()) + ". Each connection's replies must come from its own bytes only: a read "
-                              "buffer, an aiocb or a line buffer shared by several connections mixes their data as "
-                              "soon as two of them have a read in flight");
+            throw TestFailure(
+                str(kClients,
+                    " clients sent 32 KiB each at the same time (lines naming "
+                    "the client), then half-closed; client",
+                    i, ": ", difference, "; ", reply.how()) +
+                ". Each connection's replies must come from its own bytes only: a read "
+                "buffer, an aiocb or a line buffer shared by several connections mixes their data as "
+                "soon as two of them have a read in flight");
     }
 }
 
@@ -167,30 +183,35 @@ std::vector<std::string> cut_in_four(const std::string& stream, int client) {
     std::size_t quarter = stream.size() / 4;
     std::size_t cut1 = quarter + static_cast<std::size_t>(client) * 7 % 48, cut2 = 2 * quarter + 13,
                 cut3 = 3 * quarter + 31;
-    return {stream.substr(0, cut1), stream.substr(cut1, cut2 - cut1), stream.substr(cut2, cut3 - cut2),
-            stream.substr(cut3)};
+    return {stream.substr(0, cut1), stream.substr(cut1, cut2 - cut1),
+            stream.substr(cut2, cut3 - cut2), stream.substr(cut3)};
 }
 
 void test_pipelined_clients(TestContext& context) {
-    std::vector<SwarmClient> clients = open_swarm(context.server, kPipelinedClients, context.deadline);
+    std::vector<SwarmClient> clients =
+        open_swarm(context.server, kPipelinedClients, context.deadline);
     for (std::size_t i = 0; i < clients.size(); ++i) {
         clients[i].expected = sequenced_lines(static_cast<int>(i));
         clients[i].pieces = cut_in_four(clients[i].expected, static_cast<int>(i));
-        clients[i].half_close = true;   // a server that serves one client at a time then moves on
+        clients[i].half_close = true;  // a server that serves one client at a time then moves on
     }
     SwarmCount count = run_swarm(clients, 0s, context.deadline);
-    context.observed = str(kPipelinedClients, " clients x ", kLinesPerClient, " lines: ", count.str());
+    context.observed =
+        str(kPipelinedClients, " clients x ", kLinesPerClient, " lines: ", count.str());
     if (count.served == kPipelinedClients) return;
-    std::string message = str(kPipelinedClients, " clients each sent ", kLinesPerClient,
-                              " lines numbered in sequence (", kLinesPerClient * 48 / 1024,
-                              " KiB), all at the same time and without waiting for replies, then half-closed: ",
-                              count.str());
+    std::string message =
+        str(kPipelinedClients, " clients each sent ", kLinesPerClient,
+            " lines numbered in sequence (", kLinesPerClient * 48 / 1024,
+            " KiB), all at the same time and without waiting for replies, then half-closed: ",
+            count.str());
     if (count.wrong > 0)
-        throw TestFailure(message + ". First wrong: " + count.first_wrong + ". Replies out of order, or mixed with "
-                          "another client's lines, mean that a connection's bytes were not handled as one ordered "
-                          "stream: either its state (partial line, pending replies) is shared with other "
-                          "connections, or two threads served it at once, each recv()ing a part of the stream (with "
-                          "a pool, EPOLLONESHOT gives a connection one worker at a time)");
+        throw TestFailure(
+            message + ". First wrong: " + count.first_wrong +
+            ". Replies out of order, or mixed with "
+            "another client's lines, mean that a connection's bytes were not handled as one ordered "
+            "stream: either its state (partial line, pending replies) is shared with other "
+            "connections, or two threads served it at once, each recv()ing a part of the stream (with "
+            "a pool, EPOLLONESHOT gives a connection one worker at a time)");
     throw TestFailure(message + ". Every line of every client must be answered, in order");
 }
 
@@ -200,7 +221,7 @@ void test_pipelined_clients(TestContext& context) {
 // holds whatever the machine's load: nanosleep never wakes early.)
 constexpr int kSequenceRequests = 8;
 constexpr long kSequenceDelayUs = 50'000;
-constexpr Duration kSequenceGap = 2ms;   // between two requests, well below one's service time
+constexpr Duration kSequenceGap = 2ms;  // between two requests, well below one's service time
 
 void test_requests_in_sequence(TestContext& context) {
     std::vector<SwarmClient> clients = open_swarm(context.server, 1, context.deadline);
@@ -215,19 +236,24 @@ void test_requests_in_sequence(TestContext& context) {
     std::string situation = str(kSequenceRequests, " requests sent on one connection ", gap_ms,
                                 " ms apart, to a server started with --delay-us ", kSequenceDelayUs,
                                 " (each request takes ", kSequenceDelayUs / 1000, " ms)");
-    context.observed = str("answered in ", fixed(seconds(took), 2), " s; one after the other takes at least ",
-                           fixed(kSequenceRequests * (kSequenceDelayUs / 1e6), 2), " s");
+    context.observed =
+        str("answered in ", fixed(seconds(took), 2), " s; one after the other takes at least ",
+            fixed(kSequenceRequests * (kSequenceDelayUs / 1e6), 2), " s");
     if (count.served != 1)
-        throw TestFailure(situation + ": " + (count.wrong ? count.first_wrong : count.str()) + ". A connection's "
-                          "requests are answered in the order they came, each exactly once; two threads serving "
-                          "one connection at once mix its replies up (with a pool, EPOLLONESHOT gives a connection "
-                          "one worker at a time)");
+        throw TestFailure(
+            situation + ": " + (count.wrong ? count.first_wrong : count.str()) +
+            ". A connection's "
+            "requests are answered in the order they came, each exactly once; two threads serving "
+            "one connection at once mix its replies up (with a pool, EPOLLONESHOT gives a connection "
+            "one worker at a time)");
     if (took < std::chrono::microseconds(kSequenceRequests * kSequenceDelayUs * 95 / 100))
-        throw TestFailure(situation + ": " + context.observed + ". So several requests of this one connection were in "
-                          "service at the same time: two threads served the connection at once, and its buffers "
-                          "are shared between them unsynchronized (a data race). With a pool, register each "
-                          "connection with EPOLLONESHOT: the kernel then reports it to one worker, and not again "
-                          "until that worker re-arms it");
+        throw TestFailure(
+            situation + ": " + context.observed +
+            ". So several requests of this one connection were in "
+            "service at the same time: two threads served the connection at once, and its buffers "
+            "are shared between them unsynchronized (a data race). With a pool, register each "
+            "connection with EPOLLONESHOT: the kernel then reports it to one worker, and not again "
+            "until that worker re-arms it");
 }
 
 }  // namespace
@@ -241,7 +267,8 @@ const TestCase pipelined_clients{
 const TestCase requests_in_sequence{
     .name = "requests_in_sequence",
     .category = Category::Correctness,
-    .checks = "8 requests trickled on one connection, 50 ms of work each (--delay-us): "
+    .checks =
+        "8 requests trickled on one connection, 50 ms of work each (--delay-us): "
         "answered in order, one after the other",
     .run = test_requests_in_sequence,
     .arguments = {"--delay-us", std::to_string(kSequenceDelayUs), "--workers", "8"},

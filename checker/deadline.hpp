@@ -14,11 +14,15 @@ using namespace std::chrono_literals;
 class Deadline {
 public:
     explicit Deadline(Duration from_now) : at_(Clock::now() + from_now) {}
-    static Deadline at(Clock::time_point when) { Deadline d(0s); d.at_ = when; return d; }
+    static Deadline at(Clock::time_point when) {
+        Deadline d(0s);
+        d.at_ = when;
+        return d;
+    }
 
     bool passed() const { return Clock::now() >= at_; }
     Duration remaining() const { return std::max(Duration::zero(), at_ - Clock::now()); }
-    int remaining_ms() const {   // for poll(): rounded up, so that 0 means "passed"
+    int remaining_ms() const {  // for poll(): rounded up, so that 0 means "passed"
         auto ms = std::chrono::ceil<std::chrono::milliseconds>(remaining()).count();
         return static_cast<int>(std::min<long long>(ms, 1'000'000));
     }

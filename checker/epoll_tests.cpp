@@ -44,15 +44,17 @@ void test_loop_and_pool_threads(TestContext& context) {
     add_clients(context, clients, kConcurrentClients);
     int threads_after = context.process->thread_count();
     std::size_t processes = context.process->processes().size();
-    std::string figures = str(threads_before, " thread(s) with ", kConcurrentClients, " clients connected, ",
-                              threads_after, " with ", 2 * kConcurrentClients, ", in ", processes,
-                              " process(es)");
+    std::string figures =
+        str(threads_before, " thread(s) with ", kConcurrentClients, " clients connected, ",
+            threads_after, " with ", 2 * kConcurrentClients, ", in ", processes, " process(es)");
     context.observed = str(figures, "; --workers ", kPoolWorkers);
     if (threads_before != expected || threads_after != expected || processes != 1)
-        throw TestFailure(str("started with --workers ", kPoolWorkers, ", the server ran ", figures, "; ",
-                              1 + kPoolWorkers, " threads in one process were "
-                          "expected, whatever the number of clients: the main thread and a pool of exactly "
-                          "--workers threads, started once (no thread per client or per request)"));
+        throw TestFailure(
+            str("started with --workers ", kPoolWorkers, ", the server ran ", figures, "; ",
+                1 + kPoolWorkers,
+                " threads in one process were "
+                "expected, whatever the number of clients: the main thread and a pool of exactly "
+                "--workers threads, started once (no thread per client or per request)"));
 }
 
 }  // namespace

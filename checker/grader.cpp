@@ -36,7 +36,9 @@ struct Budgets {
     Duration slowest_start{};
 };
 
-long whole_seconds(Duration d) { return static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(d).count()); }
+long whole_seconds(Duration d) {
+    return static_cast<long>(std::chrono::duration_cast<std::chrono::seconds>(d).count());
+}
 
 std::string one_decimal(Duration d) { return fixed(seconds(d), 1); }
 
@@ -65,7 +67,8 @@ void run_test(const RubricEntry& entry, TestContext& context, TestOutcome& outco
         std::string how = context.process->exit_description();
         std::string died = "the server " + how + " during this test";
         if (outcome.status == Status::Passed) outcome.message = died;
-        else if (outcome.message.find(how) == std::string::npos) outcome.message += " (" + died + ")";
+        else if (outcome.message.find(how) == std::string::npos)
+            outcome.message += " (" + died + ")";
         outcome.status = Status::Failed;
         outcome.server_died = true;
     }
@@ -77,13 +80,15 @@ void run_test(const RubricEntry& entry, TestContext& context, TestOutcome& outco
 void apply_expectation(const RubricEntry& entry, TestOutcome& outcome) {
     if (entry.expect != Expect::Blocks) return;
     if (outcome.server_died) {
-        outcome.message = "not expected of any model: " + outcome.message +
-                          ". A model that blocks here leaves clients waiting; its server must not end";
+        outcome.message =
+            "not expected of any model: " + outcome.message +
+            ". A model that blocks here leaves clients waiting; its server must not end";
         return;
     }
-    outcome.message = outcome.status == Status::Failed
-                          ? "as expected of this model: " + outcome.message
-                          : "not expected of this model: the probe passed (" + outcome.observed + ")";
+    outcome.message =
+        outcome.status == Status::Failed
+            ? "as expected of this model: " + outcome.message
+            : "not expected of this model: the probe passed (" + outcome.observed + ")";
     outcome.status = Status::Observed;
 }
 
@@ -92,8 +97,9 @@ void apply_expectation(const RubricEntry& entry, TestOutcome& outcome) {
 // may take it before the server binds it: then the server is started again
 // on another port. Returns why it did not start, if it did not. The time it
 // took is charged to the start-up budget, not to the tests'.
-std::optional<std::string> start_server(const RubricEntry& entry, const GradeTarget& target, Budgets& budgets,
-                                        TestContext& context, std::optional<ServerProcess>& started,
+std::optional<std::string> start_server(const RubricEntry& entry, const GradeTarget& target,
+                                        Budgets& budgets, TestContext& context,
+                                        std::optional<ServerProcess>& started,
                                         TestOutcome& outcome) {
     constexpr int kAttempts = 3;
     ServerLimits limits = entry.test.limits;
@@ -108,8 +114,9 @@ std::optional<std::string> start_server(const RubricEntry& entry, const GradeTar
         started.reset();
         std::optional<std::string> problem;
         try {
-            started.emplace(command, limits,   // throws if not even exec() worked
-                            entry.test.environment ? entry.test.environment() : std::vector<std::string>{});
+            started.emplace(
+                command, limits,  // throws if not even exec() worked
+                entry.test.environment ? entry.test.environment() : std::vector<std::string>{});
             problem = started->wait_until_listening(context.server, deadline);
         } catch (...) {
             budgets.startup.charge(Clock::now() - begun);
@@ -120,7 +127,8 @@ std::optional<std::string> start_server(const RubricEntry& entry, const GradeTar
         ++budgets.starts;
         if (!problem) budgets.slowest_start = std::max(budgets.slowest_start, took);
         outcome.startup_seconds += seconds(took);
-        if (attempt == kAttempts || !started->port_taken_by_another(context.server.port)) return problem;
+        if (attempt == kAttempts || !started->port_taken_by_another(context.server.port))
+            return problem;
     }
 }
 
@@ -132,7 +140,7 @@ void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, Bu
     std::optional<std::string> problem;
     try {
         problem = start_server(entry, target, budgets, context, started, outcome);
-    } catch (const std::runtime_error& error) {   // not even exec() worked
+    } catch (const std::runtime_error& error) {  // not even exec() worked
         startup_error = error.what();
         outcome.status = Status::Failed;
         outcome.message = error.what();
@@ -158,8 +166,8 @@ void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, Bu
     context.process = nullptr;
 }
 
-TestOutcome grade_one(const Lab& lab, const RubricEntry& entry, const GradeTarget& target, Budgets& budgets,
-                      std::string& startup_error) {
+TestOutcome grade_one(const Lab& lab, const RubricEntry& entry, const GradeTarget& target,
+                      Budgets& budgets, std::string& startup_error) {
     TestOutcome outcome;
     outcome.entry = &entry;
     TestContext context;
@@ -169,11 +177,13 @@ TestOutcome grade_one(const Lab& lab, const RubricEntry& entry, const GradeTarge
         run_with_own_server(entry, target, budgets, context, outcome, startup_error);
     } else if (entry.test.needs_process) {
         outcome.status = Status::Skipped;
-        outcome.message = "needs the server's process: grade with a server command instead of --connect";
+        outcome.message =
+            "needs the server's process: grade with a server command instead of --connect";
     } else if (!entry.test.arguments.empty()) {
         outcome.status = Status::Skipped;
-        outcome.message = "needs the server started with extra options: grade with a server command instead of "
-                          "--connect";
+        outcome.message =
+            "needs the server started with extra options: grade with a server command instead of "
+            "--connect";
     } else {
         context.server = *target.connect;
         context.deadline = budgets.tests.deadline(entry.timeout);
@@ -203,50 +213,61 @@ struct Gate {
 
 // `waited`: it ran but did not listen (rather than not running at all).
 Gate startup_failed(const RubricEntry& entry, const std::string& problem, bool waited) {
-    return {str("not run: the server did not start (see ", entry.test.name, ")"),
-            str("The run stopped at ", entry.test.name, ": the server did not start (", problem,
-                "). Every test starts the server anew, so every later test would only fail the same way",
-                waited ? str(", each after waiting up to ", whole_seconds(kStartupPerStart),
-                             " s for it to listen")
-                       : "",
-                ". Make the server start, then grade again.")};
+    return {
+        str("not run: the server did not start (see ", entry.test.name, ")"),
+        str("The run stopped at ", entry.test.name, ": the server did not start (", problem,
+            "). Every test starts the server anew, so every later test would only fail the same way",
+            waited ? str(", each after waiting up to ", whole_seconds(kStartupPerStart),
+                         " s for it to listen")
+                   : "",
+            ". Make the server start, then grade again.")};
 }
 
 Gate first_test_failed(const RubricEntry& entry) {
-    return {str("not run: the server does not echo a single line (see ", entry.test.name, ")"),
-            str("The run stopped at ", entry.test.name, ", the first test, which failed: the server "
-                "does not echo a single line. Every later test needs at least that, so each would only wait for "
-                "replies that never come until its time ran out. Make ", entry.test.name,
-                " pass, then grade again.")};
+    return {
+        str("not run: the server does not echo a single line (see ", entry.test.name, ")"),
+        str("The run stopped at ", entry.test.name,
+            ", the first test, which failed: the server "
+            "does not echo a single line. Every later test needs at least that, so each would only wait for "
+            "replies that never come until its time ran out. Make ",
+            entry.test.name, " pass, then grade again.")};
 }
 
 Gate tests_out_of_time(const RubricEntry& next, const std::vector<std::string>& failed) {
     std::string seconds_text = str(whole_seconds(kLabBudget), " s");
-    return {str("not run: the lab's test time (", seconds_text, ") was used up by tests that waited for "
-                "replies in vain: fix those first"),
-            str("The run stopped before ", next.test.name, ": the lab's ", seconds_text,
-                " of test time were used up",
-                failed.empty() ? "" : str(", mostly by tests that waited in vain for replies (", listed(failed), ")"),
-                ". A server that leaves those clients waiting would leave the later tests' clients waiting too, "
-                "until their time ran out. Fix those failures first, then grade again.")};
+    return {
+        str("not run: the lab's test time (", seconds_text,
+            ") was used up by tests that waited for "
+            "replies in vain: fix those first"),
+        str("The run stopped before ", next.test.name, ": the lab's ", seconds_text,
+            " of test time were used up",
+            failed.empty()
+                ? ""
+                : str(", mostly by tests that waited in vain for replies (", listed(failed), ")"),
+            ". A server that leaves those clients waiting would leave the later tests' clients waiting too, "
+            "until their time ran out. Fix those failures first, then grade again.")};
 }
 
 Gate startup_out_of_time(const RubricEntry& next, const Budgets& budgets) {
     std::string allowed = str(whole_seconds(kStartupPerLab), " s");
     return {str("not run: starting the server used up the ", allowed, " a lab allows for start-up"),
             str("The run stopped before ", next.test.name, ": starting the server took ",
-                one_decimal(budgets.startup.spent()), " s in all (", budgets.starts, " starts, the slowest ",
-                one_decimal(budgets.slowest_start), " s; each test starts it anew), and a lab allows ", allowed,
+                one_decimal(budgets.startup.spent()), " s in all (", budgets.starts,
+                " starts, the slowest ", one_decimal(budgets.slowest_start),
+                " s; each test starts it anew), and a lab allows ", allowed,
                 ". Make the server listen within a moment of starting, then grade again.")};
 }
 
 // How long the server took to listen, if long enough to say.
 std::string startup_note(const Budgets& budgets) {
     if (budgets.starts == 0 || budgets.slowest_start < kNotableStartup) return "";
-    return str("Start-up: the server took ", one_decimal(budgets.slowest_start), " s to listen; each test starts "
-               "it anew (", budgets.starts, " starts, ", one_decimal(budgets.startup.spent()),
-               " s in all, not counted in the tests' times; a lab allows ", whole_seconds(kStartupPerStart),
-               " s for one start, ", whole_seconds(kStartupPerLab), " s for all).");
+    return str("Start-up: the server took ", one_decimal(budgets.slowest_start),
+               " s to listen; each test starts "
+               "it anew (",
+               budgets.starts, " starts, ", one_decimal(budgets.startup.spent()),
+               " s in all, not counted in the tests' times; a lab allows ",
+               whole_seconds(kStartupPerStart), " s for one start, ", whole_seconds(kStartupPerLab),
+               " s for all).");
 }
 
 }  // namespace
@@ -260,11 +281,11 @@ std::string GradeTarget::describe() const {
 
 const char* status_name(Status status) {
     switch (status) {
-    case Status::Passed:   return "PASS";
-    case Status::Failed:   return "FAIL";
+    case Status::Passed: return "PASS";
+    case Status::Failed: return "FAIL";
     case Status::Observed: return "OBSERVED";
-    case Status::Skipped:  return "SKIPPED";
-    case Status::NotRun:   return "NOT RUN";
+    case Status::Skipped: return "SKIPPED";
+    case Status::NotRun: return "NOT RUN";
     }
     return "?";
 }
@@ -283,7 +304,8 @@ int GradeReport::max_score() const {
 }
 
 bool GradeReport::passed() const {
-    return score() == max_score() && std::none_of(outcomes.begin(), outcomes.end(), [](const TestOutcome& outcome) {
+    return score() == max_score() &&
+           std::none_of(outcomes.begin(), outcomes.end(), [](const TestOutcome& outcome) {
                return outcome.status == Status::Failed;
            });
 }
@@ -299,7 +321,8 @@ GradeReport grade(const Lab& lab, const GradeTarget& target, const std::vector<s
     Budgets budgets;
     for (const RubricEntry& entry : lab.rubric) {
         if (!selected(entry, only)) continue;
-        if (!gate && budgets.tests.left() < kSmallestUsefulTest) gate = tests_out_of_time(entry, failed);
+        if (!gate && budgets.tests.left() < kSmallestUsefulTest)
+            gate = tests_out_of_time(entry, failed);
         if (!gate && !target.connect && budgets.startup.left() < kStartupPerStart)
             gate = startup_out_of_time(entry, budgets);
         if (gate) {
@@ -312,12 +335,16 @@ GradeReport grade(const Lab& lab, const GradeTarget& target, const std::vector<s
         std::string startup_error;
         report.outcomes.push_back(grade_one(lab, entry, target, budgets, startup_error));
         const TestOutcome& outcome = report.outcomes.back();
-        if (outcome.status == Status::Failed || outcome.status == Status::Observed) failed.push_back(entry.test.name);
-        if (!startup_error.empty()) gate = startup_failed(entry, startup_error, outcome.startup_seconds > 0);
-        else if (&entry == &lab.rubric.front() && outcome.status == Status::Failed) gate = first_test_failed(entry);
+        if (outcome.status == Status::Failed || outcome.status == Status::Observed)
+            failed.push_back(entry.test.name);
+        if (!startup_error.empty())
+            gate = startup_failed(entry, startup_error, outcome.startup_seconds > 0);
+        else if (&entry == &lab.rubric.front() && outcome.status == Status::Failed)
+            gate = first_test_failed(entry);
     }
-    bool stopped = std::any_of(report.outcomes.begin(), report.outcomes.end(),
-                               [](const TestOutcome& outcome) { return outcome.status == Status::NotRun; });
+    bool stopped =
+        std::any_of(report.outcomes.begin(), report.outcomes.end(),
+                    [](const TestOutcome& outcome) { return outcome.status == Status::NotRun; });
     if (gate && stopped) report.stopped_by = gate->explanation;
     report.startup_note = startup_note(budgets);
     return report;

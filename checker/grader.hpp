@@ -14,7 +14,7 @@ namespace checker {
 struct GradeTarget {
     std::vector<std::string> command;
     std::optional<Endpoint> connect;
-    long long max_memory_bytes = 0;   // the server's RLIMIT_AS (0: none)
+    long long max_memory_bytes = 0;  // the server's RLIMIT_AS (0: none)
     std::string describe() const;
 };
 
@@ -25,21 +25,21 @@ struct TestOutcome {
     const RubricEntry* entry = nullptr;
     Status status = Status::NotRun;
     int score = 0;
-    std::string message;          // why it failed, or what was observed
-    std::string observed;         // figures measured along the way
-    std::string server_output;    // the tail of the server's output, when it failed
-    double seconds = 0;           // the test's own time, the server's start-up not included
-    double startup_seconds = 0;   // how long the server took to listen (0 with --connect)
-    bool server_died = false;     // the server ended during the test, and the test did not stop it
+    std::string message;         // why it failed, or what was observed
+    std::string observed;        // figures measured along the way
+    std::string server_output;   // the tail of the server's output, when it failed
+    double seconds = 0;          // the test's own time, the server's start-up not included
+    double startup_seconds = 0;  // how long the server took to listen (0 with --connect)
+    bool server_died = false;    // the server ended during the test, and the test did not stop it
 };
 
 struct GradeReport {
     const Lab* lab = nullptr;
     std::string target;
     std::vector<TestOutcome> outcomes;
-    std::string setup_error;      // grading could not start at all (only then)
-    std::string stopped_by;       // why the tests NotRun were not run (the gate's failure), in words
-    std::string startup_note;     // how long the server took to listen, when that is worth saying
+    std::string setup_error;   // grading could not start at all (only then)
+    std::string stopped_by;    // why the tests NotRun were not run (the gate's failure), in words
+    std::string startup_note;  // how long the server took to listen, when that is worth saying
     int score() const;
     int max_score() const;
     // Full marks, and no test failed (a crash fails even a test worth no points).

@@ -63,14 +63,18 @@ int run_grade(const GradeArguments& arguments) {
     for (const std::string& name : arguments.only) {
         bool found = false;
         for (const RubricEntry& entry : lab->rubric) found = found || name == entry.test.name;
-        if (!found) return setup_error(arguments, "lab " + lab->name + " has no test '" + name + "' (see: checker list --lab " + lab->name + ")");
+        if (!found)
+            return setup_error(arguments, "lab " + lab->name + " has no test '" + name +
+                                              "' (see: checker list --lab " + lab->name + ")");
     }
     GradeTarget target;
     if (!arguments.connect.empty()) {
         target.connect = parse_endpoint(arguments.connect);
-        if (!target.connect) return setup_error(arguments, "--connect wants HOST:PORT, e.g. 127.0.0.1:8080");
+        if (!target.connect)
+            return setup_error(arguments, "--connect wants HOST:PORT, e.g. 127.0.0.1:8080");
     } else if (arguments.command.empty()) {
-        return setup_error(arguments, "no server to grade: give its command after --, or --connect HOST:PORT");
+        return setup_error(arguments,
+                           "no server to grade: give its command after --, or --connect HOST:PORT");
     }
     target.command = arguments.command;
     target.max_memory_bytes = arguments.max_memory_mib << 20;
@@ -85,41 +89,67 @@ int run_grade(const GradeArguments& arguments) {
 }
 
 // checker bench and bench-report (checker/bench/): their options.
-void add_bench_commands(CLI::App& app, bench::BenchCommandLine& bench, bench::ReportCommandLine& report) {
-    CLI::App* b = app.add_subcommand("bench", "benchmark one server: throughput, latency percentiles, CPU and memory "
-                                              "per request, every reply verified (docs/compare.md)");
+void add_bench_commands(CLI::App& app, bench::BenchCommandLine& bench,
+                        bench::ReportCommandLine& report) {
+    CLI::App* b =
+        app.add_subcommand("bench",
+                           "benchmark one server: throughput, latency percentiles, CPU and memory "
+                           "per request, every reply verified (docs/compare.md)");
     bench::BenchOptions& o = bench.options;
-    b->add_option("--connections,-c", o.load.connections, "connections held open (with --churn: clients at once)")
-        ->capture_default_str()->check(CLI::Range(1, 19000));
+    b->add_option("--connections,-c", o.load.connections,
+                  "connections held open (with --churn: clients at once)")
+        ->capture_default_str()
+        ->check(CLI::Range(1, 19000));
     b->add_option("--size", o.load.line_bytes, "bytes per request line, its newline included")
-        ->capture_default_str()->check(CLI::Range(2, 65537));
-    b->add_option("--duration", bench.duration, "seconds measured")->capture_default_str()->check(CLI::Range(0.05, 3600.0));
+        ->capture_default_str()
+        ->check(CLI::Range(2, 65537));
+    b->add_option("--duration", bench.duration, "seconds measured")
+        ->capture_default_str()
+        ->check(CLI::Range(0.05, 3600.0));
     b->add_option("--warmup", bench.warmup, "seconds of load before measuring, not measured")
-        ->capture_default_str()->check(CLI::Range(0.0, 600.0));
+        ->capture_default_str()
+        ->check(CLI::Range(0.0, 600.0));
     b->add_option("--pipeline", o.load.pipeline, "requests in flight per connection (closed loop)")
-        ->capture_default_str()->check(CLI::Range(1, 1024));
-    b->add_option("--rate", o.load.rate, "open loop: requests per second over all connections, sent on schedule "
-                                         "(latency counts from the scheduled time)")->check(CLI::Range(1.0, 1e8));
-    b->add_flag("--churn", bench.churn, "each connection: connect, one request, close (the cost of a connection)");
-    b->add_option("--stall", bench.stall, "stop ramping connections in after this many seconds without progress")
-        ->capture_default_str()->check(CLI::Range(0.1, 60.0));
-    b->add_option("--delay-us", o.delay_us, "passed to the server: simulated blocking call per request")->check(CLI::Range(0L, 60'000'000L));
-    b->add_option("--compute-us", o.compute_us, "passed to the server: simulated CPU work per request")->check(CLI::Range(0L, 60'000'000L));
-    b->add_option("--workers", o.workers, "passed to the server: worker threads")->check(CLI::Range(0, 4096));
-    b->add_option("--model", o.model, "name shown in the reports (default: the server's file name)");
+        ->capture_default_str()
+        ->check(CLI::Range(1, 1024));
+    b->add_option("--rate", o.load.rate,
+                  "open loop: requests per second over all connections, sent on schedule "
+                  "(latency counts from the scheduled time)")
+        ->check(CLI::Range(1.0, 1e8));
+    b->add_flag("--churn", bench.churn,
+                "each connection: connect, one request, close (the cost of a connection)");
+    b->add_option("--stall", bench.stall,
+                  "stop ramping connections in after this many seconds without progress")
+        ->capture_default_str()
+        ->check(CLI::Range(0.1, 60.0));
+    b->add_option("--delay-us", o.delay_us,
+                  "passed to the server: simulated blocking call per request")
+        ->check(CLI::Range(0L, 60'000'000L));
+    b->add_option("--compute-us", o.compute_us,
+                  "passed to the server: simulated CPU work per request")
+        ->check(CLI::Range(0L, 60'000'000L));
+    b->add_option("--workers", o.workers, "passed to the server: worker threads")
+        ->check(CLI::Range(0, 4096));
+    b->add_option("--model", o.model,
+                  "name shown in the reports (default: the server's file name)");
     b->add_option("--scenario", o.scenario, "scenario name shown in the reports");
-    b->add_option("--csv", bench.csv, "append one row to this CSV file (the header too if it is new)");
+    b->add_option("--csv", bench.csv,
+                  "append one row to this CSV file (the header too if it is new)");
     b->add_option("--json", bench.json, "write the result as JSON to this file");
     b->add_flag("--brief", bench.brief, "print one line instead of the table");
-    b->add_flag("--no-pin", bench.no_pin, "do not pin the server and the load generator to different CPUs");
+    b->add_flag("--no-pin", bench.no_pin,
+                "do not pin the server and the load generator to different CPUs");
     b->add_option("command", o.command, "the server command, after --; --port P is appended");
 
-    CLI::App* r = app.add_subcommand("bench-report", "turn the CSV of make compare into a Markdown report and gnuplot plots");
+    CLI::App* r = app.add_subcommand(
+        "bench-report", "turn the CSV of make compare into a Markdown report and gnuplot plots");
     r->add_option("--csv", report.csv, "rows written by checker bench --csv")->required();
-    r->add_option("--out", report.out, "directory for report.md, the plot data and plots.gp")->required();
+    r->add_option("--out", report.out, "directory for report.md, the plot data and plots.gp")
+        ->required();
     r->add_option("--title", report.title, "the report's title");
-    r->add_option("--pairs", report.pairs, "rows of the reference epoll server and the baseline run in turn, for the bar "
-                                           "(make compare writes pairs.csv)");
+    r->add_option("--pairs", report.pairs,
+                  "rows of the reference epoll server and the baseline run in turn, for the bar "
+                  "(make compare writes pairs.csv)");
 }
 
 }  // namespace
@@ -130,41 +160,69 @@ int main(int argc, char** argv) {
     become_subreaper();
     kill_servers_when_interrupted();
 
-    CLI::App app{"iolab checker: grades a line-echo server for correctness, concurrency, robustness, resources "
-                 "and conformance to its I/O model"};
+    CLI::App app{
+        "iolab checker: grades a line-echo server for correctness, concurrency, robustness, resources "
+        "and conformance to its I/O model"};
     app.require_subcommand(1);
 
     GradeArguments arguments;
     CLI::App* grade_command = app.add_subcommand("grade", "grade one server on one lab's rubric");
-    grade_command->add_option("--lab", arguments.lab, "the lab (I/O model) to grade against")->required();
-    grade_command->add_option("--json", arguments.json, "also write Gradescope's results.json here");
+    grade_command->add_option("--lab", arguments.lab, "the lab (I/O model) to grade against")
+        ->required();
+    grade_command->add_option("--json", arguments.json,
+                              "also write Gradescope's results.json here");
     // One name per --only, so that a "--" right after it still starts the server command.
-    grade_command->add_option("--only", arguments.only, "run only this test (repeatable)")->allow_extra_args(false);
-    grade_command->add_option("--connect", arguments.connect,
-                              "grade a server already running at HOST:PORT (tests that need its process are skipped)");
-    grade_command->add_option("command", arguments.command, "the server command, after --; --port P is appended");
+    grade_command->add_option("--only", arguments.only, "run only this test (repeatable)")
+        ->allow_extra_args(false);
+    grade_command->add_option(
+        "--connect", arguments.connect,
+        "grade a server already running at HOST:PORT (tests that need its process are skipped)");
+    grade_command->add_option("command", arguments.command,
+                              "the server command, after --; --port P is appended");
 
-    grade_command->add_option("--max-memory", arguments.max_memory_mib,
-                              "limit the server's address space to this many MiB (RLIMIT_AS; not for ASan builds)");
+    grade_command->add_option(
+        "--max-memory", arguments.max_memory_mib,
+        "limit the server's address space to this many MiB (RLIMIT_AS; not for ASan builds)");
 
     BatchOptions batch;
-    CLI::App* batch_command = app.add_subcommand("batch", "build and grade a whole class: one subdirectory per student");
-    batch_command->add_option("--submissions", batch.submissions, "one subdirectory per student (a copy of labs/, or a handout tree)")->required();
-    batch_command->add_option("--out", batch.out, "where gradebook.csv and STUDENT.json are written")->required();
-    batch_command->add_option("--jobs", batch.jobs, "builds and grading runs at once")->capture_default_str();
-    batch_command->add_option("--labs", batch.labs, "only these labs (comma-separated)")->delimiter(',');
-    batch_command->add_option("--kit", batch.kit, "the kit's top directory (Makefile, labs/common)")->capture_default_str();
-    batch_command->add_option("--timeout", batch.lab_timeout_seconds, "seconds to grade one lab of one student")->capture_default_str();
-    batch_command->add_option("--build-timeout", batch.build_timeout_seconds, "seconds to build one lab of one student")->capture_default_str();
-    batch_command->add_option("--max-memory", batch.max_memory_mib, "each server's address space in MiB (0: no limit)")->capture_default_str();
+    CLI::App* batch_command =
+        app.add_subcommand("batch", "build and grade a whole class: one subdirectory per student");
+    batch_command
+        ->add_option("--submissions", batch.submissions,
+                     "one subdirectory per student (a copy of labs/, or a handout tree)")
+        ->required();
+    batch_command
+        ->add_option("--out", batch.out, "where gradebook.csv and STUDENT.json are written")
+        ->required();
+    batch_command->add_option("--jobs", batch.jobs, "builds and grading runs at once")
+        ->capture_default_str();
+    batch_command->add_option("--labs", batch.labs, "only these labs (comma-separated)")
+        ->delimiter(',');
+    batch_command->add_option("--kit", batch.kit, "the kit's top directory (Makefile, labs/common)")
+        ->capture_default_str();
+    batch_command
+        ->add_option("--timeout", batch.lab_timeout_seconds,
+                     "seconds to grade one lab of one student")
+        ->capture_default_str();
+    batch_command
+        ->add_option("--build-timeout", batch.build_timeout_seconds,
+                     "seconds to build one lab of one student")
+        ->capture_default_str();
+    batch_command
+        ->add_option("--max-memory", batch.max_memory_mib,
+                     "each server's address space in MiB (0: no limit)")
+        ->capture_default_str();
 
     std::vector<std::string> combine_files;
     std::string combine_format = "gradescope";
-    CLI::App* combine_command =
-        app.add_subcommand("combine", "combine the results.json of several labs into one, on stdout");
-    combine_command->add_option("--format", combine_format, "gradescope or classroom (GitHub Classroom's reporter)")
+    CLI::App* combine_command = app.add_subcommand(
+        "combine", "combine the results.json of several labs into one, on stdout");
+    combine_command
+        ->add_option("--format", combine_format,
+                     "gradescope or classroom (GitHub Classroom's reporter)")
         ->capture_default_str();
-    combine_command->add_option("files", combine_files, "LAB.json files written by grade --json")->required();
+    combine_command->add_option("files", combine_files, "LAB.json files written by grade --json")
+        ->required();
 
     std::string list_lab;
     CLI::App* list_command = app.add_subcommand("list", "list the labs and their tests");

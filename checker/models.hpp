@@ -15,13 +15,13 @@ namespace checker {
 using Rubric = std::vector<RubricEntry>;
 
 struct Model {
-    const char* name;                     // "blocking": labs/blocking, solutions/blocking
-    const char* title;                    // the lab README's heading: "# Lab N: TITLE"
-    const char* summary;                  // the model in one line
-    std::vector<std::string> required;    // interface families (InterfaceFamily::key) it must import
-    std::vector<std::string> allowed;     // and may import; every other family is forbidden
-    const char* links;                    // what its server links with besides the kit ("" for nothing)
-    bool threaded;                        // its solution runs threads: graded under ThreadSanitizer
+    const char* name;                   // "blocking": labs/blocking, solutions/blocking
+    const char* title;                  // the lab README's heading: "# Lab N: TITLE"
+    const char* summary;                // the model in one line
+    std::vector<std::string> required;  // interface families (InterfaceFamily::key) it must import
+    std::vector<std::string> allowed;   // and may import; every other family is forbidden
+    const char* links;  // what its server links with besides the kit ("" for nothing)
+    bool threaded;      // its solution runs threads: graded under ThreadSanitizer
     Rubric (*rubric)();
 };
 

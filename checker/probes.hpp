@@ -10,7 +10,9 @@
 
 namespace checker::tests {
 
-inline std::string clients(std::size_t count) { return std::to_string(count) + (count == 1 ? " client" : " clients"); }
+inline std::string clients(std::size_t count) {
+    return std::to_string(count) + (count == 1 ? " client" : " clients");
+}
 
 inline int milliseconds(Duration d) {
     return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
@@ -19,7 +21,8 @@ inline int milliseconds(Duration d) {
 // ", the server running N threads", from /proc (nothing with --connect).
 inline std::string threads_now(const TestContext& context) {
     int threads = context.process ? context.process->thread_count() : -1;
-    return threads > 0 ? ", the server running " + std::to_string(threads) + (threads == 1 ? " thread" : " threads")
+    return threads > 0 ? ", the server running " + std::to_string(threads) +
+                             (threads == 1 ? " thread" : " threads")
                        : "";
 }
 

@@ -26,7 +26,8 @@ std::vector<ProcEntry> all_processes() {
         std::ifstream stat("/proc/" + std::string(entry->d_name) + "/stat");
         std::string line;
         if (!std::getline(stat, line)) continue;
-        std::size_t close_paren = line.rfind(')');   // the command name may contain spaces and parentheses
+        std::size_t close_paren =
+            line.rfind(')');  // the command name may contain spaces and parentheses
         if (close_paren == std::string::npos) continue;
         std::istringstream fields(line.substr(close_paren + 2));
         ProcEntry e{static_cast<pid_t>(pid), 0, '?'};
@@ -85,13 +86,15 @@ std::vector<ListeningSocket> listening_sockets() {
     for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
         std::ifstream in(table);
         std::string line;
-        std::getline(in, line);   // header
+        std::getline(in, line);  // header
         while (std::getline(in, line)) {
             std::istringstream fields(line);
             std::string slot, local, remote, state, queues, timer, retransmits, uid, timeout, inode;
-            fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
-            if (state == "0A")    // TCP_LISTEN
-                sockets.push_back({std::stoi(local.substr(local.find(':') + 1), nullptr, 16), inode});
+            fields >> slot >> local >> remote >> state >> queues >> timer >> retransmits >> uid >>
+                timeout >> inode;
+            if (state == "0A")  // TCP_LISTEN
+                sockets.push_back(
+                    {std::stoi(local.substr(local.find(':') + 1), nullptr, 16), inode});
         }
     }
     return sockets;
@@ -139,11 +142,12 @@ Duration ServerProcess::cpu_time() const {
     if (close_paren == std::string::npos) return Duration::zero();
     std::istringstream fields(line.substr(close_paren + 2));
     std::string skipped;
-    for (int field = 3; field < 14; ++field) fields >> skipped;   // state ... cmajflt
+    for (int field = 3; field < 14; ++field) fields >> skipped;  // state ... cmajflt
     long long user_ticks = 0, system_ticks = 0;
     fields >> user_ticks >> system_ticks;
-    return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(
-        static_cast<double>(user_ticks + system_ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK))));
+    return std::chrono::duration_cast<Duration>(
+        std::chrono::duration<double>(static_cast<double>(user_ticks + system_ticks) /
+                                      static_cast<double>(::sysconf(_SC_CLK_TCK))));
 }
 
 long ServerProcess::resident_kib() const {
@@ -156,7 +160,9 @@ long ServerProcess::resident_kib() const {
 bool ServerProcess::has_mapped(const std::string& file) const {
     std::ifstream maps("/proc/" + std::to_string(pid_) + "/maps");
     for (std::string line; std::getline(maps, line);)
-        if (line.size() >= file.size() && line.compare(line.size() - file.size(), file.size(), file) == 0) return true;
+        if (line.size() >= file.size() &&
+            line.compare(line.size() - file.size(), file.size(), file) == 0)
+            return true;
     return false;
 }
 

@@ -36,9 +36,10 @@ std::vector<std::string> closing_lines(const GradeReport& report) {
     std::size_t not_run = 0;
     for (const TestOutcome& outcome : report.outcomes) not_run += outcome.status == Status::NotRun;
     if (not_run > 0)
-        lines.push_back(str(not_run, not_run == 1 ? " more test was" : " more tests were", " not run. ",
-                            report.stopped_by.empty() ? "Fix the first failure above, then grade again."
-                                                      : report.stopped_by));
+        lines.push_back(
+            str(not_run, not_run == 1 ? " more test was" : " more tests were", " not run. ",
+                report.stopped_by.empty() ? "Fix the first failure above, then grade again."
+                                          : report.stopped_by));
     return lines;
 }
 
@@ -47,22 +48,25 @@ std::vector<std::string> closing_lines(const GradeReport& report) {
 void print_report(std::ostream& out, const GradeReport& report) {
     out << "Lab " << report.lab->name << " (" << report.lab->model << ")\n"
         << "server: " << report.target << "\n\n";
-    out << "  " << std::left << std::setw(9) << "result" << std::setw(8) << "points" << std::setw(22) << "test"
-        << std::setw(13) << "category" << "time\n";
+    out << "  " << std::left << std::setw(9) << "result" << std::setw(8) << "points"
+        << std::setw(22) << "test" << std::setw(13) << "category"
+        << "time\n";
     for (const TestOutcome& outcome : report.outcomes) {
         std::string points = str(outcome.score, "/", outcome.entry->points);
-        out << "  " << std::setw(9) << status_name(outcome.status) << std::setw(8) << points << std::setw(22)
-            << outcome.entry->test.name << std::setw(13) << category_name(outcome.entry->test.category)
-            << fixed(outcome.seconds, 1) << " s";
-        if (!outcome.observed.empty() && (outcome.status == Status::Passed || outcome.status == Status::Observed))
+        out << "  " << std::setw(9) << status_name(outcome.status) << std::setw(8) << points
+            << std::setw(22) << outcome.entry->test.name << std::setw(13)
+            << category_name(outcome.entry->test.category) << fixed(outcome.seconds, 1) << " s";
+        if (!outcome.observed.empty() &&
+            (outcome.status == Status::Passed || outcome.status == Status::Observed))
             out << "   " << outcome.observed;
         out << "\n";
     }
     out << "\nScore: " << report.score() << "/" << report.max_score() << "\n";
     for (const TestOutcome& outcome : report.outcomes) {
         if (outcome.status == Status::Passed || outcome.message.empty()) continue;
-        if (outcome.status == Status::NotRun) continue;   // the gate's own failure says why
-        out << "\n" << status_name(outcome.status) << " " << outcome.entry->test.name << ": "
+        if (outcome.status == Status::NotRun) continue;  // the gate's own failure says why
+        out << "\n"
+            << status_name(outcome.status) << " " << outcome.entry->test.name << ": "
             << outcome.entry->test.checks << "\n"
             << indented(outcome_text(outcome), "  ");
     }
@@ -79,21 +83,27 @@ std::string json_string(std::string_view text) {
         case '\t': out += "\\t"; break;
         case '\r': out += "\\r"; break;
         default:
-            if (c < 0x20) { char hex[8]; std::snprintf(hex, sizeof hex, "\\u%04x", c); out += hex; }
-            else out += static_cast<char>(c);   // UTF-8 passes through
+            if (c < 0x20) {
+                char hex[8];
+                std::snprintf(hex, sizeof hex, "\\u%04x", c);
+                out += hex;
+            } else out += static_cast<char>(c);  // UTF-8 passes through
         }
     }
     return out + "\"";
 }
 
-void write_results_json(const std::string& path, const GradeReport* report, const std::string& setup_error) {
+void write_results_json(const std::string& path, const GradeReport* report,
+                        const std::string& setup_error) {
     std::ofstream out(path);
     out << "{\n";
     if (!report) {
-        out << "  \"score\": 0,\n  \"output\": " << json_string(setup_error) << ",\n  \"tests\": []\n}\n";
+        out << "  \"score\": 0,\n  \"output\": " << json_string(setup_error)
+            << ",\n  \"tests\": []\n}\n";
         return;
     }
-    std::string summary = str("Lab ", report->lab->name, ": ", report->score(), "/", report->max_score());
+    std::string summary =
+        str("Lab ", report->lab->name, ": ", report->score(), "/", report->max_score());
     for (const std::string& line : closing_lines(*report)) summary += "\n" + line;
     out << "  \"score\": " << report->score() << ",\n"
         << "  \"max_score\": " << report->max_score() << ",\n"
@@ -103,12 +113,16 @@ void write_results_json(const std::string& path, const GradeReport* report, cons
         const TestOutcome& outcome = report->outcomes[i];
         bool passed = outcome.status == Status::Passed || outcome.status == Status::Observed ||
                       outcome.status == Status::Skipped;
-        std::string text = std::string(status_name(outcome.status)) + ": " + outcome.entry->test.checks;
-        if (!outcome.message.empty() || !outcome.observed.empty()) text += "\n" + outcome_text(outcome);
-        out << "    {\"name\": " << json_string(outcome.entry->test.name) << ", \"score\": " << outcome.score
-            << ", \"max_score\": " << outcome.entry->points << ", \"status\": \"" << (passed ? "passed" : "failed")
-            << "\", \"tags\": [" << json_string(category_name(outcome.entry->test.category))
-            << "], \"output\": " << json_string(text) << "}" << (i + 1 < report->outcomes.size() ? "," : "") << "\n";
+        std::string text =
+            std::string(status_name(outcome.status)) + ": " + outcome.entry->test.checks;
+        if (!outcome.message.empty() || !outcome.observed.empty())
+            text += "\n" + outcome_text(outcome);
+        out << "    {\"name\": " << json_string(outcome.entry->test.name)
+            << ", \"score\": " << outcome.score << ", \"max_score\": " << outcome.entry->points
+            << ", \"status\": \"" << (passed ? "passed" : "failed") << "\", \"tags\": ["
+            << json_string(category_name(outcome.entry->test.category))
+            << "], \"output\": " << json_string(text) << "}"
+            << (i + 1 < report->outcomes.size() ? "," : "") << "\n";
     }
     out << "  ]\n}\n";
 }
@@ -117,8 +131,8 @@ void print_rubric(std::ostream& out, const Lab& lab) {
     out << "Lab " << lab.name << " (" << lab.model << ")\n";
     for (const RubricEntry& entry : lab.rubric) {
         out << "  " << std::left << std::setw(22) << entry.test.name << std::setw(13)
-            << category_name(entry.test.category) << std::right << std::setw(3) << entry.points << " pts  "
-            << std::setw(5) << fixed(seconds(entry.timeout), 1) << " s  "
+            << category_name(entry.test.category) << std::right << std::setw(3) << entry.points
+            << " pts  " << std::setw(5) << fixed(seconds(entry.timeout), 1) << " s  "
             << (entry.expect == Expect::Blocks ? "[reported only: this model blocks here] " : "")
             << entry.test.checks << "\n";
     }

@@ -13,7 +13,8 @@ void print_report(std::ostream& out, const GradeReport& report);
 
 // Writes Gradescope's results.json. With a setup error and no report (bad
 // lab name, say), writes a score of 0 and the error as the output.
-void write_results_json(const std::string& path, const GradeReport* report, const std::string& setup_error);
+void write_results_json(const std::string& path, const GradeReport* report,
+                        const std::string& setup_error);
 
 void print_rubric(std::ostream& out, const Lab& lab);
 

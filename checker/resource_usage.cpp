@@ -42,7 +42,8 @@ std::string read_proc_file(const std::string& path) {
     std::string text;
     if (!fd) return text;
     char buffer[4096];
-    for (ssize_t got; (got = ::read(fd.get(), buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<std::size_t>(got));
+    for (ssize_t got; (got = ::read(fd.get(), buffer, sizeof buffer)) > 0;)
+        text.append(buffer, static_cast<std::size_t>(got));
     return text;
 }
 
@@ -73,7 +74,8 @@ long long sum_over_threads(pid_t pid, const char* file, long long (*field)(const
     if (!dir) return 0;
     long long total = 0;
     while (dirent* entry = ::readdir(dir))
-        if (entry->d_name[0] != '.') total += field(read_proc_file(tasks + "/" + entry->d_name + "/" + file));
+        if (entry->d_name[0] != '.')
+            total += field(read_proc_file(tasks + "/" + entry->d_name + "/" + file));
     ::closedir(dir);
     return total;
 }
@@ -82,7 +84,8 @@ long long sum_over_threads(pid_t pid, const char* file, long long (*field)(const
 // /proc/PID/stat counts in clock ticks and rounds each process down to 10 ms,
 // which loses everything a young fork child did.
 long long thread_cpu_ns(pid_t pid) {
-    return sum_over_threads(pid, "schedstat", [](const std::string& text) { return std::atoll(text.c_str()); });
+    return sum_over_threads(pid, "schedstat",
+                            [](const std::string& text) { return std::atoll(text.c_str()); });
 }
 
 long long thread_context_switches(pid_t pid) {
@@ -100,23 +103,26 @@ ResourceUsage ServerProcess::resource_usage(bool precise) const {
     ResourceUsage usage;
     // The cgroup lists the server's processes directly; walking /proc is the fallback.
     std::vector<pid_t> pids = cgroup_.empty() ? processes() : cgroup_members(cgroup_);
-    std::vector<std::pair<pid_t, int>> alive;   // and their threads
+    std::vector<std::pair<pid_t, int>> alive;  // and their threads
 
     // First the CPU times, all close together in time.
     for (pid_t pid : pids) {
         std::string stat = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
         std::size_t close_paren = stat.rfind(')');
-        if (close_paren == std::string::npos) continue;    // gone meanwhile
+        if (close_paren == std::string::npos) continue;  // gone meanwhile
         // After the command name: state ppid ... utime(14) stime cutime cstime ... num_threads(20).
         std::istringstream fields(stat.substr(close_paren + 2));
         std::vector<std::string> field(18);
         for (std::string& each : field) fields >> each;
-        if (field[0] == "Z") continue;                     // a zombie's time is its parent's once reaped
+        if (field[0] == "Z") continue;  // a zombie's time is its parent's once reaped
         int threads = std::atoi(field[17].c_str());
         // Its own time (ended threads included) and that of the children it reaped.
-        double own = (std::atof(field[11].c_str()) + std::atof(field[12].c_str())) / ticks_per_second;
-        double reaped_children = (std::atof(field[13].c_str()) + std::atof(field[14].c_str())) / ticks_per_second;
-        if (precise && threads <= kThreadsReadOneByOne)   // to the nanosecond, unless ended threads weigh more
+        double own =
+            (std::atof(field[11].c_str()) + std::atof(field[12].c_str())) / ticks_per_second;
+        double reaped_children =
+            (std::atof(field[13].c_str()) + std::atof(field[14].c_str())) / ticks_per_second;
+        if (precise &&
+            threads <= kThreadsReadOneByOne)  // to the nanosecond, unless ended threads weigh more
             own = std::max(own, static_cast<double>(thread_cpu_ns(pid)) * 1e-9);
         usage.cpu_seconds += own + reaped_children;
         usage.threads += threads;
@@ -130,11 +136,11 @@ ResourceUsage ServerProcess::resource_usage(bool precise) const {
         std::string dir = "/proc/" + std::to_string(pid);
         std::string rollup = read_proc_file(dir + "/smaps_rollup");
         long long pss_kib = proc_field(rollup, "\nPss:");
-        long long anon_kib = proc_field(rollup, "\nPss_Anon:");    // Linux 5.12 and later
+        long long anon_kib = proc_field(rollup, "\nPss_Anon:");  // Linux 5.12 and later
         if (pss_kib >= 0) {
             usage.memory_bytes += pss_kib * 1024;
             usage.anon_memory_bytes += (anon_kib >= 0 ? anon_kib : pss_kib) * 1024;
-        } else {   // no smaps_rollup (kernel before 4.14): resident pages, shared ones counted in full
+        } else {  // no smaps_rollup (kernel before 4.14): resident pages, shared ones counted in full
             std::istringstream statm(read_proc_file(dir + "/statm"));
             long long size = 0, resident = 0;
             statm >> size >> resident;
@@ -143,7 +149,9 @@ ResourceUsage ServerProcess::resource_usage(bool precise) const {
         }
         usage.descriptors += directory_entries(dir + "/fd");
         if (precise && usage.context_switches >= 0)
-            usage.context_switches = threads <= kThreadsReadOneByOne ? usage.context_switches + thread_context_switches(pid) : -1;
+            usage.context_switches = threads <= kThreadsReadOneByOne
+                                         ? usage.context_switches + thread_context_switches(pid)
+                                         : -1;
     }
     return usage;
 }

@@ -37,18 +37,22 @@ void test_no_descriptor_leak(TestContext& context) {
         } catch (const TestFailure& failure) {
             throw TestFailure(str("connection ", i, " of ", kSequentialClients,
                                   " (one line each, then close) failed: ", failure.what(),
-                                  ". The server runs with ", kLowDescriptorLimit, " descriptors and had ",
-                                  baseline, " open at the start, ", context.process->open_descriptors(),
+                                  ". The server runs with ", kLowDescriptorLimit,
+                                  " descriptors and had ", baseline, " open at the start, ",
+                                  context.process->open_descriptors(),
                                   " now: a server that does not close each connection runs out"));
         }
     }
     int after = settled_descriptors(*context.process, baseline + 1, context.deadline.sooner(1s));
-    context.observed =
-        str("open descriptors: ", baseline, " before, ", after, " after ", kSequentialClients, " connections");
+    context.observed = str("open descriptors: ", baseline, " before, ", after, " after ",
+                           kSequentialClients, " connections");
     if (after > baseline + 1)
-        throw TestFailure(str(kSequentialClients, " clients connected, sent a line and closed; the server's "
-                              "open descriptors went from ", baseline, " to ", after,
-                              ": every accepted connection must be closed once its client is done"));
+        throw TestFailure(
+            str(kSequentialClients,
+                " clients connected, sent a line and closed; the server's "
+                "open descriptors went from ",
+                baseline, " to ", after,
+                ": every accepted connection must be closed once its client is done"));
 }
 
 constexpr int kComingAndGoing = 8;
@@ -57,14 +61,16 @@ constexpr int kComingAndGoing = 8;
 // closes them all. Returns what `measure` said while they were connected.
 template <typename Measure>
 auto clients_come_and_go(TestContext& context, Measure measure) {
-    std::vector<SwarmClient> clients = open_swarm(context.server, kComingAndGoing, context.deadline);
+    std::vector<SwarmClient> clients =
+        open_swarm(context.server, kComingAndGoing, context.deadline);
     int answered = exchange_lines(clients, context.deadline);
     if (answered < kComingAndGoing)
-        throw TestFailure(str(kComingAndGoing, " clients connected at once and each sent a line; only ",
-                              answered, " got it back within the test's time: this model must serve "
+        throw TestFailure(str(kComingAndGoing,
+                              " clients connected at once and each sent a line; only ", answered,
+                              " got it back within the test's time: this model must serve "
                               "clients at the same time (see the concurrency tests)"));
     auto during = measure();
-    clients.clear();   // closes them all
+    clients.clear();  // closes them all
     return during;
 }
 
@@ -82,7 +88,8 @@ std::string list_pids(const std::vector<pid_t>& pids) {
 
 void test_no_zombie_children(TestContext& context) {
     ServerProcess& server = *context.process;
-    std::size_t children_during = clients_come_and_go(context, [&] { return children_of(server).size(); });
+    std::size_t children_during =
+        clients_come_and_go(context, [&] { return children_of(server).size(); });
     // The children end as their clients leave; the parent then has a moment to reap them.
     Deadline settle = context.deadline.sooner(2s);
     std::vector<pid_t> children = children_of(server);
@@ -91,20 +98,24 @@ void test_no_zombie_children(TestContext& context) {
         children = children_of(server);
     }
     std::vector<pid_t> zombies = server.zombies();
-    context.observed = str("child processes: ", children_during, " with ", kComingAndGoing,
-                           " clients connected, ", children.size(), " after they left (", zombies.size(),
-                           " zombies)");
+    context.observed =
+        str("child processes: ", children_during, " with ", kComingAndGoing, " clients connected, ",
+            children.size(), " after they left (", zombies.size(), " zombies)");
     if (!zombies.empty())
-        throw TestFailure(str(kComingAndGoing, " clients connected, exchanged a line and left; 2 s later ",
-                              zombies.size(), " children of the server were zombies (state Z, pids ",
-                              list_pids(zombies), "). A child that has exited stays in the process table "
-                              "until its parent waits for it: handle SIGCHLD and call waitpid(-1, &status, "
-                              "WNOHANG) in a loop until it returns 0, or zombies pile up until fork() fails"));
+        throw TestFailure(
+            str(kComingAndGoing, " clients connected, exchanged a line and left; 2 s later ",
+                zombies.size(), " children of the server were zombies (state Z, pids ",
+                list_pids(zombies),
+                "). A child that has exited stays in the process table "
+                "until its parent waits for it: handle SIGCHLD and call waitpid(-1, &status, "
+                "WNOHANG) in a loop until it returns 0, or zombies pile up until fork() fails"));
     if (!children.empty())
-        throw TestFailure(str(kComingAndGoing, " clients connected, exchanged a line and left; 2 s later ",
-                              children.size(), " children of the server were still running (pids ",
-                              list_pids(children), "). A child serves one client: once that client is gone "
-                              "it must exit (_exit), not go back to the parent's loop or wait for anything else"));
+        throw TestFailure(str(
+            kComingAndGoing, " clients connected, exchanged a line and left; 2 s later ",
+            children.size(), " children of the server were still running (pids ",
+            list_pids(children),
+            "). A child serves one client: once that client is gone "
+            "it must exit (_exit), not go back to the parent's loop or wait for anything else"));
 }
 
 void test_thread_count_returns(TestContext& context) {
@@ -120,11 +131,14 @@ void test_thread_count_returns(TestContext& context) {
     context.observed = str("threads: ", before, " before, ", during, " with ", kComingAndGoing,
                            " clients connected, ", after, " after they left");
     if (after > before)
-        throw TestFailure(str(kComingAndGoing, " clients connected, exchanged a line and left; 2 s later the "
-                              "server had ", after, " threads, ", before, " before they came (", during,
-                              " while they were there). A thread serves one client: once that client is gone "
-                              "it must return from its function, or threads pile up, each holding its stack, "
-                              "until no more can be created"));
+        throw TestFailure(
+            str(kComingAndGoing,
+                " clients connected, exchanged a line and left; 2 s later the "
+                "server had ",
+                after, " threads, ", before, " before they came (", during,
+                " while they were there). A thread serves one client: once that client is gone "
+                "it must return from its function, or threads pile up, each holding its stack, "
+                "until no more can be created"));
 }
 
 }  // namespace

@@ -28,8 +28,9 @@ namespace checker {
 
 namespace {
 
-constexpr off_t kMaxOutputBytes = 64 << 20;   // RLIMIT_FSIZE: a server printing without end is stopped
-constexpr int kSanitizerExitStatus = 66;       // TSAN_OPTIONS=exitcode=66 in the Makefile's tsan target
+constexpr off_t kMaxOutputBytes = 64
+                                  << 20;  // RLIMIT_FSIZE: a server printing without end is stopped
+constexpr int kSanitizerExitStatus = 66;  // TSAN_OPTIONS=exitcode=66 in the Makefile's tsan target
 
 // The ServerProcess objects alive in this process, by pid: each reaps any
 // child that ended, and hands the status to the object it belongs to.
@@ -44,9 +45,12 @@ std::map<pid_t, ServerProcess*>& live_processes() {
     ::setpgid(0, 0);
     if (cgroup_procs[0] != '\0') {
         int fd = ::open(cgroup_procs, O_WRONLY);
-        if (fd >= 0) { [[maybe_unused]] ssize_t ignored = ::write(fd, "0", 1); ::close(fd); }
+        if (fd >= 0) {
+            [[maybe_unused]] ssize_t ignored = ::write(fd, "0", 1);
+            ::close(fd);
+        }
     }
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);       // if the checker dies, so does the server
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // if the checker dies, so does the server
     rlimit files{static_cast<rlim_t>(limits.open_files), static_cast<rlim_t>(limits.open_files)};
     rlimit no_core{0, 0};
     rlimit output_size{kMaxOutputBytes, kMaxOutputBytes};
@@ -54,13 +58,14 @@ std::map<pid_t, ServerProcess*>& live_processes() {
     ::setrlimit(RLIMIT_CORE, &no_core);
     ::setrlimit(RLIMIT_FSIZE, &output_size);
     if (limits.max_memory_bytes > 0) {
-        rlimit memory{static_cast<rlim_t>(limits.max_memory_bytes), static_cast<rlim_t>(limits.max_memory_bytes)};
+        rlimit memory{static_cast<rlim_t>(limits.max_memory_bytes),
+                      static_cast<rlim_t>(limits.max_memory_bytes)};
         ::setrlimit(RLIMIT_AS, &memory);
     }
     // Without one, it shares the machine's loopback; the grader then detects a
     // port another program took (port_taken_by_another) and picks another.
     if (limits.private_network) enter_private_network();
-    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);   // only its copy on 0 outlives exec
+    int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // only its copy on 0 outlives exec
     ::dup2(null_fd, 0);
     ::dup2(output_fd, 1);
     ::dup2(output_fd, 2);
@@ -82,7 +87,9 @@ std::map<pid_t, ServerProcess*>& live_processes() {
 // The checker's environment with `extra` ("NAME=value") added or replacing.
 std::vector<std::string> server_environment(const std::vector<std::string>& extra) {
     std::vector<std::string> result;
-    auto name_of = [](const std::string& variable) { return variable.substr(0, variable.find('=')); };
+    auto name_of = [](const std::string& variable) {
+        return variable.substr(0, variable.find('='));
+    };
     std::set<std::string> replaced;
     for (const std::string& variable : extra) replaced.insert(name_of(variable));
     for (char** variable = environ; *variable; ++variable)
@@ -96,7 +103,8 @@ std::vector<std::string> server_environment(const std::vector<std::string>& extr
 std::string signal_name(int signal_number) {
     const char* abbrev = sigabbrev_np(signal_number);
     const char* description = sigdescr_np(signal_number);
-    std::string name = abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(signal_number);
+    std::string name =
+        abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(signal_number);
     return description ? name + " (" + description + ")" : name;
 }
 
@@ -106,7 +114,8 @@ ServerProcess::ServerProcess(const std::vector<std::string>& command, ServerLimi
     output_.reset(::memfd_create("server-output", MFD_CLOEXEC));
     if (!output_) throw std::system_error(errno, std::generic_category(), "memfd_create");
     int error_pipe[2];
-    if (::pipe2(error_pipe, O_CLOEXEC) < 0) throw std::system_error(errno, std::generic_category(), "pipe2");
+    if (::pipe2(error_pipe, O_CLOEXEC) < 0)
+        throw std::system_error(errno, std::generic_category(), "pipe2");
     iolab::UniqueFd error_read(error_pipe[0]), error_write(error_pipe[1]);
 
     cgroup_ = make_pids_cgroup(limits.processes);
@@ -122,8 +131,9 @@ ServerProcess::ServerProcess(const std::vector<std::string>& command, ServerLimi
     pid_ = ::fork();
     if (pid_ < 0) throw std::system_error(errno, std::generic_category(), "fork");
     if (pid_ == 0)
-        exec_server(argv.data(), envp.data(), output_.get(), error_write.get(), limits, cgroup_procs.c_str());
-    ::setpgid(pid_, pid_);      // also here, so that the group exists whichever runs first
+        exec_server(argv.data(), envp.data(), output_.get(), error_write.get(), limits,
+                    cgroup_procs.c_str());
+    ::setpgid(pid_, pid_);  // also here, so that the group exists whichever runs first
     guard_against_interrupts(pid_, cgroup_procs);
     live_processes()[pid_] = this;
     error_write.reset();
@@ -182,7 +192,8 @@ std::string ServerProcess::exit_description() const {
     if (WIFSIGNALED(status)) {
         std::string how = "was killed by " + signal_name(WTERMSIG(status));
         if (WTERMSIG(status) == SIGPIPE)
-            how += ": it wrote to a connection the client had closed; ignore SIGPIPE or send with MSG_NOSIGNAL";
+            how +=
+                ": it wrote to a connection the client had closed; ignore SIGPIPE or send with MSG_NOSIGNAL";
         if (WTERMSIG(status) == SIGXFSZ) how += ": it printed more than 64 MiB of output";
         return how;
     }
@@ -204,7 +215,7 @@ bool ServerProcess::port_taken_by_another(int port) const {
 }
 
 std::string ServerProcess::output_tail(std::size_t max_lines) const {
-    struct stat info{};
+    struct stat info {};
     if (::fstat(output_.get(), &info) < 0 || info.st_size == 0) return "";
     off_t size = std::min<off_t>(info.st_size, 8192);
     std::string text(static_cast<std::size_t>(size), '\0');
@@ -245,7 +256,7 @@ void ServerProcess::kill_everything() {
     if (pid_ <= 0) return;
     Deadline deadline(3s);
     while (!deadline.passed()) {
-        ::kill(-pid_, SIGKILL);                   // the process group
+        ::kill(-pid_, SIGKILL);  // the process group
         std::vector<pid_t> left = everything_to_kill();
         for (pid_t pid : left) ::kill(pid, SIGKILL);
         reap();
@@ -256,21 +267,25 @@ void ServerProcess::kill_everything() {
     stop_guarding(pid_);
 }
 
-std::optional<std::string> ServerProcess::wait_until_listening(const Endpoint& server, Deadline deadline) {
+std::optional<std::string> ServerProcess::wait_until_listening(const Endpoint& server,
+                                                               Deadline deadline) {
     for (;;) {
         Connection probe;
         std::string why;
         if (Connection::try_open(server, deadline.sooner(200ms), probe, why)) return std::nullopt;
         if (!running())
-            return "the server " + exit_description() + " before it accepted a connection on " + server.str();
+            return "the server " + exit_description() + " before it accepted a connection on " +
+                   server.str();
         if (deadline.passed()) break;
         std::this_thread::sleep_for(20ms);
     }
     std::vector<int> ports = listening_ports(processes());
     if (!ports.empty())
-        return "the server listens on port " + std::to_string(ports.front()) + ", not on the port " +
-               std::to_string(server.port) + " it was given: it must use the --port option";
-    return "the server did not listen on " + server.str() + " in time (it must listen on the --port it is given)";
+        return "the server listens on port " + std::to_string(ports.front()) +
+               ", not on the port " + std::to_string(server.port) +
+               " it was given: it must use the --port option";
+    return "the server did not listen on " + server.str() +
+           " in time (it must listen on the --port it is given)";
 }
 
 }  // namespace checker

@@ -28,21 +28,27 @@
 namespace checker {
 
 struct ServerLimits {
-    int open_files = 1024;      // RLIMIT_NOFILE
-    int processes = 512;        // pids.max of the cgroup, where there is one
-    long long max_memory_bytes = 0;   // RLIMIT_AS (0: none). AddressSanitizer needs none: never set it for ASan builds
-    bool private_network = false;     // a network namespace of its own (loopback only), where the machine allows one
+    int open_files = 1024;  // RLIMIT_NOFILE
+    int processes = 512;    // pids.max of the cgroup, where there is one
+    long long max_memory_bytes =
+        0;  // RLIMIT_AS (0: none). AddressSanitizer needs none: never set it for ASan builds
+    bool private_network =
+        false;  // a network namespace of its own (loopback only), where the machine allows one
 };
 
 // What the server and every process it started use, from /proc (for bench).
 struct ResourceUsage {
-    double cpu_seconds = 0;             // user + system: every process, its ended threads, the children it reaped
-    long long memory_bytes = 0;         // proportional set size (Pss) summed: a page k processes share counts 1/k each
-    long long anon_memory_bytes = 0;    // its anonymous part (heap, stacks, copy-on-write copies): no program text
+    double cpu_seconds =
+        0;  // user + system: every process, its ended threads, the children it reaped
+    long long memory_bytes =
+        0;  // proportional set size (Pss) summed: a page k processes share counts 1/k each
+    long long anon_memory_bytes =
+        0;  // its anonymous part (heap, stacks, copy-on-write copies): no program text
     int processes = 0;
     int threads = 0;
     int descriptors = 0;
-    long long context_switches = -1;    // voluntary + involuntary, of the threads alive now (-1: not counted)
+    long long context_switches =
+        -1;  // voluntary + involuntary, of the threads alive now (-1: not counted)
 };
 
 class ServerProcess {
@@ -66,13 +72,14 @@ public:
     // does not: it exited, crashed, or listens somewhere else.
     std::optional<std::string> wait_until_listening(const Endpoint& server, Deadline deadline);
 
-    bool running();                                 // false once the server process has ended
-    bool wait_for_exit(Deadline deadline);          // true if it ended in time
-    void send_signal(int signal_number);            // to the server process itself
+    bool running();                         // false once the server process has ended
+    bool wait_for_exit(Deadline deadline);  // true if it ended in time
+    void send_signal(int signal_number);    // to the server process itself
     std::optional<int> exit_status() const { return status_; }  // raw wait status, once ended
-    std::string exit_description() const;           // "exited with status 1", "was killed by SIGSEGV (...)"
+    std::string exit_description() const;  // "exited with status 1", "was killed by SIGSEGV (...)"
     std::string output_tail(std::size_t max_lines = 12) const;
-    std::string output(std::size_t max_bytes = 1 << 20) const;   // from the start (at most max_bytes)
+    std::string output(std::size_t max_bytes = 1
+                                               << 20) const;  // from the start (at most max_bytes)
 
     // Whether a socket that is not the server's listens on TCP `port`: another
     // program took the port the checker picked for the server.
@@ -83,12 +90,13 @@ public:
 
     // What /proc says about the server now (-1 where it cannot tell).
     int open_descriptors() const;
-    int thread_count() const;                       // threads of the server process
-    std::vector<pid_t> processes() const;           // the server and all its descendants
-    std::vector<pid_t> zombies() const;             // descendants that have exited but are not reaped
-    Duration cpu_time() const;                      // user + system time of the server process, all threads
-    long resident_kib() const;                      // its resident memory (VmRSS)
-    bool has_mapped(const std::string& file) const; // whether `file` is mapped into it (a preloaded library)
+    int thread_count() const;              // threads of the server process
+    std::vector<pid_t> processes() const;  // the server and all its descendants
+    std::vector<pid_t> zombies() const;    // descendants that have exited but are not reaped
+    Duration cpu_time() const;             // user + system time of the server process, all threads
+    long resident_kib() const;             // its resident memory (VmRSS)
+    bool has_mapped(
+        const std::string& file) const;  // whether `file` is mapped into it (a preloaded library)
     // Only reads /proc: may be called from another thread while the server runs.
     // `precise`: CPU time to the nanosecond and context switches, thread by thread
     // (slower; not for processes of more than 256 threads, which get clock ticks and no switch count).
@@ -100,8 +108,8 @@ private:
 
     pid_t pid_ = -1;
     std::optional<int> status_;
-    iolab::UniqueFd output_;                        // memfd holding the server's stdout and stderr
-    std::string cgroup_;                            // pids cgroup directory, or "" when none
+    iolab::UniqueFd output_;  // memfd holding the server's stdout and stderr
+    std::string cgroup_;      // pids cgroup directory, or "" when none
 };
 
 // Finds a TCP port on 127.0.0.1 that nothing listens on right now.

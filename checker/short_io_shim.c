@@ -43,7 +43,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-enum { kMaxRead = 3 };   /* bytes: lines arrive cut at every possible place */
+enum { kMaxRead = 3 }; /* bytes: lines arrive cut at every possible place */
 /* Socket buffers of a listening socket under short_io: the kernel raises
  * them to its minimum (some 4.5 KiB for sending, 2.3 KiB for receiving). */
 enum { kTinyBuffer = 1024 };
@@ -52,7 +52,7 @@ enum { kTinyBuffer = 1024 };
 static const char kLatentSigpipeNote[] =
     "iolab-shim: latent SIGPIPE: a write to a socket without MSG_NOSIGNAL while SIGPIPE has its default action\n";
 
-static int short_io;   /* IOLAB_SHORT_IO=1: this run is the short_io test */
+static int short_io; /* IOLAB_SHORT_IO=1: this run is the short_io test */
 
 static int is_socket(int fd) {
     struct stat info;
@@ -87,7 +87,8 @@ static void check_for_latent_sigpipe(int fd, int flags) {
     struct sigaction action;
     sigset_t blocked;
     int latent = sigaction(SIGPIPE, NULL, &action) == 0 && action.sa_handler == SIG_DFL &&
-                 pthread_sigmask(SIG_BLOCK, NULL, &blocked) == 0 && !sigismember(&blocked, SIGPIPE) && is_socket(fd);
+                 pthread_sigmask(SIG_BLOCK, NULL, &blocked) == 0 &&
+                 !sigismember(&blocked, SIGPIPE) && is_socket(fd);
     if (latent) {
         noted = 1;
         (void)next_write(2, kLatentSigpipeNote, sizeof kLatentSigpipeNote - 1);
@@ -131,10 +132,14 @@ ssize_t recv(int fd, void* buffer, size_t length, int flags) {
     return NEXT(next_recv)(fd, buffer, read_size(fd, length, flags), flags);
 }
 
-ssize_t read(int fd, void* buffer, size_t length) { return NEXT(next_read)(fd, buffer, read_size(fd, length, 0)); }
+ssize_t read(int fd, void* buffer, size_t length) {
+    return NEXT(next_read)(fd, buffer, read_size(fd, length, 0));
+}
 
-ssize_t recvfrom(int fd, void* buffer, size_t length, int flags, struct sockaddr* address, socklen_t* address_length) {
-    return NEXT(next_recvfrom)(fd, buffer, read_size(fd, length, flags), flags, address, address_length);
+ssize_t recvfrom(int fd, void* buffer, size_t length, int flags, struct sockaddr* address,
+                 socklen_t* address_length) {
+    return NEXT(next_recvfrom)(fd, buffer, read_size(fd, length, flags), flags, address,
+                               address_length);
 }
 
 ssize_t send(int fd, const void* buffer, size_t length, int flags) {
@@ -160,8 +165,8 @@ ssize_t sendto(int fd, const void* buffer, size_t length, int flags, const struc
  * is not a constant. The size check is theirs; the shim only shortens. */
 ssize_t __recv_chk(int fd, void* buffer, size_t length, size_t buffer_size, int flags);
 ssize_t __read_chk(int fd, void* buffer, size_t length, size_t buffer_size);
-ssize_t __recvfrom_chk(int fd, void* buffer, size_t length, size_t buffer_size, int flags, struct sockaddr* address,
-                       socklen_t* address_length);
+ssize_t __recvfrom_chk(int fd, void* buffer, size_t length, size_t buffer_size, int flags,
+                       struct sockaddr* address, socklen_t* address_length);
 
 ssize_t __recv_chk(int fd, void* buffer, size_t length, size_t buffer_size, int flags) {
     return NEXT(next_recv_chk)(fd, buffer, read_size(fd, length, flags), buffer_size, flags);
@@ -171,9 +176,10 @@ ssize_t __read_chk(int fd, void* buffer, size_t length, size_t buffer_size) {
     return NEXT(next_read_chk)(fd, buffer, read_size(fd, length, 0), buffer_size);
 }
 
-ssize_t __recvfrom_chk(int fd, void* buffer, size_t length, size_t buffer_size, int flags, struct sockaddr* address,
-                       socklen_t* address_length) {
-    return NEXT(next_recvfrom_chk)(fd, buffer, read_size(fd, length, flags), buffer_size, flags, address, address_length);
+ssize_t __recvfrom_chk(int fd, void* buffer, size_t length, size_t buffer_size, int flags,
+                       struct sockaddr* address, socklen_t* address_length) {
+    return NEXT(next_recvfrom_chk)(fd, buffer, read_size(fd, length, flags), buffer_size, flags,
+                                   address, address_length);
 }
 
 /* Under short_io, the listening socket gets tiny buffers before it listens:

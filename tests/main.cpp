@@ -8,7 +8,8 @@ namespace {
 
 class Summary : public testing::EmptyTestEventListener {
     void OnTestProgramEnd(const testing::UnitTest& unit) override {
-        std::printf("%d passed, %d failed\n", unit.successful_test_count(), unit.failed_test_count());
+        std::printf("%d passed, %d failed\n", unit.successful_test_count(),
+                    unit.failed_test_count());
         std::fflush(stdout);
     }
 };

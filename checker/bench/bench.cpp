@@ -26,9 +26,10 @@ namespace {
 
 constexpr Duration kListenTimeout = 10s;
 constexpr Duration kExitTimeout = 2s;
-constexpr int kSpareDescriptors = 64;       // beyond the connections: listener, epoll, /proc reads, ...
-constexpr double kSaturated = 0.9;          // a CPU busy this much of the time is the limit
-constexpr double kBusyMachine = 0.25;       // CPUs used by other processes beyond which the figures are noise
+constexpr int kSpareDescriptors = 64;  // beyond the connections: listener, epoll, /proc reads, ...
+constexpr double kSaturated = 0.9;     // a CPU busy this much of the time is the limit
+constexpr double kBusyMachine =
+    0.25;  // CPUs used by other processes beyond which the figures are noise
 
 std::string percent(double share) {
     char text[16];
@@ -84,7 +85,8 @@ void raise_descriptor_limit(int needed) {
     if (limit.rlim_cur < static_cast<rlim_t>(needed))
         throw std::runtime_error(std::to_string(needed - kSpareDescriptors) + " connections need " +
                                  std::to_string(needed) + " descriptors, and this machine allows " +
-                                 std::to_string(limit.rlim_cur) + " per process (ulimit -Hn): ask for fewer");
+                                 std::to_string(limit.rlim_cur) +
+                                 " per process (ulimit -Hn): ask for fewer");
 }
 
 // Who runs where: the load generator on the last CPU this process may use,
@@ -97,7 +99,7 @@ struct CpuPlan {
     cpu_set_t server;
     int server_cpus = 0;
     int client_cpu = -1;
-    std::string not_pinned;     // why not, when it could have been
+    std::string not_pinned;  // why not, when it could have been
 };
 
 CpuPlan plan_cpus(bool pin, double busy_cpus) {
@@ -110,13 +112,16 @@ CpuPlan plan_cpus(bool pin, double busy_cpus) {
         return plan;
     }
     for (int cpu = CPU_SETSIZE - 1; cpu >= 0; --cpu)
-        if (CPU_ISSET(cpu, &plan.server)) { plan.client_cpu = cpu; break; }
+        if (CPU_ISSET(cpu, &plan.server)) {
+            plan.client_cpu = cpu;
+            break;
+        }
     CPU_CLR(plan.client_cpu, &plan.server);
     --plan.server_cpus;
     return plan;
 }
 
-void run_on(const cpu_set_t& cpus) { ::sched_setaffinity(0, sizeof cpus, &cpus); }   // this thread
+void run_on(const cpu_set_t& cpus) { ::sched_setaffinity(0, sizeof cpus, &cpus); }  // this thread
 
 void run_on_cpu(int cpu) {
     cpu_set_t one;
@@ -135,7 +140,8 @@ void run_on_cpu(int cpu) {
 // load generator's CPU.
 class ServerSampler {
 public:
-    explicit ServerSampler(const ServerProcess& server) : server_(server), thread_([this] { loop(); }) {}
+    explicit ServerSampler(const ServerProcess& server)
+        : server_(server), thread_([this] { loop(); }) {}
     ~ServerSampler() { stop(); }
 
     void window_opened() { request(opened_); }
@@ -156,8 +162,8 @@ public:
         bool pending = false, taken = false;
         Clock::time_point at;
         ResourceUsage usage;
-        double machine_busy = 0;    // machine_busy_seconds() then
-        double own_cpu = 0;         // own_cpu_seconds() then
+        double machine_busy = 0;  // machine_busy_seconds() then
+        double own_cpu = 0;       // own_cpu_seconds() then
     };
     const Mark& opened() const { return opened_; }
     const Mark& closed() const { return closed_; }
@@ -189,7 +195,7 @@ private:
             double machine_busy = mark ? machine_busy_seconds() : 0;
             double own_cpu = mark ? own_cpu_seconds() : 0;
             ResourceUsage usage = server_.resource_usage(mark != nullptr);
-            pause = std::max<Duration>(200ms, 4 * (Clock::now() - at));   // at most a fifth of a CPU
+            pause = std::max<Duration>(200ms, 4 * (Clock::now() - at));  // at most a fifth of a CPU
             lock.lock();
             note_peak(usage);
             if (!mark) continue;
@@ -217,15 +223,18 @@ private:
     bool stopping_ = false;
     Mark opened_, closed_;
     ResourceUsage peak_;
-    std::thread thread_;    // last: starts once everything above exists
+    std::thread thread_;  // last: starts once everything above exists
 };
 
 std::vector<std::string> server_command(const BenchOptions& options, int port) {
     std::vector<std::string> command = options.command;
     command.insert(command.end(), {"--port", std::to_string(port)});
-    if (options.delay_us > 0) command.insert(command.end(), {"--delay-us", std::to_string(options.delay_us)});
-    if (options.compute_us > 0) command.insert(command.end(), {"--compute-us", std::to_string(options.compute_us)});
-    if (options.workers >= 0) command.insert(command.end(), {"--workers", std::to_string(options.workers)});
+    if (options.delay_us > 0)
+        command.insert(command.end(), {"--delay-us", std::to_string(options.delay_us)});
+    if (options.compute_us > 0)
+        command.insert(command.end(), {"--compute-us", std::to_string(options.compute_us)});
+    if (options.workers >= 0)
+        command.insert(command.end(), {"--workers", std::to_string(options.workers)});
     return command;
 }
 
@@ -246,11 +255,14 @@ void take_window_figures(BenchResult& result, const ServerSampler& sampler) {
     double scale = sampled > 0 ? result.load.window_seconds / sampled : 1;
     double server_cpu = std::max(0.0, closed.usage.cpu_seconds - opened.usage.cpu_seconds);
     result.server_cpu_seconds = server_cpu * scale;
-    double others = (closed.machine_busy - opened.machine_busy) - server_cpu - (closed.own_cpu - opened.own_cpu);
+    double others = (closed.machine_busy - opened.machine_busy) - server_cpu -
+                    (closed.own_cpu - opened.own_cpu);
     result.other_cpus = sampled > 0 ? std::max(0.0, others / sampled) : 0;
     if (opened.usage.context_switches >= 0 && closed.usage.context_switches >= 0)
-        result.server_context_switches = static_cast<long long>(
-            std::max(0.0, static_cast<double>(closed.usage.context_switches - opened.usage.context_switches) * scale));
+        result.server_context_switches = static_cast<long long>(std::max(
+            0.0,
+            static_cast<double>(closed.usage.context_switches - opened.usage.context_switches) *
+                scale));
 }
 
 }  // namespace
@@ -274,8 +286,8 @@ private:
 // Starts the server on its CPUs (it inherits them at fork()), then moves this
 // thread to the load generator's CPU. False, with the reason in
 // result.setup_error, if the server cannot run or never listens.
-bool start_server(const BenchOptions& options, const CpuPlan& cpus, std::optional<ServerProcess>& server,
-                  BenchResult& result) {
+bool start_server(const BenchOptions& options, const CpuPlan& cpus,
+                  std::optional<ServerProcess>& server, BenchResult& result) {
     run_on(cpus.server);
     int port = pick_free_port();
     ServerLimits limits;
@@ -283,16 +295,18 @@ bool start_server(const BenchOptions& options, const CpuPlan& cpus, std::optiona
     limits.processes = std::max(limits.processes, options.load.connections + kSpareDescriptors);
     try {
         server.emplace(server_command(options, port), limits);
-    } catch (const std::runtime_error& error) {     // not built, not executable
+    } catch (const std::runtime_error& error) {  // not built, not executable
         result.setup_error = error.what();
         return false;
     }
     if (cpus.client_cpu >= 0) run_on_cpu(cpus.client_cpu);
     result.options.load.server = Endpoint{"127.0.0.1", port};
-    if (auto problem = server->wait_until_listening(result.options.load.server, Deadline(kListenTimeout))) {
+    if (auto problem =
+            server->wait_until_listening(result.options.load.server, Deadline(kListenTimeout))) {
         result.setup_error = *problem;
         result.server_output = server->output_tail();
-        if (!result.server_output.empty()) result.setup_error += " (its last output: " + last_line(result.server_output) + ")";
+        if (!result.server_output.empty())
+            result.setup_error += " (its last output: " + last_line(result.server_output) + ")";
         return false;
     }
     return true;
@@ -301,7 +315,8 @@ bool start_server(const BenchOptions& options, const CpuPlan& cpus, std::optiona
 // The load, with the server sampled meanwhile.
 void measure(const ServerProcess& server, BenchResult& result) {
     ServerSampler sampler(server);
-    LoadHooks hooks{[&] { sampler.window_opened(); }, [&] { sampler.window_closed(); }, [&] { sampler.stop(); }};
+    LoadHooks hooks{[&] { sampler.window_opened(); }, [&] { sampler.window_closed(); },
+                    [&] { sampler.stop(); }};
     result.load = run_load(result.options.load, hooks);
     sampler.stop();
     take_window_figures(result, sampler);
@@ -315,7 +330,8 @@ void stop_server(ServerProcess& server, BenchResult& result) {
     } else {
         server.send_signal(SIGTERM);
         if (!server.wait_for_exit(Deadline(kExitTimeout)))
-            result.server_output = "(the server was still running " + fixed(seconds(kExitTimeout), 0) +
+            result.server_output = "(the server was still running " +
+                                   fixed(seconds(kExitTimeout), 0) +
                                    " s after SIGTERM and was killed)";
     }
     server.kill_everything();
@@ -327,7 +343,8 @@ BenchResult run_bench(const BenchOptions& options) {
     BenchResult result;
     result.options = options;
     if (result.options.model.empty() && !options.command.empty())
-        result.options.model = options.command.front().substr(options.command.front().rfind('/') + 1);
+        result.options.model =
+            options.command.front().substr(options.command.front().rfind('/') + 1);
     try {
         raise_descriptor_limit(options.load.connections + kSpareDescriptors);
     } catch (const std::runtime_error& error) {
@@ -354,7 +371,9 @@ int run_bench_command(BenchCommandLine& command_line) {
     }
     if (command_line.churn) options.load.mode = LoadMode::Churn;
     else if (options.load.rate > 0) options.load.mode = LoadMode::OpenLoop;
-    auto to_duration = [](double s) { return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s)); };
+    auto to_duration = [](double s) {
+        return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(s));
+    };
     options.load.measure = to_duration(command_line.duration);
     options.load.warmup = to_duration(command_line.warmup);
     options.load.stall_limit = to_duration(command_line.stall);
@@ -400,7 +419,8 @@ bool BenchResult::all_served() const {
 bool BenchResult::machine_busy() const { return other_cpus > kBusyMachine; }
 
 bool BenchResult::client_bound() const {
-    return client_cpu_share() >= kSaturated && server_cpu_share() < kSaturated * std::max(1, server_cpus);
+    return client_cpu_share() >= kSaturated &&
+           server_cpu_share() < kSaturated * std::max(1, server_cpus);
 }
 
 std::string BenchResult::status() const {
@@ -424,7 +444,8 @@ std::string BenchResult::connections_note() const {
         add(load.refused, "connection attempts refused or closed unanswered");
         add(static_cast<long long>(load.unanswered), "requests unanswered");
     } else if (!all_served()) {
-        note = "served " + format_count(load.served) + " of " + format_count(spec.connections) + " connections";
+        note = "served " + format_count(load.served) + " of " + format_count(spec.connections) +
+               " connections";
         add(load.refused, "refused or closed unanswered");
         add(load.waiting, "connected but never answered");
         add(load.starved, "answered once, then starved");
@@ -433,9 +454,11 @@ std::string BenchResult::connections_note() const {
         add(load.closed_after_reply, "closed by the server");
     }
     if (!server_failure.empty()) note += "; " + server_failure;
-    if (load.corrupt_replies > 0) note += "; " + format_count(static_cast<double>(load.corrupt_replies)) + " corrupt replies";
+    if (load.corrupt_replies > 0)
+        note += "; " + format_count(static_cast<double>(load.corrupt_replies)) + " corrupt replies";
     if (client_bound()) note += "; client-bound: the load generator's CPU was the limit";
-    if (machine_busy()) note += "; the machine was busy (other processes: " + fixed(other_cpus, 1) + " CPUs)";
+    if (machine_busy())
+        note += "; the machine was busy (other processes: " + fixed(other_cpus, 1) + " CPUs)";
     return note.rfind("; ", 0) == 0 ? note.substr(2) : note;
 }
 
@@ -447,7 +470,10 @@ std::string format_count(double value) {
     std::snprintf(digits, sizeof digits, "%.0f", value);
     std::string_view number = digits;
     std::string text;
-    if (number.front() == '-') { text += '-'; number.remove_prefix(1); }
+    if (number.front() == '-') {
+        text += '-';
+        number.remove_prefix(1);
+    }
     for (std::size_t i = 0; i < number.size(); ++i) {
         if (i > 0 && (number.size() - i) % 3 == 0) text += ',';
         text += number[i];
@@ -471,7 +497,8 @@ std::string format_bytes(double bytes) {
     char text[32];
     if (bytes < 1024) std::snprintf(text, sizeof text, "%.0f B", bytes);
     else if (bytes < 1024 * 1024) std::snprintf(text, sizeof text, "%.0f KiB", bytes / 1024);
-    else if (bytes < 1024.0 * 1024 * 1024) std::snprintf(text, sizeof text, "%.1f MiB", bytes / 1024 / 1024);
+    else if (bytes < 1024.0 * 1024 * 1024)
+        std::snprintf(text, sizeof text, "%.1f MiB", bytes / 1024 / 1024);
     else std::snprintf(text, sizeof text, "%.2f GiB", bytes / 1024 / 1024 / 1024);
     return text;
 }
@@ -482,10 +509,13 @@ std::string describe_load(const BenchOptions& options) {
     const LoadSpec& spec = options.load;
     std::string text = std::string(mode_name(spec.mode)) + ", " + format_count(spec.connections) +
                        (spec.mode == LoadMode::Churn ? " concurrent clients"
-                                                     : spec.connections == 1 ? " connection" : " connections") + ", " +
-                       format_count(static_cast<double>(spec.line_bytes)) + "-byte lines";
-    if (spec.mode == LoadMode::ClosedLoop && spec.pipeline > 1) text += ", pipeline " + std::to_string(spec.pipeline);
-    if (spec.mode == LoadMode::OpenLoop) text += ", " + format_count(spec.rate) + " requests/s scheduled";
+                        : spec.connections == 1      ? " connection"
+                                                     : " connections") +
+                       ", " + format_count(static_cast<double>(spec.line_bytes)) + "-byte lines";
+    if (spec.mode == LoadMode::ClosedLoop && spec.pipeline > 1)
+        text += ", pipeline " + std::to_string(spec.pipeline);
+    if (spec.mode == LoadMode::OpenLoop)
+        text += ", " + format_count(spec.rate) + " requests/s scheduled";
     if (options.delay_us > 0) text += ", --delay-us " + std::to_string(options.delay_us);
     if (options.compute_us > 0) text += ", --compute-us " + std::to_string(options.compute_us);
     return text;
@@ -499,69 +529,95 @@ double latency_us(const BenchResult& result, double percentile) {
 
 void print_bench(std::ostream& out, const BenchResult& r) {
     const LoadResult& load = r.load;
-    out << "bench " << r.options.model << (r.options.scenario.empty() ? "" : " (" + r.options.scenario + ")") << ": "
+    out << "bench " << r.options.model
+        << (r.options.scenario.empty() ? "" : " (" + r.options.scenario + ")") << ": "
         << describe_load(r.options) << "\n";
     if (!r.not_run.empty() || !r.setup_error.empty()) {
         out << "  " << r.status() << ": " << r.connections_note() << "\n";
         return;
     }
     char line[512];
-    std::snprintf(line, sizeof line, "  window        %.2f s measured, after %.2f s of ramp-in and %.2f s of warm-up\n",
-                  load.window_seconds, load.ramp_seconds, seconds(r.options.load.warmup));
+    std::snprintf(
+        line, sizeof line,
+        "  window        %.2f s measured, after %.2f s of ramp-in and %.2f s of warm-up\n",
+        load.window_seconds, load.ramp_seconds, seconds(r.options.load.warmup));
     out << line;
     std::string note = r.connections_note();
     if (r.options.load.mode == LoadMode::Churn)
-        out << "  connections   " << format_count(static_cast<double>(load.opened)) << " opened, one request each\n";
+        out << "  connections   " << format_count(static_cast<double>(load.opened))
+            << " opened, one request each\n";
     else
-        out << "  connections   " << (note.empty() || r.all_served() ? "all " + format_count(r.options.load.connections) + " served" : note) << "\n";
+        out << "  connections   "
+            << (note.empty() || r.all_served()
+                    ? "all " + format_count(r.options.load.connections) + " served"
+                    : note)
+            << "\n";
     out << "  throughput    " << format_count(r.requests_per_second())
         << (r.options.load.mode == LoadMode::Churn ? " connections/s" : " requests/s") << " ("
-        << format_bytes(static_cast<double>(load.reply_bytes) / std::max(load.window_seconds, 1e-9)) << "/s each way)\n";
-    out << "  latency       p50 " << format_latency(static_cast<double>(load.latency_ns.percentile(50))) << "   p90 "
+        << format_bytes(static_cast<double>(load.reply_bytes) / std::max(load.window_seconds, 1e-9))
+        << "/s each way)\n";
+    out << "  latency       p50 "
+        << format_latency(static_cast<double>(load.latency_ns.percentile(50))) << "   p90 "
         << format_latency(static_cast<double>(load.latency_ns.percentile(90))) << "   p99 "
         << format_latency(static_cast<double>(load.latency_ns.percentile(99))) << "   p99.9 "
         << format_latency(static_cast<double>(load.latency_ns.percentile(99.9))) << "   max "
         << format_latency(static_cast<double>(load.latency_ns.max())) << "\n";
     if (load.refused > 0 && !load.first_connection_error.empty())
-        out << "                (the first refused connection: " << load.first_connection_error << ")\n";
+        out << "                (the first refused connection: " << load.first_connection_error
+            << ")\n";
     if (load.unanswered > 0)
         out << "                (" << format_count(static_cast<double>(load.unanswered))
             << " requests never answered are counted at the age they reached)\n";
     if (r.options.load.mode == LoadMode::OpenLoop)
-        out << "  schedule      the load generator sent " << format_latency(static_cast<double>(load.send_lag_ns.percentile(99)))
+        out << "  schedule      the load generator sent "
+            << format_latency(static_cast<double>(load.send_lag_ns.percentile(99)))
             << " late or less (p99)\n";
-    out << "  server        CPU " << fixed(r.server_cpu_seconds, 2) << " s (" << percent(r.server_cpu_share()) << " of "
-        << (r.server_cpus == 1 ? "its CPU" : "one CPU; it may use " + std::to_string(r.server_cpus)) << "), "
-        << fixed(r.cpu_us_per_request(), 1) << " µs per request";
+    out << "  server        CPU " << fixed(r.server_cpu_seconds, 2) << " s ("
+        << percent(r.server_cpu_share()) << " of "
+        << (r.server_cpus == 1 ? "its CPU" : "one CPU; it may use " + std::to_string(r.server_cpus))
+        << "), " << fixed(r.cpu_us_per_request(), 1) << " µs per request";
     if (r.server_context_switches >= 0 && load.answered > 0)
-        out << ", " << fixed(static_cast<double>(r.server_context_switches) / static_cast<double>(load.answered), 2)
+        out << ", "
+            << fixed(static_cast<double>(r.server_context_switches) /
+                         static_cast<double>(load.answered),
+                     2)
             << " context switches per request";
-    out << "\n                peak " << format_bytes(static_cast<double>(r.server_peak.anon_memory_bytes)) << " anonymous memory ("
-        << format_bytes(static_cast<double>(r.server_peak.memory_bytes)) << " with program text; Pss), "
-        << r.server_peak.processes << (r.server_peak.processes == 1 ? " process, " : " processes, ")
-        << r.server_peak.threads << (r.server_peak.threads == 1 ? " thread, " : " threads, ")
-        << r.server_peak.descriptors << " descriptors\n";
+    out << "\n                peak "
+        << format_bytes(static_cast<double>(r.server_peak.anon_memory_bytes))
+        << " anonymous memory (" << format_bytes(static_cast<double>(r.server_peak.memory_bytes))
+        << " with program text; Pss), " << r.server_peak.processes
+        << (r.server_peak.processes == 1 ? " process, " : " processes, ") << r.server_peak.threads
+        << (r.server_peak.threads == 1 ? " thread, " : " threads, ") << r.server_peak.descriptors
+        << " descriptors\n";
     out << "  generator     CPU " << percent(r.client_cpu_share()) << " of its CPU"
-        << (r.client_cpu >= 0 ? " (CPU " + std::to_string(r.client_cpu) + "; the server on the others)"
-                              : " (" + (r.not_pinned.empty() ? std::string("not pinned") : r.not_pinned) + ")")
-        << (r.client_bound() ? ": CLIENT-BOUND, the load generator was the limit, not the server" : "") << "\n";
+        << (r.client_cpu >= 0
+                ? " (CPU " + std::to_string(r.client_cpu) + "; the server on the others)"
+                : " (" + (r.not_pinned.empty() ? std::string("not pinned") : r.not_pinned) + ")")
+        << (r.client_bound() ? ": CLIENT-BOUND, the load generator was the limit, not the server"
+                             : "")
+        << "\n";
     out << "  machine       other processes used " << fixed(r.other_cpus, 2) << " CPUs meanwhile"
         << (r.machine_busy() ? ": the machine was busy, these figures are unreliable" : "") << "\n";
     if (load.corrupt_replies > 0)
-        out << "  replies       CORRUPT: " << format_count(static_cast<double>(load.corrupt_replies)) << " replies differed from their requests. First: "
-            << load.corruption << "\n";
+        out << "  replies       CORRUPT: "
+            << format_count(static_cast<double>(load.corrupt_replies))
+            << " replies differed from their requests. First: " << load.corruption << "\n";
     else
-        out << "  replies       " << format_count(static_cast<double>(load.answered)) << " verified byte for byte\n";
+        out << "  replies       " << format_count(static_cast<double>(load.answered))
+            << " verified byte for byte\n";
     if (!r.server_failure.empty()) out << "  SERVER        " << r.server_failure << "\n";
     if (!r.server_output.empty()) out << "  its output    " << last_line(r.server_output) << "\n";
 }
 
 std::string summary_line(const BenchResult& r) {
     std::string text = r.options.model + ": ";
-    if (!r.not_run.empty() || !r.setup_error.empty()) return text + r.status() + ": " + r.connections_note();
-    text += format_count(r.requests_per_second()) + (r.options.load.mode == LoadMode::Churn ? " conn/s" : " req/s") +
-            ", p99 " + format_latency(static_cast<double>(r.load.latency_ns.percentile(99))) + ", " +
-            fixed(r.cpu_us_per_request(), 1) + " CPU µs/req, generator " + percent(r.client_cpu_share());
+    if (!r.not_run.empty() || !r.setup_error.empty())
+        return text + r.status() + ": " + r.connections_note();
+    text += format_count(r.requests_per_second()) +
+            (r.options.load.mode == LoadMode::Churn ? " conn/s" : " req/s") + ", p99 " +
+            format_latency(static_cast<double>(r.load.latency_ns.percentile(99))) + ", " +
+            fixed(r.cpu_us_per_request(), 1) + " CPU µs/req, generator " +
+            percent(r.client_cpu_share());
     std::string note = r.connections_note();
     return note.empty() ? text : text + " [" + note + "]";
 }
@@ -569,12 +625,48 @@ std::string summary_line(const BenchResult& r) {
 // ---- CSV and JSON ---------------------------------------------------------------------
 
 const std::vector<std::string>& csv_columns() {
-    static const std::vector<std::string> columns = {
-        "model", "scenario", "mode", "connections", "line_bytes", "pipeline", "rate", "delay_us", "compute_us",
-        "window_s", "warmup_s", "opened", "served", "refused", "waiting", "still_connecting", "answered", "unanswered",
-        "requests_per_s", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "mean_us", "server_cpu_s",
-        "server_cpu_share", "cpu_us_per_request", "memory_bytes", "anon_memory_bytes", "processes", "threads", "descriptors",
-        "context_switches", "client_cpu_share", "client_bound", "server_cpus", "client_cpu", "other_cpus", "corrupt_replies", "status", "note"};
+    static const std::vector<std::string> columns = {"model",
+                                                     "scenario",
+                                                     "mode",
+                                                     "connections",
+                                                     "line_bytes",
+                                                     "pipeline",
+                                                     "rate",
+                                                     "delay_us",
+                                                     "compute_us",
+                                                     "window_s",
+                                                     "warmup_s",
+                                                     "opened",
+                                                     "served",
+                                                     "refused",
+                                                     "waiting",
+                                                     "still_connecting",
+                                                     "answered",
+                                                     "unanswered",
+                                                     "requests_per_s",
+                                                     "p50_us",
+                                                     "p90_us",
+                                                     "p99_us",
+                                                     "p999_us",
+                                                     "max_us",
+                                                     "mean_us",
+                                                     "server_cpu_s",
+                                                     "server_cpu_share",
+                                                     "cpu_us_per_request",
+                                                     "memory_bytes",
+                                                     "anon_memory_bytes",
+                                                     "processes",
+                                                     "threads",
+                                                     "descriptors",
+                                                     "context_switches",
+                                                     "client_cpu_share",
+                                                     "client_bound",
+                                                     "server_cpus",
+                                                     "client_cpu",
+                                                     "other_cpus",
+                                                     "corrupt_replies",
+                                                     "status",
+                                                     "note"};
     return columns;
 }
 
@@ -587,33 +679,63 @@ std::vector<std::string> csv_values(const BenchResult& r) {
     auto number = [&](double value, int decimals) {
         return measured && !std::isnan(value) ? fixed(value, decimals) : std::string();
     };
-    return {r.options.model, r.options.scenario, mode_name(spec.mode), std::to_string(spec.connections),
-            std::to_string(spec.line_bytes), std::to_string(spec.pipeline), fixed(spec.rate, 0),
-            std::to_string(r.options.delay_us), std::to_string(r.options.compute_us), number(load.window_seconds, 3),
-            fixed(seconds(spec.warmup), 2), std::to_string(load.opened), std::to_string(load.served), std::to_string(load.refused),
-            std::to_string(load.waiting), std::to_string(load.still_connecting), std::to_string(load.answered),
-            std::to_string(load.unanswered), number(r.requests_per_second(), 1), number(latency_us(r, 50), 1),
-            number(latency_us(r, 90), 1), number(latency_us(r, 99), 1), number(latency_us(r, 99.9), 1),
-            number(static_cast<double>(load.latency_ns.max()) / 1e3, 1), number(load.latency_ns.mean() / 1e3, 1),
-            number(r.server_cpu_seconds, 3), number(r.server_cpu_share(), 3), number(r.cpu_us_per_request(), 2),
-            std::to_string(r.server_peak.memory_bytes), std::to_string(r.server_peak.anon_memory_bytes),
+    return {r.options.model,
+            r.options.scenario,
+            mode_name(spec.mode),
+            std::to_string(spec.connections),
+            std::to_string(spec.line_bytes),
+            std::to_string(spec.pipeline),
+            fixed(spec.rate, 0),
+            std::to_string(r.options.delay_us),
+            std::to_string(r.options.compute_us),
+            number(load.window_seconds, 3),
+            fixed(seconds(spec.warmup), 2),
+            std::to_string(load.opened),
+            std::to_string(load.served),
+            std::to_string(load.refused),
+            std::to_string(load.waiting),
+            std::to_string(load.still_connecting),
+            std::to_string(load.answered),
+            std::to_string(load.unanswered),
+            number(r.requests_per_second(), 1),
+            number(latency_us(r, 50), 1),
+            number(latency_us(r, 90), 1),
+            number(latency_us(r, 99), 1),
+            number(latency_us(r, 99.9), 1),
+            number(static_cast<double>(load.latency_ns.max()) / 1e3, 1),
+            number(load.latency_ns.mean() / 1e3, 1),
+            number(r.server_cpu_seconds, 3),
+            number(r.server_cpu_share(), 3),
+            number(r.cpu_us_per_request(), 2),
+            std::to_string(r.server_peak.memory_bytes),
+            std::to_string(r.server_peak.anon_memory_bytes),
             std::to_string(r.server_peak.processes),
-            std::to_string(r.server_peak.threads), std::to_string(r.server_peak.descriptors),
-            std::to_string(r.server_context_switches), number(r.client_cpu_share(), 3), r.client_bound() ? "yes" : "no",
-            std::to_string(r.server_cpus), std::to_string(r.client_cpu), number(r.other_cpus, 2), std::to_string(load.corrupt_replies), r.status(), r.connections_note()};
+            std::to_string(r.server_peak.threads),
+            std::to_string(r.server_peak.descriptors),
+            std::to_string(r.server_context_switches),
+            number(r.client_cpu_share(), 3),
+            r.client_bound() ? "yes" : "no",
+            std::to_string(r.server_cpus),
+            std::to_string(r.client_cpu),
+            number(r.other_cpus, 2),
+            std::to_string(load.corrupt_replies),
+            r.status(),
+            r.connections_note()};
 }
 
 std::string csv_field(const std::string& value) {
     if (value.find_first_of(",\"\n") == std::string::npos) return value;
     std::string quoted = "\"";
-    for (char c : value) quoted += c == '"' ? std::string("\"\"") : c == '\n' ? std::string(" ") : std::string(1, c);
+    for (char c : value)
+        quoted += c == '"' ? std::string("\"\"") : c == '\n' ? std::string(" ") : std::string(1, c);
     return quoted + "\"";
 }
 
 }  // namespace
 
 void append_csv(const std::string& path, const BenchResult& result) {
-    bool is_new = !std::ifstream(path).good() || std::ifstream(path).peek() == std::ifstream::traits_type::eof();
+    bool is_new = !std::ifstream(path).good() ||
+                  std::ifstream(path).peek() == std::ifstream::traits_type::eof();
     std::ofstream out(path, std::ios::app);
     if (!out) throw std::runtime_error("cannot write " + path);
     auto write_row = [&](const std::vector<std::string>& row) {
@@ -631,11 +753,14 @@ void write_json(const std::string& path, const BenchResult& result) {
     std::vector<std::string> values = csv_values(result);
     out << "{\n";
     for (std::size_t i = 0; i < columns.size(); ++i) {
-        bool is_number = !values[i].empty() && values[i].find_first_not_of("0123456789.-") == std::string::npos;
-        out << "  " << json_string(columns[i]) << ": " << (is_number ? values[i] : json_string(values[i])) << ",\n";
+        bool is_number =
+            !values[i].empty() && values[i].find_first_not_of("0123456789.-") == std::string::npos;
+        out << "  " << json_string(columns[i]) << ": "
+            << (is_number ? values[i] : json_string(values[i])) << ",\n";
     }
     out << "  \"corruption\": " << json_string(result.load.corruption) << ",\n"
-        << "  \"first_connection_error\": " << json_string(result.load.first_connection_error) << ",\n"
+        << "  \"first_connection_error\": " << json_string(result.load.first_connection_error)
+        << ",\n"
         << "  \"server_output\": " << json_string(result.server_output) << "\n}\n";
 }
 

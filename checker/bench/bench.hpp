@@ -15,33 +15,35 @@
 namespace checker::bench {
 
 struct BenchOptions {
-    std::vector<std::string> command;   // the server; "--port P" and the work options are appended
-    std::string model;                  // label for the reports (default: the command's file name)
-    std::string scenario;               // label for the reports
-    LoadSpec load;                      // load.server is filled in by run_bench
-    long delay_us = 0;                  // passed to the server as --delay-us
-    long compute_us = 0;                // passed to the server as --compute-us
-    int workers = -1;                   // passed as --workers when >= 0
-    bool pin = true;                    // server and load generator on different CPUs (unless the machine is busy)
+    std::vector<std::string> command;  // the server; "--port P" and the work options are appended
+    std::string model;                 // label for the reports (default: the command's file name)
+    std::string scenario;              // label for the reports
+    LoadSpec load;                     // load.server is filled in by run_bench
+    long delay_us = 0;                 // passed to the server as --delay-us
+    long compute_us = 0;               // passed to the server as --compute-us
+    int workers = -1;                  // passed as --workers when >= 0
+    bool pin = true;  // server and load generator on different CPUs (unless the machine is busy)
 };
 
 struct BenchResult {
     BenchOptions options;
     LoadResult load;
-    std::string not_run;                // the run was not attempted (too many connections for this machine)
-    std::string setup_error;            // the server could not be started or never listened: nothing was measured
-    std::string server_failure;         // the server died during the run
-    std::string server_output;          // the tail of its output, when something went wrong
+    std::string not_run;  // the run was not attempted (too many connections for this machine)
+    std::string
+        setup_error;  // the server could not be started or never listened: nothing was measured
+    std::string server_failure;  // the server died during the run
+    std::string server_output;   // the tail of its output, when something went wrong
 
     // The server, during the measured window.
     double server_cpu_seconds = 0;
     long long server_context_switches = -1;
     // The server's peaks over the run (memory is Pss summed over its processes).
     ResourceUsage server_peak;
-    int server_cpus = 0;                // CPUs the server was allowed to run on
-    int client_cpu = -1;                // the load generator's CPU (-1: not pinned)
-    std::string not_pinned;             // why server and load generator were not pinned, if they could have been
-    double other_cpus = 0;              // CPUs the rest of the machine kept busy during the window
+    int server_cpus = 0;  // CPUs the server was allowed to run on
+    int client_cpu = -1;  // the load generator's CPU (-1: not pinned)
+    std::string
+        not_pinned;  // why server and load generator were not pinned, if they could have been
+    double other_cpus = 0;  // CPUs the rest of the machine kept busy during the window
 
     double requests_per_second() const;
     double server_cpu_share() const;    // in CPUs
@@ -61,9 +63,9 @@ BenchResult run_bench(const BenchOptions& options);
 // `checker bench`, as main.cpp parsed its command line.
 struct BenchCommandLine {
     BenchOptions options;
-    double duration = 2, warmup = 0.5, stall = 1;    // seconds
+    double duration = 2, warmup = 0.5, stall = 1;  // seconds
     bool churn = false, brief = false, no_pin = false;
-    std::string csv, json;                           // files to write, if given
+    std::string csv, json;  // files to write, if given
 };
 
 // Runs it, prints, writes the files. Exit status: 0 measured and verified
@@ -72,8 +74,9 @@ struct BenchCommandLine {
 int run_bench_command(BenchCommandLine& command_line);
 
 void print_bench(std::ostream& out, const BenchResult& result);
-std::string summary_line(const BenchResult& result);     // one line, for make compare's progress
-void append_csv(const std::string& path, const BenchResult& result);   // writes the header first if new
+std::string summary_line(const BenchResult& result);  // one line, for make compare's progress
+void append_csv(const std::string& path,
+                const BenchResult& result);  // writes the header first if new
 void write_json(const std::string& path, const BenchResult& result);
 
 // The CSV columns, in order (the compare report reads them by name).

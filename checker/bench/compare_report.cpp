@@ -20,17 +20,20 @@ namespace checker::bench {
 
 namespace {
 
-constexpr double kBar = 0.8;          // the reference epoll server must reach this much of the baseline
-constexpr double kNoise = 1.05;       // margins below this are within one short run's noise
-constexpr double kBusyMachine = 0.25; // CPUs kept busy by other processes beyond which a run is noise (as in bench)
+constexpr double kBar = 0.8;     // the reference epoll server must reach this much of the baseline
+constexpr double kNoise = 1.05;  // margins below this are within one short run's noise
+constexpr double kBusyMachine =
+    0.25;  // CPUs kept busy by other processes beyond which a run is noise (as in bench)
 
 std::vector<std::string> split_csv_line(const std::string& line) {
     std::vector<std::string> fields(1);
     bool quoted = false;
     for (std::size_t i = 0; i < line.size(); ++i) {
         char c = line[i];
-        if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') { fields.back() += '"'; ++i; }
-        else if (c == '"') quoted = !quoted;
+        if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+            fields.back() += '"';
+            ++i;
+        } else if (c == '"') quoted = !quoted;
         else if (c == ',' && !quoted) fields.emplace_back();
         else fields.back() += c;
     }
@@ -50,16 +53,20 @@ bool ran_on_busy_machine(const BenchRow& row) { return row.number("other_cpus") 
 bool is_open_loop(const BenchRow& row) { return row.text("mode") == "open loop"; }
 bool is_churn(const BenchRow& row) { return row.text("mode") == "churn"; }
 bool in_cell(const BenchRow& row, const Cell& cell) {
-    return row.text("scenario") == cell.scenario && static_cast<int>(row.number("connections")) == cell.connections;
+    return row.text("scenario") == cell.scenario &&
+           static_cast<int>(row.number("connections")) == cell.connections;
 }
 
-const BenchRow* find_row(const std::vector<BenchRow>& rows, const Cell& cell, const std::string& model) {
+const BenchRow* find_row(const std::vector<BenchRow>& rows, const Cell& cell,
+                         const std::string& model) {
     for (const BenchRow& row : rows)
         if (in_cell(row, cell) && row.text("model") == model) return &row;
     return nullptr;
 }
 
-std::string rate_unit(const BenchRow& row) { return is_churn(row) ? "connections/s" : "requests/s"; }
+std::string rate_unit(const BenchRow& row) {
+    return is_churn(row) ? "connections/s" : "requests/s";
+}
 
 std::string p99_text(const BenchRow& row) { return format_latency(row.number("p99_us") * 1e3); }
 
@@ -71,7 +78,8 @@ std::string throughput_entry(const BenchRow* row) {
     if (status == "server died") return "server died";
     if (status == "corrupt") return "**corrupt replies**";
     if (status == "partial" && !is_churn(*row))
-        return format_count(row->number("served")) + " of " + format_count(row->number("connections")) + " served";
+        return format_count(row->number("served")) + " of " +
+               format_count(row->number("connections")) + " served";
     std::string text = format_count(row->number("requests_per_s"));
     if (status == "partial") text += " (some unanswered)";
     if (row->text("client_bound") == "yes") text += " ᶜ";
@@ -99,20 +107,28 @@ std::string machine_line(const std::vector<BenchRow>& rows) {
     std::time_t now = std::time(nullptr);
     char date[32];
     std::strftime(date, sizeof date, "%Y-%m-%d %H:%M", std::localtime(&now));
-    std::string text = std::string("Measured ") + date + " on " + std::to_string(::sysconf(_SC_NPROCESSORS_ONLN)) +
-                       " CPUs" + (cpu_name.empty() ? "" : " (" + cpu_name + ")") + ", Linux " + system.release + ".";
+    std::string text = std::string("Measured ") + date + " on " +
+                       std::to_string(::sysconf(_SC_NPROCESSORS_ONLN)) + " CPUs" +
+                       (cpu_name.empty() ? "" : " (" + cpu_name + ")") + ", Linux " +
+                       system.release + ".";
     if (!rows.empty()) {
-        text += " Each cell is one run of " + fixed(rows.front().number("window_s"), 1) + " s measured after " +
-                fixed(rows.front().number("warmup_s"), 2) + " s of warm-up.";
-        long pinned = std::count_if(rows.begin(), rows.end(), [](const BenchRow& row) { return row.number("client_cpu") >= 0; });
+        text += " Each cell is one run of " + fixed(rows.front().number("window_s"), 1) +
+                " s measured after " + fixed(rows.front().number("warmup_s"), 2) + " s of warm-up.";
+        long pinned = std::count_if(rows.begin(), rows.end(), [](const BenchRow& row) {
+            return row.number("client_cpu") >= 0;
+        });
         if (pinned > 0)
             text += " The server ran on " +
-                    std::find_if(rows.begin(), rows.end(), [](const BenchRow& row) { return row.number("client_cpu") >= 0; })->text("server_cpus") +
+                    std::find_if(rows.begin(), rows.end(),
+                                 [](const BenchRow& row) { return row.number("client_cpu") >= 0; })
+                        ->text("server_cpus") +
                     " CPU(s) and the load generator on another in " +
-                    (pinned == static_cast<long>(rows.size()) ? std::string("every run") : std::to_string(pinned) + " of " +
-                     std::to_string(rows.size()) + " runs (not pinned where the machine was busy)") + ".";
-        else
-            text += " Server and load generator were not pinned to CPUs of their own.";
+                    (pinned == static_cast<long>(rows.size())
+                         ? std::string("every run")
+                         : std::to_string(pinned) + " of " + std::to_string(rows.size()) +
+                               " runs (not pinned where the machine was busy)") +
+                    ".";
+        else text += " Server and load generator were not pinned to CPUs of their own.";
     }
     return text;
 }
@@ -138,7 +154,9 @@ double BenchRow::number(const std::string& column) const {
 
 std::vector<BenchRow> read_bench_csv(const std::string& path) {
     std::ifstream in(path);
-    if (!in) throw std::runtime_error("cannot read " + path + " (run the benchmarks first: make compare)");
+    if (!in)
+        throw std::runtime_error("cannot read " + path +
+                                 " (run the benchmarks first: make compare)");
     std::string line;
     if (!std::getline(in, line)) throw std::runtime_error(path + " is empty");
     std::vector<std::string> header = split_csv_line(line);
@@ -146,23 +164,27 @@ std::vector<BenchRow> read_bench_csv(const std::string& path) {
     while (std::getline(in, line)) {
         if (line.empty()) continue;
         std::vector<std::string> values = split_csv_line(line);
-        if (values == header) continue;     // a second header, from concatenated files
+        if (values == header) continue;  // a second header, from concatenated files
         BenchRow row;
-        for (std::size_t i = 0; i < header.size() && i < values.size(); ++i) row.fields[header[i]] = values[i];
+        for (std::size_t i = 0; i < header.size() && i < values.size(); ++i)
+            row.fields[header[i]] = values[i];
         rows.push_back(std::move(row));
     }
     return rows;
 }
 
 std::string Cell::label() const {
-    return scenario + ", " + format_count(connections) + (connections == 1 ? " connection" : " connections");
+    return scenario + ", " + format_count(connections) +
+           (connections == 1 ? " connection" : " connections");
 }
 
 std::vector<Cell> cells_of(const std::vector<BenchRow>& rows) {
     std::vector<Cell> cells;
     for (const BenchRow& row : rows) {
         Cell cell{row.text("scenario"), static_cast<int>(row.number("connections"))};
-        if (std::none_of(cells.begin(), cells.end(), [&](const Cell& c) { return c.scenario == cell.scenario && c.connections == cell.connections; }))
+        if (std::none_of(cells.begin(), cells.end(), [&](const Cell& c) {
+                return c.scenario == cell.scenario && c.connections == cell.connections;
+            }))
             cells.push_back(cell);
     }
     return cells;
@@ -171,7 +193,8 @@ std::vector<Cell> cells_of(const std::vector<BenchRow>& rows) {
 std::vector<std::string> models_of(const std::vector<BenchRow>& rows) {
     std::vector<std::string> models;
     for (const BenchRow& row : rows)
-        if (std::find(models.begin(), models.end(), row.text("model")) == models.end()) models.push_back(row.text("model"));
+        if (std::find(models.begin(), models.end(), row.text("model")) == models.end())
+            models.push_back(row.text("model"));
     return models;
 }
 
@@ -180,31 +203,41 @@ std::vector<std::string> models_of(const std::vector<BenchRow>& rows) {
 std::string winner_sentence(const std::vector<BenchRow>& rows, const Cell& cell) {
     std::vector<const BenchRow*> contestants;
     for (const BenchRow& row : rows)
-        if (in_cell(row, cell) && is_ok(row) && row.text("model") != kBaselineModel) contestants.push_back(&row);
+        if (in_cell(row, cell) && is_ok(row) && row.text("model") != kBaselineModel)
+            contestants.push_back(&row);
     std::string head = cell.label() + ": ";
-    if (contestants.empty()) return head + "no model served every connection with verified replies.";
+    if (contestants.empty())
+        return head + "no model served every connection with verified replies.";
     bool by_latency = is_open_loop(*contestants.front());
     auto better = [&](const BenchRow* a, const BenchRow* b) {
-        return by_latency ? a->number("p99_us") < b->number("p99_us") : a->number("requests_per_s") > b->number("requests_per_s");
+        return by_latency ? a->number("p99_us") < b->number("p99_us")
+                          : a->number("requests_per_s") > b->number("requests_per_s");
     };
     std::stable_sort(contestants.begin(), contestants.end(), better);
     const BenchRow& winner = *contestants[0];
     auto figure = [&](const BenchRow& row) {
-        return by_latency ? "p99 " + p99_text(row) : format_count(row.number("requests_per_s")) + " " + rate_unit(row);
+        return by_latency ? "p99 " + p99_text(row)
+                          : format_count(row.number("requests_per_s")) + " " + rate_unit(row);
     };
     std::string text = head + "**" + winner.text("model") + "** with " + figure(winner);
     std::string yardstick;
     for (const BenchRow& row : rows)
         if (in_cell(row, cell) && is_ok(row) && row.text("model") == kBaselineModel)
-            yardstick = " (" + std::string(kBaselineModel) + ": " + (by_latency ? p99_text(row) : format_count(row.number("requests_per_s"))) + ")";
-    if (contestants.size() == 1) return text + "; it was the only model to serve every connection" + yardstick + ".";
+            yardstick = " (" + std::string(kBaselineModel) + ": " +
+                        (by_latency ? p99_text(row) : format_count(row.number("requests_per_s"))) +
+                        ")";
+    if (contestants.size() == 1)
+        return text + "; it was the only model to serve every connection" + yardstick + ".";
     const BenchRow& second = *contestants[1];
     double margin = by_latency ? second.number("p99_us") / std::max(winner.number("p99_us"), 1e-9)
-                               : winner.number("requests_per_s") / std::max(second.number("requests_per_s"), 1e-9);
-    text += ", " + ratio(margin) + (by_latency ? " lower than " : " ") + second.text("model") + " (" +
-            (by_latency ? p99_text(second) : format_count(second.number("requests_per_s"))) + "), the runner-up";
+                               : winner.number("requests_per_s") /
+                                     std::max(second.number("requests_per_s"), 1e-9);
+    text += ", " + ratio(margin) + (by_latency ? " lower than " : " ") + second.text("model") +
+            " (" + (by_latency ? p99_text(second) : format_count(second.number("requests_per_s"))) +
+            "), the runner-up";
     if (margin < kNoise) text += ": a tie within the noise of one short run";
-    if (winner.text("client_bound") == "yes") text += " (the load generator was saturated: the true margin may be larger)";
+    if (winner.text("client_bound") == "yes")
+        text += " (the load generator was saturated: the true margin may be larger)";
     return text + yardstick + ".";
 }
 
@@ -213,19 +246,26 @@ std::vector<std::string> baseline_comparison(const std::vector<BenchRow>& rows) 
     for (const Cell& cell : cells_of(rows)) {
         const BenchRow* reference = find_row(rows, cell, kReferenceModel);
         const BenchRow* baseline = find_row(rows, cell, kBaselineModel);
-        if (!reference || !baseline || !is_ok(*reference) || !is_ok(*baseline) || is_open_loop(*reference)) continue;
-        double multiple = reference->number("requests_per_s") / std::max(baseline->number("requests_per_s"), 1e-9);
-        std::string line = cell.label() + ": " + kReferenceModel + " " + format_count(reference->number("requests_per_s")) +
-                           ", baseline " + format_count(baseline->number("requests_per_s")) + " " + rate_unit(*reference) +
-                           ": **" + ratio(multiple) + "**";
-        bool plain_echo = reference->number("delay_us") == 0 && reference->number("compute_us") == 0 &&
-                          reference->text("mode") == "closed loop" && reference->number("line_bytes") == 64 &&
-                          reference->number("pipeline") == 1;
+        if (!reference || !baseline || !is_ok(*reference) || !is_ok(*baseline) ||
+            is_open_loop(*reference))
+            continue;
+        double multiple = reference->number("requests_per_s") /
+                          std::max(baseline->number("requests_per_s"), 1e-9);
+        std::string line = cell.label() + ": " + kReferenceModel + " " +
+                           format_count(reference->number("requests_per_s")) + ", baseline " +
+                           format_count(baseline->number("requests_per_s")) + " " +
+                           rate_unit(*reference) + ": **" + ratio(multiple) + "**";
+        bool plain_echo =
+            reference->number("delay_us") == 0 && reference->number("compute_us") == 0 &&
+            reference->text("mode") == "closed loop" && reference->number("line_bytes") == 64 &&
+            reference->number("pipeline") == 1;
         if (plain_echo && cell.connections == 100)
-            line += " (the bar is " + ratio(kBar) + (multiple >= kBar ? ": met" : ": **NOT met**") + " in this one run)";
+            line += " (the bar is " + ratio(kBar) + (multiple >= kBar ? ": met" : ": **NOT met**") +
+                    " in this one run)";
         if (reference->number("delay_us") > 0 || reference->number("compute_us") > 0)
-            line += multiple >= 2 ? " (with business logic the pool must win clearly: it does)"
-                                  : " (with business logic the pool must win clearly: **it does not**)";
+            line += multiple >= 2
+                        ? " (with business logic the pool must win clearly: it does)"
+                        : " (with business logic the pool must win clearly: **it does not**)";
         lines.push_back(line);
     }
     return lines;
@@ -240,8 +280,10 @@ std::string bar_from_pairs(const std::vector<BenchRow>& pairs) {
     std::vector<double> ratios;
     std::string listed;
     for (std::size_t i = 0; i < std::min(references.size(), baselines.size()); ++i) {
-        if (!is_ok(*references[i]) || !is_ok(*baselines[i])) continue;   // a failed run is no measurement
-        double multiple = references[i]->number("requests_per_s") / std::max(baselines[i]->number("requests_per_s"), 1e-9);
+        if (!is_ok(*references[i]) || !is_ok(*baselines[i]))
+            continue;  // a failed run is no measurement
+        double multiple = references[i]->number("requests_per_s") /
+                          std::max(baselines[i]->number("requests_per_s"), 1e-9);
         ratios.push_back(multiple);
         listed += (listed.empty() ? "" : ", ") + ratio(multiple);
     }
@@ -250,9 +292,10 @@ std::string bar_from_pairs(const std::vector<BenchRow>& pairs) {
     std::sort(sorted.begin(), sorted.end());
     std::size_t n = sorted.size();
     double median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-    return std::to_string(n) + " pairs of runs in turn, " + pairs.front().text("scenario") + " at " +
-           pairs.front().text("connections") + " connections: " + listed + "; median **" + ratio(median) + "** (the bar is " +
-           ratio(kBar) + ": " + (median >= kBar ? "met" : "**NOT met**") + ")";
+    return std::to_string(n) + " pairs of runs in turn, " + pairs.front().text("scenario") +
+           " at " + pairs.front().text("connections") + " connections: " + listed + "; median **" +
+           ratio(median) + "** (the bar is " + ratio(kBar) + ": " +
+           (median >= kBar ? "met" : "**NOT met**") + ")";
 }
 
 // ---- plots ------------------------------------------------------------------------------
@@ -260,9 +303,9 @@ std::string bar_from_pairs(const std::vector<BenchRow>& pairs) {
 namespace {
 
 struct Plot {
-    const char* name;          // file name prefix
-    const char* column;        // what is plotted (column 2 of the data files)
-    double unit;               // the column's value is divided by this
+    const char* name;    // file name prefix
+    const char* column;  // what is plotted (column 2 of the data files)
+    double unit;         // the column's value is divided by this
     const char* title;
     const char* y_label;
     bool log_y;
@@ -271,7 +314,8 @@ struct Plot {
 constexpr Plot kPlots[] = {
     {"throughput", "requests_per_s", 1, "Throughput", "requests per second", false},
     {"p99", "p99_us", 1000, "p99 latency", "p99 latency (ms, log scale)", true},
-    {"memory", "anon_memory_bytes", 1024 * 1024, "Server memory", "peak anonymous memory, all its processes (MiB, log scale)", true},
+    {"memory", "anon_memory_bytes", 1024 * 1024, "Server memory",
+     "peak anonymous memory, all its processes (MiB, log scale)", true},
 };
 
 // Scenarios measured at two or more numbers of connections: the x axis of a plot.
@@ -294,8 +338,9 @@ std::vector<std::string> swept_scenarios(const std::vector<BenchRow>& rows) {
 constexpr const char* kColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                                     "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"};
 
-void write_plot(std::ostream& gp, const Plot& plot, const std::string& scenario, const std::vector<std::string>& files,
-                const std::vector<std::string>& models, const std::vector<std::string>& all_models, int max_connections) {
+void write_plot(std::ostream& gp, const Plot& plot, const std::string& scenario,
+                const std::vector<std::string>& files, const std::vector<std::string>& models,
+                const std::vector<std::string>& all_models, int max_connections) {
     std::string base = std::string(plot.name) + "-" + slug(scenario);
     for (const char* terminal : {"svg", "png"}) {
         if (std::string(terminal) == "svg")
@@ -308,15 +353,19 @@ void write_plot(std::ostream& gp, const Plot& plot, const std::string& scenario,
            << "set xlabel 'connections held open (log scale)'\n"
            << "set ylabel '" << plot.y_label << "'\n"
            << "set logscale x 10\nset xrange [0.7:" << max_connections * 1.5 << "]\n"
-           << (plot.log_y ? "set logscale y 10\nset yrange [*:*]\n" : "unset logscale y\nset yrange [0:*]\n")
-           << "set format y '" << (plot.log_y ? "%g" : "%.0s%c") << "'\n"   // 0.1, 1, 10; or 50k, 100k
+           << (plot.log_y ? "set logscale y 10\nset yrange [*:*]\n"
+                          : "unset logscale y\nset yrange [0:*]\n")
+           << "set format y '" << (plot.log_y ? "%g" : "%.0s%c")
+           << "'\n"  // 0.1, 1, 10; or 50k, 100k
            << "set key outside right top box\nset grid xtics ytics mxtics mytics\n"
            << "plot ";
         for (std::size_t i = 0; i < files.size(); ++i) {
-            auto n = static_cast<std::size_t>(std::find(all_models.begin(), all_models.end(), models[i]) - all_models.begin());
+            auto n = static_cast<std::size_t>(
+                std::find(all_models.begin(), all_models.end(), models[i]) - all_models.begin());
             bool baseline = models[i] == kBaselineModel;
-            gp << (i ? ", \\\n     " : "") << "'" << files[i] << "' using 1:2 with linespoints lw 2.5 pt " << (n % 10) + 4
-               << " ps 1.4 lc rgb '" << (baseline ? "#555555" : kColours[n % 10]) << "'" << (baseline ? " dt 2" : "")
+            gp << (i ? ", \\\n     " : "") << "'" << files[i]
+               << "' using 1:2 with linespoints lw 2.5 pt " << (n % 10) + 4 << " ps 1.4 lc rgb '"
+               << (baseline ? "#555555" : kColours[n % 10]) << "'" << (baseline ? " dt 2" : "")
                << " title '" << models[i] << "'";
         }
         gp << "\n\n";
@@ -326,13 +375,14 @@ void write_plot(std::ostream& gp, const Plot& plot, const std::string& scenario,
 struct PlannedPlot {
     const Plot* plot;
     std::string scenario;
-    std::string base;                           // file name without extension
-    std::vector<std::string> models, files;     // the lines: models with at least one point
+    std::string base;                        // file name without extension
+    std::vector<std::string> models, files;  // the lines: models with at least one point
     int max_connections = 1;
 };
 
 std::string data_file(const Plot& plot, const std::string& scenario, const std::string& model) {
-    return "plot-data/" + std::string(plot.name) + "-" + slug(scenario) + "-" + slug(model) + ".dat";
+    return "plot-data/" + std::string(plot.name) + "-" + slug(scenario) + "-" + slug(model) +
+           ".dat";
 }
 
 bool plotted(const BenchRow& row, const std::string& scenario, const std::string& model) {
@@ -344,12 +394,14 @@ std::vector<PlannedPlot> planned_plots(const std::vector<BenchRow>& rows) {
     std::vector<PlannedPlot> planned;
     for (const std::string& scenario : swept_scenarios(rows)) {
         for (const Plot& plot : kPlots) {
-            PlannedPlot p{&plot, scenario, std::string(plot.name) + "-" + slug(scenario), {}, {}, 1};
+            PlannedPlot p{&plot, scenario, std::string(plot.name) + "-" + slug(scenario),
+                          {},    {},       1};
             for (const std::string& model : models_of(rows)) {
                 bool any = false;
                 for (const BenchRow& row : rows) {
                     if (row.text("scenario") == scenario)
-                        p.max_connections = std::max(p.max_connections, static_cast<int>(row.number("connections")));
+                        p.max_connections = std::max(p.max_connections,
+                                                     static_cast<int>(row.number("connections")));
                     any = any || plotted(row, scenario, model);
                 }
                 if (!any) continue;
@@ -375,14 +427,16 @@ void throughput_table(std::ostream& out, const std::vector<BenchRow>& rows) {
     out << "\n|---|";
     for (std::size_t i = 0; i < models.size(); ++i) out << "---:|";
     out << "\n";
-    std::set<std::string> never_started;     // make compare does not try such a model again
+    std::set<std::string> never_started;  // make compare does not try such a model again
     for (const BenchRow& row : rows)
         if (row.text("status") == "did not start") never_started.insert(row.text("model"));
     for (const Cell& cell : cells_of(rows)) {
         out << "| " << cell.label() << " |";
         for (const std::string& model : models) {
             const BenchRow* row = find_row(rows, cell, model);
-            out << " " << (row || !never_started.count(model) ? throughput_entry(row) : "did not start") << " |";
+            out << " "
+                << (row || !never_started.count(model) ? throughput_entry(row) : "did not start")
+                << " |";
         }
         out << "\n";
     }
@@ -401,13 +455,19 @@ void detail_table(std::ostream& out, const std::vector<BenchRow>& rows, const Ce
         }
         bool churn = is_churn(row);
         out << (churn ? format_count(row.number("answered")) + " conn."
-                      : format_count(row.number("served")) + "/" + format_count(row.number("connections")))
-            << " | " << format_count(row.number("requests_per_s")) << " | " << format_latency(row.number("p50_us") * 1e3)
-            << " | " << p99_text(row) << " | " << format_latency(row.number("p999_us") * 1e3) << " | "
+                      : format_count(row.number("served")) + "/" +
+                            format_count(row.number("connections")))
+            << " | " << format_count(row.number("requests_per_s")) << " | "
+            << format_latency(row.number("p50_us") * 1e3) << " | " << p99_text(row) << " | "
+            << format_latency(row.number("p999_us") * 1e3) << " | "
             << format_latency(row.number("max_us") * 1e3) << " | "
-            << (std::isnan(row.number("cpu_us_per_request")) ? "-" : fixed(row.number("cpu_us_per_request"), 1)) << " | "
-            << format_bytes(row.number("anon_memory_bytes")) << " | " << row.text("processes") << " / " << row.text("threads")
-            << " | " << fixed(row.number("client_cpu_share") * 100, 0) << "% | " << row.text("note") << " |\n";
+            << (std::isnan(row.number("cpu_us_per_request"))
+                    ? "-"
+                    : fixed(row.number("cpu_us_per_request"), 1))
+            << " | " << format_bytes(row.number("anon_memory_bytes")) << " | "
+            << row.text("processes") << " / " << row.text("threads") << " | "
+            << fixed(row.number("client_cpu_share") * 100, 0) << "% | " << row.text("note")
+            << " |\n";
     }
 }
 
@@ -418,10 +478,12 @@ void generator_section(std::ostream& out, const std::vector<BenchRow>& rows) {
         << "90% of the time or more while the server was not.\n\n";
     std::vector<std::string> shares;
     for (const BenchRow& row : rows)
-        if (row.number("connections") == 100 && row.text("mode") == "closed loop" && row.number("line_bytes") == 64 &&
-            row.number("delay_us") == 0 && row.number("compute_us") == 0 && row.text("status") != "did not start")
-            shares.push_back(row.text("model") + ": generator " + fixed(row.number("client_cpu_share") * 100, 0) +
-                             "%, server " + fixed(row.number("server_cpu_share") * 100, 0) + "% of one CPU");
+        if (row.number("connections") == 100 && row.text("mode") == "closed loop" &&
+            row.number("line_bytes") == 64 && row.number("delay_us") == 0 &&
+            row.number("compute_us") == 0 && row.text("status") != "did not start")
+            shares.push_back(row.text("model") + ": generator " +
+                             fixed(row.number("client_cpu_share") * 100, 0) + "%, server " +
+                             fixed(row.number("server_cpu_share") * 100, 0) + "% of one CPU");
     if (!shares.empty()) {
         out << "Plain echo, 64-byte lines, 100 connections (where the generator works hardest):\n\n";
         for (const std::string& share : shares) out << "- " << share << "\n";
@@ -431,7 +493,9 @@ void generator_section(std::ostream& out, const std::vector<BenchRow>& rows) {
     }
     std::vector<std::string> bound;
     for (const BenchRow& row : rows)
-        if (row.text("client_bound") == "yes") bound.push_back(row.text("model") + " (" + row.text("scenario") + ", " + row.text("connections") + ")");
+        if (row.text("client_bound") == "yes")
+            bound.push_back(row.text("model") + " (" + row.text("scenario") + ", " +
+                            row.text("connections") + ")");
     if (bound.empty()) {
         out << "No run was client-bound.\n\n";
     } else {
@@ -443,16 +507,19 @@ void generator_section(std::ostream& out, const std::vector<BenchRow>& rows) {
 
 }  // namespace
 
-std::string markdown_report(const std::vector<BenchRow>& rows, const std::string& title, const std::vector<BenchRow>& pairs) {
+std::string markdown_report(const std::vector<BenchRow>& rows, const std::string& title,
+                            const std::vector<BenchRow>& pairs) {
     std::ostringstream out;
-    out << "# " << (title.empty() ? "The I/O models compared" : title) << "\n\n" << machine_line(rows) << "\n\n"
+    out << "# " << (title.empty() ? "The I/O models compared" : title) << "\n\n"
+        << machine_line(rows) << "\n\n"
         << "One short run per cell on a machine that may be busy with other work: take differences under "
            "about 20% as noise, and run `make compare` again before drawing a conclusion from them. "
            "docs/compare.md explains the scenarios and the columns.\n\n";
     long busy = std::count_if(rows.begin(), rows.end(), ran_on_busy_machine);
     if (busy > 0)
-        out << "**" << busy << " of " << rows.size() << " runs (ᵇ) ran while other processes kept more than "
-            << fixed(kBusyMachine, 2) << " CPUs busy: their figures are noise**. Run `make compare` again on a quiet machine.\n\n";
+        out << "**" << busy << " of " << rows.size()
+            << " runs (ᵇ) ran while other processes kept more than " << fixed(kBusyMachine, 2)
+            << " CPUs busy: their figures are noise**. Run `make compare` again on a quiet machine.\n\n";
 
     out << "## Throughput (requests/s; connections/s for churn)\n\n";
     throughput_table(out, rows);
@@ -470,18 +537,26 @@ std::string markdown_report(const std::vector<BenchRow>& rows, const std::string
     bool have_reference = std::find(models.begin(), models.end(), kReferenceModel) != models.end();
     bool have_baseline = std::find(models.begin(), models.end(), kBaselineModel) != models.end();
     if (!comparison.empty()) {
-        out << kBaselineModel << " is a minimal single-threaded epoll echo loop (tests/bench/epoll_baseline.cpp) that runs "
-            << "the business logic on its loop thread. The reference " << kReferenceModel << " server must reach "
-            << ratio(kBar) << " its throughput on plain echo at 100 connections and win clearly with --delay-us.\n\n";
+        out << kBaselineModel
+            << " is a minimal single-threaded epoll echo loop (tests/bench/epoll_baseline.cpp) that runs "
+            << "the business logic on its loop thread. The reference " << kReferenceModel
+            << " server must reach " << ratio(kBar)
+            << " its throughput on plain echo at 100 connections and win clearly with --delay-us.\n\n";
         for (const std::string& line : comparison) out << "- " << line << "\n";
         out << "\n";
         std::string repeated = bar_from_pairs(pairs);
         if (!repeated.empty())
-            out << "One run per cell is noisy, so the bar is judged on runs repeated side by side: " << repeated << ".\n\n";
+            out << "One run per cell is noisy, so the bar is judged on runs repeated side by side: "
+                << repeated << ".\n\n";
     } else {
-        out << (have_reference && have_baseline ? "No scenario in which both ran and served every connection.\n\n"
-                : "Shown when both the reference `" + std::string(kReferenceModel) + "` server and `" + kBaselineModel +
-                  "` are in the run" + (have_reference ? "" : " (solutions/" + std::string(kReferenceModel) + " does not exist yet)") + ".\n\n");
+        out << (have_reference && have_baseline
+                    ? "No scenario in which both ran and served every connection.\n\n"
+                    : "Shown when both the reference `" + std::string(kReferenceModel) +
+                          "` server and `" + kBaselineModel + "` are in the run" +
+                          (have_reference ? ""
+                                          : " (solutions/" + std::string(kReferenceModel) +
+                                                " does not exist yet)") +
+                          ".\n\n");
     }
 
     generator_section(out, rows);
@@ -510,34 +585,39 @@ std::string throughput_slide(const std::vector<BenchRow>& rows) {
     return out.str();
 }
 
-void write_compare_report(const std::string& csv_path, const std::string& out_dir, const std::string& title,
-                          const std::string& pairs_path) {
+void write_compare_report(const std::string& csv_path, const std::string& out_dir,
+                          const std::string& title, const std::string& pairs_path) {
     std::vector<BenchRow> rows = read_bench_csv(csv_path);
-    std::vector<BenchRow> pairs = pairs_path.empty() ? std::vector<BenchRow>{} : read_bench_csv(pairs_path);
+    std::vector<BenchRow> pairs =
+        pairs_path.empty() ? std::vector<BenchRow>{} : read_bench_csv(pairs_path);
     std::filesystem::create_directories(out_dir + "/plot-data");
     std::ofstream(out_dir + "/report.md") << markdown_report(rows, title, pairs);
     std::ofstream(out_dir + "/throughput.md") << throughput_slide(rows);
 
     std::ofstream gp(out_dir + "/plots.gp");
-    gp << "# Written by `checker bench-report` from " << csv_path << ". Run it in this directory: gnuplot plots.gp\n"
+    gp << "# Written by `checker bench-report` from " << csv_path
+       << ". Run it in this directory: gnuplot plots.gp\n"
        << "set encoding utf8\n\n";
     for (const PlannedPlot& plot : planned_plots(rows)) {
         for (std::size_t i = 0; i < plot.models.size(); ++i) {
             std::ofstream data(out_dir + "/" + plot.files[i]);
-            data << "# " << plot.models[i] << ", " << plot.scenario << ": connections " << plot.plot->column << "\n";
+            data << "# " << plot.models[i] << ", " << plot.scenario << ": connections "
+                 << plot.plot->column << "\n";
             for (const BenchRow& row : rows) {
                 if (!plotted(row, plot.scenario, plot.models[i])) continue;
                 double value = row.number(plot.plot->column) / plot.plot->unit;
                 data << row.text("connections") << " " << value << "\n";
             }
         }
-        write_plot(gp, *plot.plot, plot.scenario, plot.files, plot.models, models_of(rows), plot.max_connections);
+        write_plot(gp, *plot.plot, plot.scenario, plot.files, plot.models, models_of(rows),
+                   plot.max_connections);
     }
 }
 
 int run_report_command(const ReportCommandLine& command_line) {
     try {
-        write_compare_report(command_line.csv, command_line.out, command_line.title, command_line.pairs);
+        write_compare_report(command_line.csv, command_line.out, command_line.title,
+                             command_line.pairs);
         return 0;
     } catch (const std::exception& error) {
         std::cerr << "checker: bench-report: " << error.what() << "\n";

@@ -20,7 +20,7 @@ namespace checker::bench {
 struct BenchRow {
     std::map<std::string, std::string> fields;
     std::string text(const std::string& column) const;
-    double number(const std::string& column) const;   // NaN when empty or absent
+    double number(const std::string& column) const;  // NaN when empty or absent
 };
 
 std::vector<BenchRow> read_bench_csv(const std::string& path);
@@ -33,11 +33,12 @@ inline constexpr const char* kReferenceModel = "epoll";
 struct Cell {
     std::string scenario;
     int connections = 0;
-    std::string label() const;              // "echo 64 B, 100 connections"
+    std::string label() const;  // "echo 64 B, 100 connections"
 };
 
-std::vector<Cell> cells_of(const std::vector<BenchRow>& rows);          // in the order they were run
-std::vector<std::string> models_of(const std::vector<BenchRow>& rows);  // in the order they were run
+std::vector<Cell> cells_of(const std::vector<BenchRow>& rows);  // in the order they were run
+std::vector<std::string> models_of(
+    const std::vector<BenchRow>& rows);  // in the order they were run
 
 // "echo 64 B, 100 connections: poll won with 71,234 requests/s, 1.12x select (63,500)." Open-loop
 // scenarios are won on p99 latency (the rate is the same for all). Only runs that served every
@@ -60,8 +61,8 @@ std::string markdown_report(const std::vector<BenchRow>& rows, const std::string
 // Writes report.md (the whole report), throughput.md (its throughput table
 // alone, sized for the lecture's slide), plot-data/ and plots.gp into `out_dir`
 // (created if needed). `pairs_path` (may be empty): the CSV of bar_from_pairs().
-void write_compare_report(const std::string& csv_path, const std::string& out_dir, const std::string& title,
-                          const std::string& pairs_path = "");
+void write_compare_report(const std::string& csv_path, const std::string& out_dir,
+                          const std::string& title, const std::string& pairs_path = "");
 
 // `checker bench-report`, as main.cpp parsed its command line.
 struct ReportCommandLine {

@@ -20,7 +20,8 @@ int LatencyHistogram::bucket_of(std::uint64_t value) {
 
 std::uint64_t LatencyHistogram::bucket_lowest(int bucket) {
     int shift = std::max(0, bucket / static_cast<int>(kSubBuckets) - 1);
-    std::uint64_t slice = static_cast<std::uint64_t>(bucket) - static_cast<std::uint64_t>(shift) * kSubBuckets;
+    std::uint64_t slice =
+        static_cast<std::uint64_t>(bucket) - static_cast<std::uint64_t>(shift) * kSubBuckets;
     return slice << shift;
 }
 
@@ -51,7 +52,8 @@ std::uint64_t LatencyHistogram::percentile(double percent) const {
     if (percent <= 0) return min_;
     // The rank of the value asked for: the ceil(percent% of count)-th smallest.
     double exact_rank = std::min(percent, 100.0) / 100.0 * static_cast<double>(count_);
-    auto rank = std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(exact_rank - 1e-9)));
+    auto rank =
+        std::max<std::uint64_t>(1, static_cast<std::uint64_t>(std::ceil(exact_rank - 1e-9)));
     std::uint64_t seen = 0;
     for (std::size_t i = 0; i < counts_.size(); ++i) {
         seen += counts_[i];

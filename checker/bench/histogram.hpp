@@ -15,7 +15,7 @@ class LatencyHistogram {
 public:
     // Slices per power of two: values below 2 * kSubBuckets are stored exactly.
     static constexpr int kSubBucketBits = 7;
-    static constexpr std::uint64_t kSubBuckets = 1u << kSubBucketBits;   // 128
+    static constexpr std::uint64_t kSubBuckets = 1u << kSubBucketBits;  // 128
 
     void record(std::uint64_t value, std::uint64_t times = 1);
     void add(const LatencyHistogram& other);
@@ -45,7 +45,7 @@ private:
     std::uint64_t count_ = 0;
     std::uint64_t min_ = UINT64_MAX;
     std::uint64_t max_ = 0;
-    double sum_ = 0;                    // for the mean
+    double sum_ = 0;  // for the mean
 };
 
 }  // namespace checker::bench

@@ -23,15 +23,17 @@ namespace checker::bench {
 const char* mode_name(LoadMode mode) {
     switch (mode) {
     case LoadMode::ClosedLoop: return "closed loop";
-    case LoadMode::OpenLoop:   return "open loop";
-    case LoadMode::Churn:      return "churn";
+    case LoadMode::OpenLoop: return "open loop";
+    case LoadMode::Churn: return "churn";
     }
     return "?";
 }
 
 namespace {
 
-[[noreturn]] void fail(const char* call) { throw std::system_error(errno, std::generic_category(), call); }
+[[noreturn]] void fail(const char* call) {
+    throw std::system_error(errno, std::generic_category(), call);
+}
 
 double thread_cpu_seconds() {
     timespec now{};
@@ -40,7 +42,8 @@ double thread_cpu_seconds() {
 }
 
 std::uint64_t nanoseconds(Duration d) {
-    return static_cast<std::uint64_t>(std::max<long long>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()));
+    return static_cast<std::uint64_t>(
+        std::max<long long>(0, std::chrono::duration_cast<std::chrono::nanoseconds>(d).count()));
 }
 
 // Request payloads are lines cut from a pseudo-random pattern holding every
@@ -51,7 +54,8 @@ std::uint64_t nanoseconds(Duration d) {
 class Payloads {
 public:
     explicit Payloads(std::size_t line_bytes)
-        : line_bytes_(line_bytes), count_(std::clamp<std::size_t>((8u << 20) / line_bytes, 61, 4093)),
+        : line_bytes_(line_bytes),
+          count_(std::clamp<std::size_t>((8u << 20) / line_bytes, 61, 4093)),
           lines_(count_ * line_bytes, '\0') {
         std::uint32_t state = 0x9e3779b9u;
         for (std::size_t i = 0; i < lines_.size(); ++i) {
@@ -68,7 +72,9 @@ public:
         return static_cast<std::uint32_t>((connection * 131 + sequence * 17) % count_);
     }
 
-    std::string_view line(std::uint32_t which) const { return std::string_view(lines_).substr(which * line_bytes_, line_bytes_); }
+    std::string_view line(std::uint32_t which) const {
+        return std::string_view(lines_).substr(which * line_bytes_, line_bytes_);
+    }
 
     // Whether `got` equals bytes [from, from + got.size()) of line `which`.
     bool matches(std::uint32_t which, std::size_t from, std::string_view got) const {
@@ -77,15 +83,15 @@ public:
 
 private:
     std::size_t line_bytes_;
-    std::size_t count_;         // distinct lines: a few thousand, at most 8 MiB of them
+    std::size_t count_;  // distinct lines: a few thousand, at most 8 MiB of them
     std::string lines_;
 };
 
 struct Request {
-    Clock::time_point issued;   // sent, or (open loop) scheduled to be sent
-    std::uint64_t sequence;     // the connection's request number, from 0
-    std::uint32_t payload;      // which line of Payloads it sends
-    bool measured;              // issued during the measured window
+    Clock::time_point issued;  // sent, or (open loop) scheduled to be sent
+    std::uint64_t sequence;    // the connection's request number, from 0
+    std::uint32_t payload;     // which line of Payloads it sends
+    bool measured;             // issued during the measured window
 };
 
 // The requests in flight on one connection, oldest first: a vector read from
@@ -101,10 +107,14 @@ public:
     const Request* begin() const { return items_.data() + head_; }
     const Request* end() const { return items_.data() + items_.size(); }
     void push_back(const Request& request) { items_.push_back(request); }
-    void clear() { items_.clear(); head_ = 0; }
+    void clear() {
+        items_.clear();
+        head_ = 0;
+    }
     void pop_front() {
         if (++head_ == items_.size()) clear();
-        else if (head_ >= 64 && 2 * head_ >= items_.size()) {   // an open loop's long queue: drop the done part
+        else if (head_ >= 64 &&
+                 2 * head_ >= items_.size()) {  // an open loop's long queue: drop the done part
             items_.erase(items_.begin(), items_.begin() + static_cast<long>(head_));
             head_ = 0;
         }
@@ -126,7 +136,7 @@ struct Client {
     bool watching_writable = false;
     bool answered = false;
     bool answered_under_load = false;
-    Clock::time_point reconnect_at{};   // churn: after a failed attempt
+    Clock::time_point reconnect_at{};  // churn: after a failed attempt
 };
 
 enum class Phase { RampIn, Warmup, Measure, Drain, Done };
@@ -134,7 +144,10 @@ enum class Phase { RampIn, Warmup, Measure, Drain, Done };
 class LoadGenerator {
 public:
     LoadGenerator(const LoadSpec& spec, const LoadHooks& hooks)
-        : spec_(spec), hooks_(hooks), payloads_(spec.line_bytes), clients_(static_cast<std::size_t>(spec.connections)) {
+        : spec_(spec),
+          hooks_(hooks),
+          payloads_(spec.line_bytes),
+          clients_(static_cast<std::size_t>(spec.connections)) {
         epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
         if (!epoll_) fail("epoll_create1");
         address_.sin_family = AF_INET;
@@ -150,7 +163,9 @@ private:
     void advance_phase(Clock::time_point now);
     void end_ramp_in(Clock::time_point now);
     bool ramp_in_finished(Clock::time_point now) const;
-    bool issuing() const { return phase_ == Phase::RampIn || phase_ == Phase::Warmup || phase_ == Phase::Measure; }
+    bool issuing() const {
+        return phase_ == Phase::RampIn || phase_ == Phase::Warmup || phase_ == Phase::Measure;
+    }
     Clock::time_point next_wakeup(Clock::time_point now) const;
     void wait_for_events(Clock::time_point until);
     void finish(Clock::time_point now);
@@ -169,7 +184,8 @@ private:
     void flush(std::size_t index);
     void receive(std::size_t index);
     bool verify(std::size_t index, std::string_view bytes);
-    std::string describe_corruption(std::size_t index, const Request& request, std::size_t from, std::string_view got) const;
+    std::string describe_corruption(std::size_t index, const Request& request, std::size_t from,
+                                    std::string_view got) const;
     void on_reply(std::size_t index, const Request& request, Clock::time_point now);
     void refill_closed_loop(std::size_t index, Clock::time_point now);
     void send_scheduled(Clock::time_point now);
@@ -186,11 +202,11 @@ private:
 
     Phase phase_ = Phase::RampIn;
     Clock::time_point started_, window_opens_, window_closes_, drain_ends_;
-    Clock::time_point last_progress_;           // ramp-in: last time a connection was answered or refused
+    Clock::time_point last_progress_;  // ramp-in: last time a connection was answered or refused
     std::size_t next_to_open_ = 0;
-    int awaiting_first_reply_ = 0;              // opened, neither answered nor refused yet
+    int awaiting_first_reply_ = 0;  // opened, neither answered nor refused yet
     double client_cpu_at_open_ = 0;
-    std::vector<Clock::time_point> lost_;       // measured requests on connections that closed
+    std::vector<Clock::time_point> lost_;  // measured requests on connections that closed
 
     // Open loop: request j of the schedule leaves at schedule_start_ + j / rate,
     // on the connections in turn.
@@ -202,13 +218,16 @@ private:
 
 LoadResult LoadGenerator::run() {
     started_ = last_progress_ = Clock::now();
-    if (spec_.mode == LoadMode::Churn) end_ramp_in(started_);   // churn opens its connections as it goes
+    if (spec_.mode == LoadMode::Churn)
+        end_ramp_in(started_);  // churn opens its connections as it goes
     while (phase_ != Phase::Done) {
         Clock::time_point now = Clock::now();
         advance_phase(now);
         if (phase_ == Phase::Done) break;
         if (phase_ == Phase::RampIn) open_more_connections(now);
-        if (spec_.mode == LoadMode::OpenLoop && (phase_ == Phase::Warmup || phase_ == Phase::Measure)) send_scheduled(now);
+        if (spec_.mode == LoadMode::OpenLoop &&
+            (phase_ == Phase::Warmup || phase_ == Phase::Measure))
+            send_scheduled(now);
         if (spec_.mode == LoadMode::Churn && issuing()) restart_churners(now);
         wait_for_events(next_wakeup(now));
     }
@@ -228,9 +247,11 @@ void LoadGenerator::end_ramp_in(Clock::time_point now) {
     if (!complete && spec_.mode != LoadMode::Churn) {
         char text[96];
         if (now - last_progress_ >= spec_.stall_limit)
-            std::snprintf(text, sizeof text, "no connection answered or refused for %.1f s", seconds(spec_.stall_limit));
+            std::snprintf(text, sizeof text, "no connection answered or refused for %.1f s",
+                          seconds(spec_.stall_limit));
         else
-            std::snprintf(text, sizeof text, "the ramp-in reached its limit of %.0f s", seconds(now - started_));
+            std::snprintf(text, sizeof text, "the ramp-in reached its limit of %.0f s",
+                          seconds(now - started_));
         result_.ramp_stopped = text;
     }
     result_.ramp_seconds = seconds(now - started_);
@@ -268,7 +289,8 @@ void LoadGenerator::advance_phase(Clock::time_point now) {
     if (phase_ == Phase::Drain) {
         bool measured_outstanding = false;
         for (const Client& client : clients_)
-            for (const Request& request : client.in_flight) measured_outstanding = measured_outstanding || request.measured;
+            for (const Request& request : client.in_flight)
+                measured_outstanding = measured_outstanding || request.measured;
         if (!measured_outstanding || now >= drain_ends_) finish(now);
     }
 }
@@ -285,7 +307,8 @@ void LoadGenerator::finish(Clock::time_point now) {
         if (spec_.mode != LoadMode::Churn) {
             if (client.state == Client::Connecting) ++result_.still_connecting;
             if (client.state == Client::Open && !client.answered) ++result_.waiting;
-            if (client.state == Client::Open && client.answered && !client.answered_under_load) ++result_.starved;
+            if (client.state == Client::Open && client.answered && !client.answered_under_load)
+                ++result_.starved;
         }
         if (client.answered_under_load) ++result_.served;
     }
@@ -296,17 +319,18 @@ void LoadGenerator::finish(Clock::time_point now) {
 }
 
 Clock::time_point LoadGenerator::next_wakeup(Clock::time_point now) const {
-    Clock::time_point wake = now + 50ms;     // bounded, so that phases advance on time
+    Clock::time_point wake = now + 50ms;  // bounded, so that phases advance on time
     switch (phase_) {
-    case Phase::RampIn:  wake = std::min(wake, last_progress_ + spec_.stall_limit); break;
-    case Phase::Warmup:  wake = std::min(wake, window_opens_); break;
+    case Phase::RampIn: wake = std::min(wake, last_progress_ + spec_.stall_limit); break;
+    case Phase::Warmup: wake = std::min(wake, window_opens_); break;
     case Phase::Measure: wake = std::min(wake, window_closes_); break;
-    case Phase::Drain:   wake = std::min(wake, drain_ends_); break;
-    case Phase::Done:    break;
+    case Phase::Drain: wake = std::min(wake, drain_ends_); break;
+    case Phase::Done: break;
     }
     if (spec_.mode == LoadMode::OpenLoop && (phase_ == Phase::Warmup || phase_ == Phase::Measure))
-        wake = std::min(wake, schedule_start_ + std::chrono::nanoseconds(static_cast<long long>(
-                                                    static_cast<double>(next_scheduled_) * 1e9 / spec_.rate)));
+        wake = std::min(
+            wake, schedule_start_ + std::chrono::nanoseconds(static_cast<long long>(
+                                        static_cast<double>(next_scheduled_) * 1e9 / spec_.rate)));
     if (spec_.mode == LoadMode::Churn && issuing())
         for (const Client& client : clients_)
             if (client.state == Client::Unopened) wake = std::min(wake, client.reconnect_at);
@@ -318,10 +342,12 @@ void LoadGenerator::wait_for_events(Clock::time_point until) {
     auto wait = std::max(Duration::zero(), until - Clock::now());
     auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(wait).count();
     // epoll_pwait2 takes a timespec: the open loop needs finer than epoll_wait's milliseconds.
-    timespec timeout{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+    timespec timeout{static_cast<time_t>(ns / 1'000'000'000),
+                     static_cast<long>(ns % 1'000'000'000)};
     int ready = ::epoll_pwait2(epoll_.get(), events, 256, &timeout, nullptr);
     if (ready < 0 && errno == ENOSYS)
-        ready = ::epoll_wait(epoll_.get(), events, 256, static_cast<int>((ns + 999'999) / 1'000'000));
+        ready =
+            ::epoll_wait(epoll_.get(), events, 256, static_cast<int>((ns + 999'999) / 1'000'000));
     if (ready < 0) {
         if (errno == EINTR) return;
         fail("epoll_wait");
@@ -341,14 +367,15 @@ void LoadGenerator::open_more_connections(Clock::time_point now) {
 
 void LoadGenerator::start_connecting(std::size_t index, Clock::time_point now) {
     Client& client = clients_[index];
-    Client fresh;                                   // churn reuses the slot: keep its count and its record
+    Client fresh;  // churn reuses the slot: keep its count and its record
     fresh.sequence = client.sequence;
     fresh.answered_under_load = client.answered_under_load;
     client = std::move(fresh);
     ++result_.opened;
     if (spec_.mode == LoadMode::Churn) {
         // The attempt is the request: its latency runs from here.
-        client.in_flight.push_back({now, client.sequence, payloads_.pick(index, client.sequence), phase_ == Phase::Measure});
+        client.in_flight.push_back({now, client.sequence, payloads_.pick(index, client.sequence),
+                                    phase_ == Phase::Measure});
     }
     client.fd.reset(::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!client.fd) {
@@ -362,7 +389,8 @@ void LoadGenerator::start_connecting(std::size_t index, Clock::time_point now) {
     epoll_event event{EPOLLOUT, {.u32 = static_cast<std::uint32_t>(index)}};
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, client.fd.get(), &event) < 0) fail("epoll_ctl");
     client.watching_writable = true;
-    if (::connect(client.fd.get(), reinterpret_cast<const sockaddr*>(&address_), sizeof address_) == 0) {
+    if (::connect(client.fd.get(), reinterpret_cast<const sockaddr*>(&address_), sizeof address_) ==
+        0) {
         on_connected(index, now);
     } else if (errno != EINPROGRESS) {
         close_client(index, std::string("connect: ") + std::strerror(errno));
@@ -374,13 +402,12 @@ void LoadGenerator::on_connected(std::size_t index, Clock::time_point now) {
     client.state = Client::Open;
     watch(index, false);
     switch (spec_.mode) {
-    case LoadMode::ClosedLoop:
-        refill_closed_loop(index, now);
-        break;
-    case LoadMode::OpenLoop:          // one request to see it answered; the schedule starts after the ramp-in
+    case LoadMode::ClosedLoop: refill_closed_loop(index, now); break;
+    case LoadMode::
+        OpenLoop:  // one request to see it answered; the schedule starts after the ramp-in
         issue(index, now, false);
         break;
-    case LoadMode::Churn:             // the attempt's request was queued in start_connecting()
+    case LoadMode::Churn:  // the attempt's request was queued in start_connecting()
         client.unsent = 1;
         ++client.sequence;
         break;
@@ -406,7 +433,8 @@ void LoadGenerator::on_event(std::size_t index, std::uint32_t events) {
 void LoadGenerator::watch(std::size_t index, bool writable) {
     Client& client = clients_[index];
     if (client.watching_writable == writable) return;
-    epoll_event event{EPOLLIN | (writable ? EPOLLOUT : 0u), {.u32 = static_cast<std::uint32_t>(index)}};
+    epoll_event event{EPOLLIN | (writable ? EPOLLOUT : 0u),
+                      {.u32 = static_cast<std::uint32_t>(index)}};
     if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, client.fd.get(), &event) < 0) fail("epoll_ctl");
     client.watching_writable = writable;
 }
@@ -423,7 +451,8 @@ void LoadGenerator::drop_corrupt(std::size_t index, const std::string& descripti
     client.in_flight.clear();
     client.unsent = client.first_unsent_sent = 0;
     client.fd.reset();
-    client.state = Client::Closed;    // in churn mode too: a server that corrupts replies is not loaded further
+    client.state =
+        Client::Closed;  // in churn mode too: a server that corrupts replies is not loaded further
 }
 
 // The server closed or reset the connection, or it failed: it is not reopened
@@ -445,7 +474,7 @@ void LoadGenerator::close_client(std::size_t index, const std::string& why) {
         if (request.measured) lost_.push_back(request.issued);
     client.in_flight.clear();
     client.unsent = client.first_unsent_sent = 0;
-    client.fd.reset();          // also takes it out of the epoll set
+    client.fd.reset();  // also takes it out of the epoll set
     client.state = Client::Closed;
     if (spec_.mode == LoadMode::Churn) {
         // A refused attempt is retried a little later, not in a tight loop.
@@ -458,7 +487,8 @@ void LoadGenerator::close_client(std::size_t index, const std::string& why) {
 
 void LoadGenerator::issue(std::size_t index, Clock::time_point issued, bool measured) {
     Client& client = clients_[index];
-    client.in_flight.push_back({issued, client.sequence, payloads_.pick(index, client.sequence), measured});
+    client.in_flight.push_back(
+        {issued, client.sequence, payloads_.pick(index, client.sequence), measured});
     ++client.sequence;
     ++client.unsent;
 }
@@ -479,17 +509,24 @@ void LoadGenerator::flush(std::size_t index) {
         msghdr message{};
         message.msg_iov = pieces;
         message.msg_iovlen = count;
-        ssize_t sent = count == 1 ? ::send(client.fd.get(), pieces[0].iov_base, pieces[0].iov_len, MSG_NOSIGNAL)
+        ssize_t sent = count == 1 ? ::send(client.fd.get(), pieces[0].iov_base, pieces[0].iov_len,
+                                           MSG_NOSIGNAL)
                                   : ::sendmsg(client.fd.get(), &message, MSG_NOSIGNAL);
         if (sent < 0) {
             if (errno == EINTR) continue;
-            if (errno == EAGAIN) { watch(index, true); return; }    // the server is not reading: wait for room
+            if (errno == EAGAIN) {
+                watch(index, true);
+                return;
+            }  // the server is not reading: wait for room
             close_client(index, std::string("send: ") + std::strerror(errno));
             return;
         }
         for (auto left = static_cast<std::size_t>(sent); left > 0;) {
             std::size_t rest = line_bytes - client.first_unsent_sent;
-            if (left < rest) { client.first_unsent_sent += left; break; }
+            if (left < rest) {
+                client.first_unsent_sent += left;
+                break;
+            }
             left -= rest;
             client.first_unsent_sent = 0;
             --client.unsent;
@@ -504,7 +541,8 @@ void LoadGenerator::receive(std::size_t index) {
     ssize_t got = ::recv(client.fd.get(), buffer, receive_buffer_.size(), 0);
     if (got < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (got <= 0) {
-        close_client(index, got == 0 ? "the server closed the connection" : std::string("recv: ") + std::strerror(errno));
+        close_client(index, got == 0 ? "the server closed the connection"
+                                     : std::string("recv: ") + std::strerror(errno));
         return;
     }
     if (!verify(index, {buffer, static_cast<std::size_t>(got)})) return;
@@ -519,7 +557,8 @@ bool LoadGenerator::verify(std::size_t index, std::string_view bytes) {
     const std::size_t line = payloads_.line_bytes();
     while (!bytes.empty()) {
         if (client.in_flight.empty()) {
-            drop_corrupt(index, "connection " + std::to_string(index) + ": the server sent " + std::to_string(bytes.size()) +
+            drop_corrupt(index, "connection " + std::to_string(index) + ": the server sent " +
+                                    std::to_string(bytes.size()) +
                                     " bytes that answer no request: " + show(bytes, 40));
             return false;
         }
@@ -541,15 +580,17 @@ bool LoadGenerator::verify(std::size_t index, std::string_view bytes) {
 }
 
 // "connection 3, reply to its request 100 (a 64-byte line): byte 17 is "a", expected "b" (...)".
-std::string LoadGenerator::describe_corruption(std::size_t index, const Request& request, std::size_t from,
-                                               std::string_view got) const {
+std::string LoadGenerator::describe_corruption(std::size_t index, const Request& request,
+                                               std::size_t from, std::string_view got) const {
     std::string expected(payloads_.line(request.payload).substr(from, got.size()));
     std::size_t at = 0;
     while (at < got.size() && got[at] == expected[at]) ++at;
-    return "connection " + std::to_string(index) + ", reply to its request " + std::to_string(request.sequence + 1) +
-           " (a " + std::to_string(payloads_.line_bytes()) + "-byte line): byte " + std::to_string(from + at) + " is " +
-           show(got.substr(at, 1)) + ", expected " + show(std::string_view(expected).substr(at, 1)) + " (from there: got " +
-           show(got.substr(at), 24) + ", expected " + show(std::string_view(expected).substr(at), 24) + ")";
+    return "connection " + std::to_string(index) + ", reply to its request " +
+           std::to_string(request.sequence + 1) + " (a " + std::to_string(payloads_.line_bytes()) +
+           "-byte line): byte " + std::to_string(from + at) + " is " + show(got.substr(at, 1)) +
+           ", expected " + show(std::string_view(expected).substr(at, 1)) + " (from there: got " +
+           show(got.substr(at), 24) + ", expected " +
+           show(std::string_view(expected).substr(at), 24) + ")";
 }
 
 void LoadGenerator::on_reply(std::size_t index, const Request& request, Clock::time_point now) {
@@ -569,12 +610,9 @@ void LoadGenerator::on_reply(std::size_t index, const Request& request, Clock::t
         result_.latency_ns.record(nanoseconds(now - request.issued));
     }
     switch (spec_.mode) {
-    case LoadMode::ClosedLoop:
-        refill_closed_loop(index, now);
-        break;
-    case LoadMode::OpenLoop:
-        break;
-    case LoadMode::Churn:             // done with this connection: close it, a new one follows
+    case LoadMode::ClosedLoop: refill_closed_loop(index, now); break;
+    case LoadMode::OpenLoop: break;
+    case LoadMode::Churn:  // done with this connection: close it, a new one follows
         client.fd.reset();
         client.state = Client::Unopened;
         client.reconnect_at = now;
@@ -588,18 +626,22 @@ void LoadGenerator::on_reply(std::size_t index, const Request& request, Clock::t
 void LoadGenerator::refill_closed_loop(std::size_t index, Clock::time_point now) {
     Client& client = clients_[index];
     if (!issuing() || (phase_ == Phase::RampIn && client.answered)) return;
-    while (client.in_flight.size() < static_cast<std::size_t>(spec_.pipeline)) issue(index, now, phase_ == Phase::Measure);
+    while (client.in_flight.size() < static_cast<std::size_t>(spec_.pipeline))
+        issue(index, now, phase_ == Phase::Measure);
 }
 
 void LoadGenerator::send_scheduled(Clock::time_point now) {
     Clock::time_point schedule_ends = window_closes_;
     for (;;) {
-        auto due = schedule_start_ + std::chrono::nanoseconds(
-                                         static_cast<long long>(static_cast<double>(next_scheduled_) * 1e9 / spec_.rate));
+        auto due = schedule_start_ + std::chrono::nanoseconds(static_cast<long long>(
+                                         static_cast<double>(next_scheduled_) * 1e9 / spec_.rate));
         if (due > now || due >= schedule_ends) return;
         // The next connection still open, in turn; the closed ones leave the rotation.
-        while (!schedule_targets_.empty() && clients_[schedule_targets_[next_target_ % schedule_targets_.size()]].state != Client::Open)
-            schedule_targets_.erase(schedule_targets_.begin() + static_cast<long>(next_target_ % schedule_targets_.size()));
+        while (!schedule_targets_.empty() &&
+               clients_[schedule_targets_[next_target_ % schedule_targets_.size()]].state !=
+                   Client::Open)
+            schedule_targets_.erase(schedule_targets_.begin() +
+                                    static_cast<long>(next_target_ % schedule_targets_.size()));
         if (schedule_targets_.empty()) return;
         std::size_t index = schedule_targets_[next_target_++ % schedule_targets_.size()];
         ++next_scheduled_;
@@ -612,7 +654,8 @@ void LoadGenerator::send_scheduled(Clock::time_point now) {
 
 void LoadGenerator::restart_churners(Clock::time_point now) {
     for (std::size_t i = 0; i < clients_.size(); ++i)
-        if (clients_[i].state == Client::Unopened && clients_[i].reconnect_at <= now) start_connecting(i, now);
+        if (clients_[i].state == Client::Unopened && clients_[i].reconnect_at <= now)
+            start_connecting(i, now);
 }
 
 }  // namespace

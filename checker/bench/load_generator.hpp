@@ -31,21 +31,21 @@
 namespace checker::bench {
 
 enum class LoadMode { ClosedLoop, OpenLoop, Churn };
-const char* mode_name(LoadMode mode);   // "closed loop", "open loop", "churn"
+const char* mode_name(LoadMode mode);  // "closed loop", "open loop", "churn"
 
 struct LoadSpec {
     Endpoint server;
     LoadMode mode = LoadMode::ClosedLoop;
-    int connections = 100;          // held open; in churn mode, connections in progress at once
-    std::size_t line_bytes = 64;    // bytes per request, its '\n' included
-    int pipeline = 1;               // closed loop: requests in flight per connection
-    double rate = 0;                // open loop: requests per second over all connections
+    int connections = 100;        // held open; in churn mode, connections in progress at once
+    std::size_t line_bytes = 64;  // bytes per request, its '\n' included
+    int pipeline = 1;             // closed loop: requests in flight per connection
+    double rate = 0;              // open loop: requests per second over all connections
     Duration warmup = 500ms;
     Duration measure = 2s;
-    Duration stall_limit = 1s;      // the ramp-in gives up after this long without progress
-    Duration ramp_limit = 10s;      // and after this long in all (plus 1 ms per connection)
-    Duration drain_limit = 1s;      // after the window, the longest wait for replies still due
-    int ramp_window = 128;          // connections opened and not yet answered, at most
+    Duration stall_limit = 1s;  // the ramp-in gives up after this long without progress
+    Duration ramp_limit = 10s;  // and after this long in all (plus 1 ms per connection)
+    Duration drain_limit = 1s;  // after the window, the longest wait for replies still due
+    int ramp_window = 128;      // connections opened and not yet answered, at most
 };
 
 struct LoadResult {
@@ -56,23 +56,25 @@ struct LoadResult {
     double window_seconds = 0;      // the measured window as it really was
 
     // What became of the connections (in churn mode: of the connection attempts).
-    int opened = 0;                 // connect() called
-    int answered_connections = 0;   // got at least one reply
-    int served = 0;                 // got a reply after the ramp-in (in the warm-up, the window or the drain)
-    int refused = 0;                // connect failed, or closed by the server before any reply
-    int closed_after_reply = 0;     // closed by the server after replying (not by the client)
-    int still_connecting = 0;       // handshake not done at the end (the backlog was full)
-    int waiting = 0;                // connected but never answered
-    int starved = 0;                // answered during the ramp-in, never after it, still open
-    std::string ramp_stopped;       // why the ramp-in ended before every connection was answered ("" if it did not)
+    int opened = 0;                // connect() called
+    int answered_connections = 0;  // got at least one reply
+    int served = 0;   // got a reply after the ramp-in (in the warm-up, the window or the drain)
+    int refused = 0;  // connect failed, or closed by the server before any reply
+    int closed_after_reply = 0;  // closed by the server after replying (not by the client)
+    int still_connecting = 0;    // handshake not done at the end (the backlog was full)
+    int waiting = 0;             // connected but never answered
+    int starved = 0;             // answered during the ramp-in, never after it, still open
+    std::string
+        ramp_stopped;  // why the ramp-in ended before every connection was answered ("" if it did not)
     double ramp_seconds = 0;
     std::string first_connection_error;
 
     std::uint64_t corrupt_replies = 0;
-    std::string corruption;         // the first reply that differed from its request, described
+    std::string corruption;  // the first reply that differed from its request, described
 
     double client_cpu_seconds = 0;  // the load generator's CPU time during the window
-    LatencyHistogram send_lag_ns;   // open loop: how late the generator itself sent, after the schedule
+    LatencyHistogram
+        send_lag_ns;  // open loop: how late the generator itself sent, after the schedule
 };
 
 // Called on the load generator's thread when the measured window opens and

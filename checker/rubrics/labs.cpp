@@ -12,8 +12,9 @@ InterfaceRules interface_rules(const Model& model) {
     auto family = [&](const std::string& key) {
         const InterfaceFamily* found = interfaces::find_family(key);
         if (!found)
-            throw std::invalid_argument(str("labs/models.txt: model ", model.name, " names '", key,
-                                            "', which is no interface family (checker/interfaces.cpp)"));
+            throw std::invalid_argument(
+                str("labs/models.txt: model ", model.name, " names '", key,
+                    "', which is no interface family (checker/interfaces.cpp)"));
         return found;
     };
     InterfaceRules rules;
@@ -46,8 +47,8 @@ const char* category_name(Category category) {
     switch (category) {
     case Category::Correctness: return "correctness";
     case Category::Concurrency: return "concurrency";
-    case Category::Robustness:  return "robustness";
-    case Category::Resources:   return "resources";
+    case Category::Robustness: return "robustness";
+    case Category::Resources: return "resources";
     case Category::Conformance: return "conformance";
     }
     return "?";

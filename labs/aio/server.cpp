@@ -67,7 +67,7 @@ int completion_signal() { return SIGRTMIN; }
 struct Connection : CompletionConnection {
     explicit Connection(UniqueFd socket) : CompletionConnection(std::move(socket)), watch(fd()) {}
 
-    ShutdownWatch watch;   // SIGTERM shuts the socket down: a read blocked in the pool returns
+    ShutdownWatch watch;  // SIGTERM shuts the socket down: a read blocked in the pool returns
     // The request in flight. On the heap: glibc's aiocb ends in a zero-length
     // array, which ISO C++ does not allow inside another struct.
     const std::unique_ptr<aiocb> request = std::make_unique<aiocb>();
@@ -102,7 +102,8 @@ public:
         if (timeout < 0ns) {
             received = ::sigwaitinfo(&signals_, &info);
         } else {
-            timespec limit{static_cast<time_t>(timeout / 1s), static_cast<long>((timeout % 1s).count())};
+            timespec limit{static_cast<time_t>(timeout / 1s),
+                           static_cast<long>((timeout % 1s).count())};
             received = ::sigtimedwait(&signals_, &info, &limit);
         }
         return received == completion_signal() ? info.si_value.sival_ptr : nullptr;
@@ -121,7 +122,7 @@ void prepare(Connection& connection, const void* buffer, std::size_t length) {
     aiocb& request = *connection.request;
     request = aiocb{};
     request.aio_fildes = connection.fd();
-    request.aio_buf = const_cast<void*>(buffer);   // an aio_write only reads it
+    request.aio_buf = const_cast<void*>(buffer);  // an aio_write only reads it
     request.aio_nbytes = length;
     request.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
     request.aio_sigevent.sigev_signo = completion_signal();
@@ -133,7 +134,7 @@ void prepare(Connection& connection, const void* buffer, std::size_t length) {
 int configure_aio_pool(const Options& options) {
     // TODO: Before the first request, aio_init() with aio_threads (and
     //       aio_num) set to --workers, or to kDefaultPool when it is 0. Return it.
-    throw NotImplemented("labs/aio/server.cpp:134: see the TODO there");
+    throw NotImplemented("labs/aio/server.cpp:135: see the TODO there");
 }
 
 // Puts the connection's one request in flight: a read into its read buffer.
@@ -141,23 +142,23 @@ int configure_aio_pool(const Options& options) {
 bool start_read(Connection& connection) {
     // TODO: prepare() the request for connection.read_buffer(), aio_read()
     //       it, and once glibc has taken it tell the connection: submitted().
-    throw NotImplemented("labs/aio/server.cpp:142: see the TODO there");
+    throw NotImplemented("labs/aio/server.cpp:143: see the TODO there");
 }
 
 // Puts the connection's one request in flight: a write of the replies not yet
 // written. False if glibc refused it.
 bool start_write(Connection& connection) {
     // TODO: The same for connection.unsent_output() and aio_write().
-    throw NotImplemented("labs/aio/server.cpp:150: see the TODO there");
+    throw NotImplemented("labs/aio/server.cpp:151: see the TODO there");
 }
 
 // Submits what the connection asks for next (a write of pending replies, or
 // else a read), if anything. False if glibc refused it.
 bool submit_next(Connection& connection) {
     switch (connection.next()) {
-        case Operation::read: return start_read(connection);
-        case Operation::write: return start_write(connection);
-        case Operation::none: break;
+    case Operation::read: return start_read(connection);
+    case Operation::write: return start_write(connection);
+    case Operation::none: break;
     }
     return true;
 }
@@ -171,7 +172,7 @@ void on_completion(Connection& connection, ConnectionTable& table, const Options
     //       -error if it failed, to on_write_complete() or on_read_complete()
     //       (write_in_flight() says which). Then stop() the connection if shutdown
     //       is requested or submit_next() fails; erase() it once finished().
-    throw NotImplemented("labs/aio/server.cpp:169: see the TODO there");
+    throw NotImplemented("labs/aio/server.cpp:170: see the TODO there");
 }
 
 // Shutdown. No Connection may be freed while glibc may still write into its
@@ -184,7 +185,7 @@ void cancel_and_drain(ConnectionTable& table, CompletionQueue& completions) {
     //       kDrainBudget, wait for completions; for every request no longer
     //       EINPROGRESS, aio_return() it, tell the connection on_cancelled(), and
     //       erase() it. abandon() (never free) what is still in flight after that.
-    throw NotImplemented("labs/aio/server.cpp:182: see the TODO there");
+    throw NotImplemented("labs/aio/server.cpp:183: see the TODO there");
 }
 
 // POSIX has no aio_accept(): accepting stays a blocking call, in a thread of
@@ -212,7 +213,7 @@ private:
     void accept_clients(Listener& listener, ConnectionTable& table) {
         try {
             while (table.wait_for_room() && !shutdown_requested()) {
-                UniqueFd client = listener.accept();   // returns empty after SIGTERM
+                UniqueFd client = listener.accept();  // returns empty after SIGTERM
                 if (client) table.add(std::make_unique<Connection>(std::move(client)), start_read);
             }
         } catch (...) {
@@ -224,7 +225,7 @@ private:
 
     std::exception_ptr error_;
     std::atomic<bool> running_{true};
-    std::thread thread_;              // last: starts once the members above exist
+    std::thread thread_;  // last: starts once the members above exist
 };
 
 void run(Listener& listener, const Options& options) {
@@ -233,9 +234,10 @@ void run(Listener& listener, const Options& options) {
     ConnectionTable table(static_cast<std::size_t>(pool));
     Acceptor acceptor(listener, table);
     while (!shutdown_requested() && acceptor.running())
-        if (Connection* connection = table.find(completions.wait())) on_completion(*connection, table, options);
+        if (Connection* connection = table.find(completions.wait()))
+            on_completion(*connection, table, options);
     table.close();
-    acceptor.stop();          // no connection can be added after this
+    acceptor.stop();  // no connection can be added after this
     cancel_and_drain(table, completions);
     acceptor.rethrow_error();
 }
@@ -243,9 +245,10 @@ void run(Listener& listener, const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return iolab::server_main(argc, argv,
-                              {"aio", "POSIX AIO: completion, not readiness (the proactor)", true,
-                               "glibc AIO pool threads, which is also how many clients are served at once "
-                               "(0: 64)"},
-                              run);
+    return iolab::server_main(
+        argc, argv,
+        {"aio", "POSIX AIO: completion, not readiness (the proactor)", true,
+         "glibc AIO pool threads, which is also how many clients are served at once "
+         "(0: 64)"},
+        run);
 }

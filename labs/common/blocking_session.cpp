@@ -41,13 +41,14 @@ void serve_until_eof(const UniqueFd& client, const Options& options) {
     for (;;) {
         ssize_t received = ::recv(client.get(), buffer, sizeof buffer, 0);
         if (received < 0 && errno == EINTR && !shutdown_requested()) continue;
-        if (received < 0) return;                    // reset, or shutdown: just close
-        std::size_t requests = received == 0 ? protocol.finish(replies)
-                                             : protocol.consume({buffer, static_cast<std::size_t>(received)}, replies);
+        if (received < 0) return;  // reset, or shutdown: just close
+        std::size_t requests =
+            received == 0 ? protocol.finish(replies)
+                          : protocol.consume({buffer, static_cast<std::size_t>(received)}, replies);
         for (std::size_t i = 0; i < requests; ++i) simulate_request_work(options);
         if (!send_all(client.get(), replies.data(), replies.size())) return;
         replies.clear();
-        if (received == 0) return;                   // EOF: everything answered
+        if (received == 0) return;  // EOF: everything answered
     }
 }
 

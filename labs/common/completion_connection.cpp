@@ -39,7 +39,7 @@ void CompletionConnection::submitted(Operation operation) noexcept {
 
 void CompletionConnection::on_read_complete(long result, const Options& options) {
     reading_ = false;
-    if (stopped_) return;   // bytes that came after stop() are not answered
+    if (stopped_) return;  // bytes that came after stop() are not answered
     if (result < 0) return stop();
     // While a write is in flight its bytes are the kernel's: new replies wait apart.
     std::string& replies = writing_ ? queued_ : output_;
@@ -60,12 +60,13 @@ void CompletionConnection::on_write_complete(long result) noexcept {
     // 0 bytes of a non-empty write: the socket takes nothing more (it would
     // otherwise be submitted again and again).
     if (result <= 0) return stop();
-    output_sent_ += std::min(static_cast<std::size_t>(result), unsent_output().size());   // short: the rest stays
+    output_sent_ += std::min(static_cast<std::size_t>(result),
+                             unsent_output().size());  // short: the rest stays
     if (!unsent_output().empty()) return;
     output_.clear();
     output_sent_ = 0;
     if (output_.capacity() > kKeptCapacity) std::string().swap(output_);
-    output_.swap(queued_);   // the replies produced meanwhile, if any, are next
+    output_.swap(queued_);  // the replies produced meanwhile, if any, are next
 }
 
 void CompletionConnection::on_cancelled(Operation operation) noexcept {

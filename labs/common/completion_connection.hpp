@@ -114,8 +114,8 @@ private:
     UniqueFd socket_;
     char own_buffer_[kReadChunk];
     std::span<char> read_buffer_{own_buffer_};
-    LineProtocol protocol_;     // the partial line between two reads
-    std::string output_;        // replies, from output_sent_ on not yet written
+    LineProtocol protocol_;  // the partial line between two reads
+    std::string output_;     // replies, from output_sent_ on not yet written
     std::size_t output_sent_ = 0;
     // Replies produced while a write of output_ is in flight (only when reads
     // and writes overlap): appending to output_ then could reallocate it under
@@ -132,7 +132,7 @@ private:
 // id because a connection is erased only when no operation, hence no
 // completion, can still name it. Also an optional limit on their number.
 // Every method may be called from any thread (one mutex inside).
-template <typename Connection>   // CompletionConnection, or a class derived from it
+template <typename Connection>  // CompletionConnection, or a class derived from it
 class CompletionTable {
 public:
     explicit CompletionTable(std::size_t capacity = SIZE_MAX) : capacity_(capacity) {}
@@ -163,7 +163,7 @@ public:
     // Erases (frees, closes) the connection if nothing is in flight on it;
     // false, and the connection kept, if something is.
     bool erase(const Connection* connection) {
-        std::unique_ptr<Connection> freed;   // destroyed after the unlock
+        std::unique_ptr<Connection> freed;  // destroyed after the unlock
         {
             std::lock_guard lock(mutex_);
             auto found = connections_.find(connection);

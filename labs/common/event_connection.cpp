@@ -19,15 +19,19 @@ bool would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK; }
 
 }  // namespace
 
-Connection::Connection(UniqueFd socket) : socket_(std::move(socket)) { set_nonblocking(socket_.get()); }
+Connection::Connection(UniqueFd socket) : socket_(std::move(socket)) {
+    set_nonblocking(socket_.get());
+}
 
 Interest Connection::interest() const noexcept {
     if (failed_) return {};
-    return {.read = !peer_closed_ && pending_output() < kHighWaterMark, .write = pending_output() > 0};
+    return {.read = !peer_closed_ && pending_output() < kHighWaterMark,
+            .write = pending_output() > 0};
 }
 
 Interest Connection::on_readable(const Options& options) {
-    if (!interest().read) return interest();   // paused, or a hang-up reported along with another event
+    if (!interest().read)
+        return interest();  // paused, or a hang-up reported along with another event
     char buffer[kReadChunk];
     ssize_t received = ::recv(fd(), buffer, sizeof buffer, 0);
     if (received < 0) {
@@ -59,11 +63,11 @@ void Connection::flush() {
         // MSG_NOSIGNAL: a reset peer gives EPIPE here, never SIGPIPE.
         ssize_t sent = ::send(fd(), output_.data() + output_sent_, pending_output(), MSG_NOSIGNAL);
         if (sent < 0) {
-            if (would_block(errno)) break;    // the send buffer is full: wait until writable
+            if (would_block(errno)) break;  // the send buffer is full: wait until writable
             if (errno != EINTR) failed_ = true;
             continue;
         }
-        output_sent_ += static_cast<std::size_t>(sent);   // a short write: the rest stays pending
+        output_sent_ += static_cast<std::size_t>(sent);  // a short write: the rest stays pending
     }
     if (pending_output() == 0) {
         output_.clear();
@@ -83,11 +87,12 @@ Interest Connection::on_ready(bool readable, bool writable, const Options& optio
     return next;
 }
 
-void handle_ready(Connections& connections, int fd, bool readable, bool writable, const Options& options) {
+void handle_ready(Connections& connections, int fd, bool readable, bool writable,
+                  const Options& options) {
     auto found = connections.find(fd);
     if (found == connections.end()) return;
     Interest next = found->second.on_ready(readable, writable, options);
-    if (next.finished()) connections.erase(found);   // its UniqueFd closes the socket
+    if (next.finished()) connections.erase(found);  // its UniqueFd closes the socket
 }
 
 }  // namespace iolab

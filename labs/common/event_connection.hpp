@@ -65,11 +65,11 @@ private:
     void flush();
 
     UniqueFd socket_;
-    LineProtocol protocol_;           // the partial line between two recv()s
-    std::string output_;              // replies produced, from output_sent_ on not yet sent
+    LineProtocol protocol_;  // the partial line between two recv()s
+    std::string output_;     // replies produced, from output_sent_ on not yet sent
     std::size_t output_sent_ = 0;
-    bool peer_closed_ = false;        // recv() returned 0: the client sends nothing more
-    bool failed_ = false;             // the connection is broken (reset, ...): close it
+    bool peer_closed_ = false;  // recv() returned 0: the client sends nothing more
+    bool failed_ = false;       // the connection is broken (reset, ...): close it
 };
 
 // An event loop's connections, by descriptor number.
@@ -78,6 +78,7 @@ using Connections = std::map<int, Connection>;
 // Hands the readiness the kernel reported for `fd` to its connection
 // (writable first: draining replies may resume reading) and closes the
 // connection once it is finished.
-void handle_ready(Connections& connections, int fd, bool readable, bool writable, const Options& options);
+void handle_ready(Connections& connections, int fd, bool readable, bool writable,
+                  const Options& options);
 
 }  // namespace iolab

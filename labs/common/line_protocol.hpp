@@ -27,8 +27,8 @@ public:
     std::size_t buffered() const noexcept { return partial_.size(); }
 
 private:
-    std::string partial_;       // the start of a line whose '\n' has not arrived
-    bool discarding_ = false;   // inside an over-long line, after its ERR reply
+    std::string partial_;      // the start of a line whose '\n' has not arrived
+    bool discarding_ = false;  // inside an over-long line, after its ERR reply
 };
 
 }  // namespace iolab

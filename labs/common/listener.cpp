@@ -24,7 +24,8 @@ sockaddr_in parse_address(const Options& options) {
     address.sin_family = AF_INET;
     address.sin_port = htons(static_cast<std::uint16_t>(options.port));
     if (inet_pton(AF_INET, options.host.c_str(), &address.sin_addr) != 1)
-        throw std::invalid_argument("--host " + options.host + " is not an IPv4 address like 127.0.0.1");
+        throw std::invalid_argument("--host " + options.host +
+                                    " is not an IPv4 address like 127.0.0.1");
     return address;
 }
 
@@ -39,12 +40,14 @@ Listener::Listener(const Options& options) : spare_(open_spare()) {
     // Without SO_REUSEADDR a restarted server cannot bind while connections of
     // its previous run linger in TIME_WAIT.
     int on = 1;
-    if (::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0) throw_errno("setsockopt(SO_REUSEADDR)");
+    if (::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0)
+        throw_errno("setsockopt(SO_REUSEADDR)");
     if (::bind(socket_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) < 0)
         throw_errno("bind " + options.host + ":" + std::to_string(options.port));
     if (::listen(socket_.get(), kListenBacklog) < 0) throw_errno("listen");
     socklen_t length = sizeof address;
-    if (::getsockname(socket_.get(), reinterpret_cast<sockaddr*>(&address), &length) < 0) throw_errno("getsockname");
+    if (::getsockname(socket_.get(), reinterpret_cast<sockaddr*>(&address), &length) < 0)
+        throw_errno("getsockname");
     port_ = ntohs(address.sin_port);
 }
 
@@ -52,11 +55,10 @@ UniqueFd Listener::accept() {
     int fd = ::accept4(socket_.get(), nullptr, nullptr, SOCK_CLOEXEC);
     if (fd >= 0) return UniqueFd(fd);
     switch (errno) {
-    case EINTR:          // a signal (perhaps SIGTERM): let the caller look at the shutdown flag
-    case EAGAIN:         // non-blocking listener and nobody waiting
-    case ECONNABORTED:   // the client gave up while it sat in the backlog
-    case EPROTO:
-        return {};
+    case EINTR:         // a signal (perhaps SIGTERM): let the caller look at the shutdown flag
+    case EAGAIN:        // non-blocking listener and nobody waiting
+    case ECONNABORTED:  // the client gave up while it sat in the backlog
+    case EPROTO: return {};
     case EMFILE:
     case ENFILE:
         // Out of descriptors. The pending connection stays in the backlog, so a
@@ -69,10 +71,9 @@ UniqueFd Listener::accept() {
         UniqueFd(::accept4(socket_.get(), nullptr, nullptr, SOCK_CLOEXEC));
         spare_ = open_spare();
         return {};
-    case EINVAL:         // shutdown() on the listener (see shutdown.cpp): stop accepting
+    case EINVAL:  // shutdown() on the listener (see shutdown.cpp): stop accepting
         return {};
-    default:
-        throw_errno("accept");
+    default: throw_errno("accept");
     }
 }
 

@@ -30,7 +30,7 @@ public:
 
 private:
     UniqueFd socket_;
-    UniqueFd spare_;    // held in reserve, released only to turn away a client at EMFILE
+    UniqueFd spare_;  // held in reserve, released only to turn away a client at EMFILE
     int port_ = 0;
 };
 

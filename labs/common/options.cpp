@@ -14,7 +14,8 @@ Options parse_options(int argc, char** argv, const ModelInfo& model) {
     app.add_option("--port", options.port, "TCP port to listen on")->check(CLI::Range(0, 65535));
     app.add_option("--host", options.host, "IPv4 address to listen on");
     if (model.has_workers) {
-        const char* help = model.workers_help ? model.workers_help : "worker threads (0: one per CPU)";
+        const char* help =
+            model.workers_help ? model.workers_help : "worker threads (0: one per CPU)";
         app.add_option("--workers", options.workers, help)->check(CLI::Range(0, 4096));
     } else {
         // Accepted so that one command line can start any model; ignored here.

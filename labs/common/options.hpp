@@ -9,17 +9,18 @@ namespace iolab {
 struct Options {
     std::string host = "127.0.0.1";
     int port = 8080;
-    int workers = 0;            // size of the worker pool, where the model has one (0: the model's default)
-    long delay_us = 0;          // simulated blocking call per request (a database query, say)
-    long compute_us = 0;        // simulated CPU work per request
+    int workers = 0;    // size of the worker pool, where the model has one (0: the model's default)
+    long delay_us = 0;  // simulated blocking call per request (a database query, say)
+    long compute_us = 0;  // simulated CPU work per request
 };
 
 // What a server tells the option parser about itself (for --help).
 struct ModelInfo {
-    const char* name;           // "blocking", "poll", ...
-    const char* summary;        // one line for --help
-    bool has_workers = false;   // does --workers mean anything for this model?
-    const char* workers_help = nullptr;   // --help text for --workers, where the model gives it its own meaning
+    const char* name;          // "blocking", "poll", ...
+    const char* summary;       // one line for --help
+    bool has_workers = false;  // does --workers mean anything for this model?
+    const char* workers_help =
+        nullptr;  // --help text for --workers, where the model gives it its own meaning
 };
 
 // Parses argv. On --help prints the help and exits 0; on a bad option prints

@@ -14,10 +14,11 @@ namespace {
 // What to do about the setup failures students meet most.
 const char* hint_for(const std::system_error& error) {
     switch (error.code().value()) {
-    case EADDRINUSE: return " (another program listens on this port: stop it, or pick another with --port)";
-    case EACCES:     return " (ports below 1024 need root: pick another with --port)";
+    case EADDRINUSE:
+        return " (another program listens on this port: stop it, or pick another with --port)";
+    case EACCES: return " (ports below 1024 need root: pick another with --port)";
     case EADDRNOTAVAIL: return " (--host must be an address of this machine, e.g. 127.0.0.1)";
-    default:         return "";
+    default: return "";
     }
 }
 

@@ -46,10 +46,10 @@ void install_shutdown_handlers(int listen_fd) {
     listen_socket = listen_fd;
     if (!open_wakeup_pipe()) throw_errno("pipe2");
 
-    struct sigaction action{};
+    struct sigaction action {};
     action.sa_handler = on_shutdown_signal;
     sigemptyset(&action.sa_mask);
-    action.sa_flags = 0;   // no SA_RESTART: interrupted calls return EINTR
+    action.sa_flags = 0;  // no SA_RESTART: interrupted calls return EINTR
     if (::sigaction(SIGINT, &action, nullptr) < 0 || ::sigaction(SIGTERM, &action, nullptr) < 0)
         throw_errno("sigaction");
     action.sa_handler = SIG_IGN;
@@ -69,7 +69,8 @@ void reset_shutdown_handling_in_child() noexcept {
     // table, shared copy-on-write with the parent until then.
     for (std::atomic<bool>& connection : watched)
         if (connection.load()) connection.store(false);
-    UniqueFd parents_read_end(wakeup_pipe[0]), parents_write_end(wakeup_pipe[1]);   // closed on return
+    UniqueFd parents_read_end(wakeup_pipe[0]),
+        parents_write_end(wakeup_pipe[1]);  // closed on return
     // Out of descriptors, the child goes without: the handler's write then
     // fails harmlessly, and a blocking child never looks at the pipe.
     if (!open_wakeup_pipe()) wakeup_pipe[0] = wakeup_pipe[1] = -1;

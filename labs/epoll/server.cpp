@@ -53,8 +53,8 @@ constexpr int kDefaultWorkersPerCpu = 4;
 // thread inserts, workers erase); a Connection in it is not guarded:
 // EPOLLONESHOT lets one thread at a time near it.
 struct Shared {
-    UniqueFd epoll;    // every connection; the workers wait on it
-    UniqueFd stop;     // an eventfd in that set: readable once the workers must return
+    UniqueFd epoll;  // every connection; the workers wait on it
+    UniqueFd stop;   // an eventfd in that set: readable once the workers must return
     std::mutex mutex;
     Connections connections;
 };
@@ -95,10 +95,13 @@ bool wait_until_ready(int epoll, ReadyList& ready) {
 }
 
 bool reported(const ReadyList& ready, int fd) {
-    return std::any_of(ready.begin(), ready.end(), [fd](const epoll_event& event) { return event.data.fd == fd; });
+    return std::any_of(ready.begin(), ready.end(),
+                       [fd](const epoll_event& event) { return event.data.fd == fd; });
 }
 bool shutdown_signalled(const ReadyList& ready) { return reported(ready, shutdown_wakeup_fd()); }
-bool clients_waiting(const ReadyList& ready, const Listener& listener) { return reported(ready, listener.fd()); }
+bool clients_waiting(const ReadyList& ready, const Listener& listener) {
+    return reported(ready, listener.fd());
+}
 
 // On a worker: serves one ready connection, then re-arms it for what it
 // waits for next, or closes it. Until the re-arm this thread is the
@@ -112,7 +115,7 @@ void serve_connection(Shared& shared, const epoll_event& event, const Options& o
     //       the mutex again: if it is finished, or re-arming it with
     //       watch(..., EPOLL_CTL_MOD, ...) fails, erase it from the table (its
     //       UniqueFd closes the socket).
-    throw NotImplemented("labs/epoll/server.cpp:107: see the TODO there");
+    throw NotImplemented("labs/epoll/server.cpp:110: see the TODO there");
 }
 
 // The body of every worker: one ready connection per epoll_wait(), served,
@@ -143,7 +146,7 @@ void accept_clients(Listener& listener, Shared& shared) {
     //       for connection.interest(); if the kernel refuses, erase it again. Both
     //       under the mutex: a worker may be closing a finished connection at that
     //       moment, and accept() may hand back its descriptor number at once.
-    throw NotImplemented("labs/epoll/server.cpp:139: see the TODO there");
+    throw NotImplemented("labs/epoll/server.cpp:142: see the TODO there");
 }
 
 // The pool: a fixed number of threads running work(), started by the main
@@ -155,9 +158,10 @@ public:
     Workers(Shared& shared, const Options& options) : shared_(shared) {
         int count = options.workers > 0 ? options.workers : kDefaultWorkersPerCpu * cpus();
         try {
-            for (int i = 0; i < count; ++i) threads_.emplace_back([&shared, &options] { work(shared, options); });
+            for (int i = 0; i < count; ++i)
+                threads_.emplace_back([&shared, &options] { work(shared, options); });
         } catch (...) {
-            stop();   // a destructor does not run for an object whose constructor threw
+            stop();  // a destructor does not run for an object whose constructor threw
             throw;
         }
     }
@@ -169,7 +173,8 @@ private:
     static int cpus() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
     void stop() {
         std::uint64_t one = 1;
-        [[maybe_unused]] ssize_t written = ::write(shared_.stop.get(), &one, sizeof one);   // cannot fail below 2^64 - 1
+        [[maybe_unused]] ssize_t written =
+            ::write(shared_.stop.get(), &one, sizeof one);  // cannot fail below 2^64 - 1
         for (std::thread& thread : threads_) thread.join();
         threads_.clear();
     }
@@ -192,7 +197,7 @@ void run(Listener& listener, const Options& options) {
     while (!shutdown_requested()) {
         ready.resize(2);
         if (!wait_until_ready(accepting.get(), ready)) continue;
-        if (shutdown_signalled(ready)) return;   // SIGTERM, even one that came just before the wait
+        if (shutdown_signalled(ready)) return;  // SIGTERM, even one that came just before the wait
         if (clients_waiting(ready, listener)) accept_clients(listener, shared);
     }
 }
@@ -201,7 +206,7 @@ void run(Listener& listener, const Options& options) {
 
 int main(int argc, char** argv) {
     return iolab::server_main(argc, argv,
-                              {"epoll", "non-blocking sockets, epoll(), a pool of worker threads", /*has_workers=*/true,
-                               "worker threads (0: 4 per CPU)"},
+                              {"epoll", "non-blocking sockets, epoll(), a pool of worker threads",
+                               /*has_workers=*/true, "worker threads (0: 4 per CPU)"},
                               run);
 }

@@ -88,7 +88,7 @@ extern "C" void reap_children(int) {
 }
 
 void install_child_reaper() {
-    struct sigaction action{};
+    struct sigaction action {};
     action.sa_handler = reap_children;
     sigemptyset(&action.sa_mask);
     // SA_NOCLDSTOP: a child stopped (not ended) by a signal is nothing to reap.
@@ -100,13 +100,14 @@ void install_child_reaper() {
 }
 
 // The child's whole life: it never returns into the parent's accept loop.
-[[noreturn]] void serve_in_child(Listener& listener, const UniqueFd& client, const Options& options) {
+[[noreturn]] void serve_in_child(Listener& listener, const UniqueFd& client,
+                                 const Options& options) {
     // TODO: In the child: reset_shutdown_handling_in_child(), close the
     //       listening socket (listener.close()): the child serves one client and must
     //       not keep the port open after the parent is gone. Serve the client, then
     //       end with _exit(0), which skips the exit handlers and the stdio buffers
     //       copied from the parent (exit() could print their contents a second time).
-    throw NotImplemented("labs/fork/server.cpp:104: see the TODO there");
+    throw NotImplemented("labs/fork/server.cpp:105: see the TODO there");
 }
 
 // Forks a child to serve `client`. The parent's copy of the connection is
@@ -119,7 +120,7 @@ void serve_in_new_child(Listener& listener, UniqueFd client, const Options& opti
     //       turns the client away); fork(). In the child: serve_in_child(). In the
     //       parent: store the child's pid in the slot. fork() failing (too many
     //       processes) costs this client only: report it and return.
-    throw NotImplemented("labs/fork/server.cpp:117: see the TODO there");
+    throw NotImplemented("labs/fork/server.cpp:118: see the TODO there");
 }
 
 // Asks every child to stop (each one's handler shuts its connection down, so
@@ -128,14 +129,14 @@ void stop_children() {
     // TODO: With SIGCHLD blocked, kill(pid, SIGTERM) every recorded child:
     //       while blocked, no child is reaped, so no recorded pid can have been reused
     //       by another process. Then unblocked, wait while has_children(), at most 500 ms.
-    throw NotImplemented("labs/fork/server.cpp:128: see the TODO there");
+    throw NotImplemented("labs/fork/server.cpp:129: see the TODO there");
 }
 
 void run(Listener& listener, const Options& options) {
     // TODO: install_child_reaper(), then accept clients like the iterative
     //       server, handing each to serve_in_new_child(). Once shutdown_requested(),
     //       stop_children() before returning.
-    throw NotImplemented("labs/fork/server.cpp:135: see the TODO there");
+    throw NotImplemented("labs/fork/server.cpp:136: see the TODO there");
 }
 
 }  // namespace

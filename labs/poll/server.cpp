@@ -54,19 +54,22 @@ bool wait_until_ready(WatchList& watched) {
     throw NotImplemented("labs/poll/server.cpp:50: see the TODO there");
 }
 
-bool shutdown_signalled(const WatchList& watched) { return watched[kShutdownEntry].revents & POLLIN; }
+bool shutdown_signalled(const WatchList& watched) {
+    return watched[kShutdownEntry].revents & POLLIN;
+}
 bool clients_waiting(const WatchList& watched, const Listener&) {
     return watched[kListenerEntry].revents & POLLIN;
 }
 
 // Hands every ready connection its events.
-void serve_ready_connections(const WatchList& watched, Connections& connections, const Options& options) {
+void serve_ready_connections(const WatchList& watched, Connections& connections,
+                             const Options& options) {
     // TODO: For each connection entry (from kFirstConnectionEntry on)
     //       whose revents is not 0, call handle_ready(connections, fd, readable,
     //       writable, options). POLLERR and POLLHUP are reported even unasked:
     //       count them as both readable and writable, so that the next recv() or
     //       send() finds out what happened and the connection is closed.
-    throw NotImplemented("labs/poll/server.cpp:64: see the TODO there");
+    throw NotImplemented("labs/poll/server.cpp:67: see the TODO there");
 }
 
 // Accepts the clients waiting in the backlog. The listener is non-blocking:
@@ -75,7 +78,7 @@ void accept_clients(Listener& listener, Connections& connections) {
     // TODO: Call listener.accept() until it returns an empty UniqueFd
     //       (at most kMaxAcceptsPerWakeup times) and add each client to the table:
     //       connections.try_emplace(fd, std::move(client)).
-    throw NotImplemented("labs/poll/server.cpp:75: see the TODO there");
+    throw NotImplemented("labs/poll/server.cpp:78: see the TODO there");
 }
 
 void run(Listener& listener, const Options& options) {
@@ -84,7 +87,8 @@ void run(Listener& listener, const Options& options) {
     while (!shutdown_requested()) {
         WatchList watched = watch_list(listener, connections);
         if (!wait_until_ready(watched)) continue;
-        if (shutdown_signalled(watched)) return;   // SIGTERM, even one that came just before the wait
+        if (shutdown_signalled(watched))
+            return;  // SIGTERM, even one that came just before the wait
         serve_ready_connections(watched, connections, options);
         if (clients_waiting(watched, listener)) accept_clients(listener, connections);
     }
@@ -93,5 +97,6 @@ void run(Listener& listener, const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return iolab::server_main(argc, argv, {"poll", "one thread, non-blocking sockets, poll()"}, run);
+    return iolab::server_main(argc, argv, {"poll", "one thread, non-blocking sockets, poll()"},
+                              run);
 }

@@ -63,26 +63,32 @@ bool wait_until_ready(WatchList& watched) {
     throw NotImplemented("labs/select/server.cpp:59: see the TODO there");
 }
 
-bool shutdown_signalled(const WatchList& watched) { return FD_ISSET(shutdown_wakeup_fd(), &watched.read); }
+bool shutdown_signalled(const WatchList& watched) {
+    return FD_ISSET(shutdown_wakeup_fd(), &watched.read);
+}
 bool clients_waiting(const WatchList& watched, const Listener& listener) {
     return FD_ISSET(listener.fd(), &watched.read);
 }
 
 // Hands every ready connection its events.
-void serve_ready_connections(const WatchList& watched, Connections& connections, const Options& options) {
+void serve_ready_connections(const WatchList& watched, Connections& connections,
+                             const Options& options) {
     // TODO: For each connection in the table, call handle_ready(
     //       connections, fd, readable, writable, options) with what FD_ISSET says
     //       of the two sets. handle_ready() may erase the connection: step the
     //       iterator on before the call.
-    throw NotImplemented("labs/select/server.cpp:73: see the TODO there");
+    throw NotImplemented("labs/select/server.cpp:76: see the TODO there");
 }
 
 // A client whose descriptor does not fit in an fd_set is closed at once, so
 // that it learns it was refused instead of waiting for an answer.
 void refuse(UniqueFd client) {
     static long refused = 0;
-    std::fprintf(stderr, "select: refused a client: descriptor %d does not fit in an fd_set (FD_SETSIZE %d); "
-                 "%ld refused so far\n", client.get(), FD_SETSIZE, ++refused);
+    std::fprintf(
+        stderr,
+        "select: refused a client: descriptor %d does not fit in an fd_set (FD_SETSIZE %d); "
+        "%ld refused so far\n",
+        client.get(), FD_SETSIZE, ++refused);
 }
 
 // Accepts the clients waiting in the backlog. The listener is non-blocking:
@@ -93,7 +99,7 @@ void accept_clients(Listener& listener, Connections& connections) {
     //       connections.try_emplace(fd, std::move(client)). But FD_SET() on a
     //       descriptor >= FD_SETSIZE writes past the end of the fd_set (this build
     //       aborts instead): refuse() such a client and serve the others.
-    throw NotImplemented("labs/select/server.cpp:91: see the TODO there");
+    throw NotImplemented("labs/select/server.cpp:97: see the TODO there");
 }
 
 void run(Listener& listener, const Options& options) {
@@ -102,7 +108,8 @@ void run(Listener& listener, const Options& options) {
     while (!shutdown_requested()) {
         WatchList watched = watch_list(listener, connections);
         if (!wait_until_ready(watched)) continue;
-        if (shutdown_signalled(watched)) return;   // SIGTERM, even one that came just before the wait
+        if (shutdown_signalled(watched))
+            return;  // SIGTERM, even one that came just before the wait
         serve_ready_connections(watched, connections, options);
         if (clients_waiting(watched, listener)) accept_clients(listener, connections);
     }
@@ -111,5 +118,6 @@ void run(Listener& listener, const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return iolab::server_main(argc, argv, {"select", "one thread, non-blocking sockets, select()"}, run);
+    return iolab::server_main(argc, argv, {"select", "one thread, non-blocking sockets, select()"},
+                              run);
 }

@@ -67,7 +67,7 @@ int completion_signal() { return SIGRTMIN; }
 struct Connection : CompletionConnection {
     explicit Connection(UniqueFd socket) : CompletionConnection(std::move(socket)), watch(fd()) {}
 
-    ShutdownWatch watch;   // SIGTERM shuts the socket down: a read blocked in the pool returns
+    ShutdownWatch watch;  // SIGTERM shuts the socket down: a read blocked in the pool returns
     // The request in flight. On the heap: glibc's aiocb ends in a zero-length
     // array, which ISO C++ does not allow inside another struct.
     const std::unique_ptr<aiocb> request = std::make_unique<aiocb>();
@@ -102,7 +102,8 @@ public:
         if (timeout < 0ns) {
             received = ::sigwaitinfo(&signals_, &info);
         } else {
-            timespec limit{static_cast<time_t>(timeout / 1s), static_cast<long>((timeout % 1s).count())};
+            timespec limit{static_cast<time_t>(timeout / 1s),
+                           static_cast<long>((timeout % 1s).count())};
             received = ::sigtimedwait(&signals_, &info, &limit);
         }
         return received == completion_signal() ? info.si_value.sival_ptr : nullptr;
@@ -121,7 +122,7 @@ void prepare(Connection& connection, const void* buffer, std::size_t length) {
     aiocb& request = *connection.request;
     request = aiocb{};
     request.aio_fildes = connection.fd();
-    request.aio_buf = const_cast<void*>(buffer);   // an aio_write only reads it
+    request.aio_buf = const_cast<void*>(buffer);  // an aio_write only reads it
     request.aio_nbytes = length;
     request.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
     request.aio_sigevent.sigev_signo = completion_signal();
@@ -135,10 +136,10 @@ int configure_aio_pool(const Options& options) {
     // aio_num) set to --workers, or to kDefaultPool when it is 0. Return it.
     int pool = options.workers > 0 ? options.workers : kDefaultPool;
     aioinit settings{};
-    settings.aio_threads = pool;   // threads that block in read()/write() for us
-    settings.aio_num = pool;       // requests expected at once
-    settings.aio_idle_time = 1;    // seconds an idle pool thread lingers before it exits
-    ::aio_init(&settings);         // glibc's extension; returns nothing
+    settings.aio_threads = pool;  // threads that block in read()/write() for us
+    settings.aio_num = pool;      // requests expected at once
+    settings.aio_idle_time = 1;   // seconds an idle pool thread lingers before it exits
+    ::aio_init(&settings);        // glibc's extension; returns nothing
     return pool;
     // END LAB
 }
@@ -172,9 +173,9 @@ bool start_write(Connection& connection) {
 // else a read), if anything. False if glibc refused it.
 bool submit_next(Connection& connection) {
     switch (connection.next()) {
-        case Operation::read: return start_read(connection);
-        case Operation::write: return start_write(connection);
-        case Operation::none: break;
+    case Operation::read: return start_read(connection);
+    case Operation::write: return start_write(connection);
+    case Operation::none: break;
     }
     return true;
 }
@@ -189,13 +190,13 @@ void on_completion(Connection& connection, ConnectionTable& table, const Options
     // (write_in_flight() says which). Then stop() the connection if shutdown
     // is requested or submit_next() fails; erase() it once finished().
     int error = ::aio_error(connection.request.get());
-    if (error == EINPROGRESS) return;   // not finished: a stray signal
+    if (error == EINPROGRESS) return;  // not finished: a stray signal
     ssize_t returned = ::aio_return(connection.request.get());
     long result = error != 0 ? -error : returned;
     if (connection.write_in_flight()) connection.on_write_complete(result);
-    else connection.on_read_complete(result, options);   // the protocol, on this thread
+    else connection.on_read_complete(result, options);  // the protocol, on this thread
     if (shutdown_requested() || !submit_next(connection)) connection.stop();
-    if (connection.finished()) table.erase(&connection);   // closes the socket
+    if (connection.finished()) table.erase(&connection);  // closes the socket
     // END LAB
 }
 
@@ -215,19 +216,22 @@ void cancel_and_drain(ConnectionTable& table, CompletionQueue& completions) {
     });
     auto give_up = std::chrono::steady_clock::now() + kDrainBudget;
     while (table.size() > 0 && std::chrono::steady_clock::now() < give_up) {
-        completions.wait(10ms);   // a cancelled request is signalled too; look at them all
+        completions.wait(10ms);  // a cancelled request is signalled too; look at them all
         std::vector<Connection*> finished;
         table.for_each([&](Connection& connection) {
-            if (::aio_error(connection.request.get()) != EINPROGRESS) finished.push_back(&connection);
+            if (::aio_error(connection.request.get()) != EINPROGRESS)
+                finished.push_back(&connection);
         });
         for (Connection* connection : finished) {
             ::aio_return(connection->request.get());
-            connection->on_cancelled(connection->write_in_flight() ? Operation::write : Operation::read);
+            connection->on_cancelled(connection->write_in_flight() ? Operation::write
+                                                                   : Operation::read);
             table.erase(connection);
         }
     }
     if (table.size() == 0) return;
-    std::fprintf(stderr, "aio: %zu requests still in flight at exit; their buffers are not freed\n", table.size());
+    std::fprintf(stderr, "aio: %zu requests still in flight at exit; their buffers are not freed\n",
+                 table.size());
     table.abandon();
     // END LAB
 }
@@ -257,7 +261,7 @@ private:
     void accept_clients(Listener& listener, ConnectionTable& table) {
         try {
             while (table.wait_for_room() && !shutdown_requested()) {
-                UniqueFd client = listener.accept();   // returns empty after SIGTERM
+                UniqueFd client = listener.accept();  // returns empty after SIGTERM
                 if (client) table.add(std::make_unique<Connection>(std::move(client)), start_read);
             }
         } catch (...) {
@@ -269,7 +273,7 @@ private:
 
     std::exception_ptr error_;
     std::atomic<bool> running_{true};
-    std::thread thread_;              // last: starts once the members above exist
+    std::thread thread_;  // last: starts once the members above exist
 };
 
 void run(Listener& listener, const Options& options) {
@@ -278,9 +282,10 @@ void run(Listener& listener, const Options& options) {
     ConnectionTable table(static_cast<std::size_t>(pool));
     Acceptor acceptor(listener, table);
     while (!shutdown_requested() && acceptor.running())
-        if (Connection* connection = table.find(completions.wait())) on_completion(*connection, table, options);
+        if (Connection* connection = table.find(completions.wait()))
+            on_completion(*connection, table, options);
     table.close();
-    acceptor.stop();          // no connection can be added after this
+    acceptor.stop();  // no connection can be added after this
     cancel_and_drain(table, completions);
     acceptor.rethrow_error();
 }
@@ -288,9 +293,10 @@ void run(Listener& listener, const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return iolab::server_main(argc, argv,
-                              {"aio", "POSIX AIO: completion, not readiness (the proactor)", true,
-                               "glibc AIO pool threads, which is also how many clients are served at once "
-                               "(0: 64)"},
-                              run);
+    return iolab::server_main(
+        argc, argv,
+        {"aio", "POSIX AIO: completion, not readiness (the proactor)", true,
+         "glibc AIO pool threads, which is also how many clients are served at once "
+         "(0: 64)"},
+        run);
 }

@@ -23,7 +23,7 @@ void run(Listener& listener, const Options& options) {
     while (!shutdown_requested()) {
         UniqueFd client = listener.accept();
         if (client) serve_until_eof(client, options);
-    }   // each client's descriptor is closed by its UniqueFd, here
+    }  // each client's descriptor is closed by its UniqueFd, here
     // END LAB
 }
 

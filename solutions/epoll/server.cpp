@@ -53,8 +53,8 @@ constexpr int kDefaultWorkersPerCpu = 4;
 // thread inserts, workers erase); a Connection in it is not guarded:
 // EPOLLONESHOT lets one thread at a time near it.
 struct Shared {
-    UniqueFd epoll;    // every connection; the workers wait on it
-    UniqueFd stop;     // an eventfd in that set: readable once the workers must return
+    UniqueFd epoll;  // every connection; the workers wait on it
+    UniqueFd stop;   // an eventfd in that set: readable once the workers must return
     std::mutex mutex;
     Connections connections;
 };
@@ -115,10 +115,13 @@ bool wait_until_ready(int epoll, ReadyList& ready) {
 }
 
 bool reported(const ReadyList& ready, int fd) {
-    return std::any_of(ready.begin(), ready.end(), [fd](const epoll_event& event) { return event.data.fd == fd; });
+    return std::any_of(ready.begin(), ready.end(),
+                       [fd](const epoll_event& event) { return event.data.fd == fd; });
 }
 bool shutdown_signalled(const ReadyList& ready) { return reported(ready, shutdown_wakeup_fd()); }
-bool clients_waiting(const ReadyList& ready, const Listener& listener) { return reported(ready, listener.fd()); }
+bool clients_waiting(const ReadyList& ready, const Listener& listener) {
+    return reported(ready, listener.fd());
+}
 
 // On a worker: serves one ready connection, then re-arms it for what it
 // waits for next, or closes it. Until the re-arm this thread is the
@@ -198,9 +201,10 @@ public:
     Workers(Shared& shared, const Options& options) : shared_(shared) {
         int count = options.workers > 0 ? options.workers : kDefaultWorkersPerCpu * cpus();
         try {
-            for (int i = 0; i < count; ++i) threads_.emplace_back([&shared, &options] { work(shared, options); });
+            for (int i = 0; i < count; ++i)
+                threads_.emplace_back([&shared, &options] { work(shared, options); });
         } catch (...) {
-            stop();   // a destructor does not run for an object whose constructor threw
+            stop();  // a destructor does not run for an object whose constructor threw
             throw;
         }
     }
@@ -212,7 +216,8 @@ private:
     static int cpus() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
     void stop() {
         std::uint64_t one = 1;
-        [[maybe_unused]] ssize_t written = ::write(shared_.stop.get(), &one, sizeof one);   // cannot fail below 2^64 - 1
+        [[maybe_unused]] ssize_t written =
+            ::write(shared_.stop.get(), &one, sizeof one);  // cannot fail below 2^64 - 1
         for (std::thread& thread : threads_) thread.join();
         threads_.clear();
     }
@@ -235,7 +240,7 @@ void run(Listener& listener, const Options& options) {
     while (!shutdown_requested()) {
         ready.resize(2);
         if (!wait_until_ready(accepting.get(), ready)) continue;
-        if (shutdown_signalled(ready)) return;   // SIGTERM, even one that came just before the wait
+        if (shutdown_signalled(ready)) return;  // SIGTERM, even one that came just before the wait
         if (clients_waiting(ready, listener)) accept_clients(listener, shared);
     }
 }
@@ -244,7 +249,7 @@ void run(Listener& listener, const Options& options) {
 
 int main(int argc, char** argv) {
     return iolab::server_main(argc, argv,
-                              {"epoll", "non-blocking sockets, epoll(), a pool of worker threads", /*has_workers=*/true,
-                               "worker threads (0: 4 per CPU)"},
+                              {"epoll", "non-blocking sockets, epoll(), a pool of worker threads",
+                               /*has_workers=*/true, "worker threads (0: 4 per CPU)"},
                               run);
 }

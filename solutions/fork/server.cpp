@@ -91,7 +91,7 @@ extern "C" void reap_children(int) {
 }
 
 void install_child_reaper() {
-    struct sigaction action{};
+    struct sigaction action {};
     action.sa_handler = reap_children;
     sigemptyset(&action.sa_mask);
     // SA_NOCLDSTOP: a child stopped (not ended) by a signal is nothing to reap.
@@ -103,7 +103,8 @@ void install_child_reaper() {
 }
 
 // The child's whole life: it never returns into the parent's accept loop.
-[[noreturn]] void serve_in_child(Listener& listener, const UniqueFd& client, const Options& options) {
+[[noreturn]] void serve_in_child(Listener& listener, const UniqueFd& client,
+                                 const Options& options) {
     // BEGIN LAB: In the child: reset_shutdown_handling_in_child(), close the
     // listening socket (listener.close()): the child serves one client and must
     // not keep the port open after the parent is gone. Serve the client, then

@@ -45,7 +45,8 @@ WatchList watch_list(const Listener& listener, const Connections& connections) {
     watched.reserve(kFirstConnectionEntry + connections.size());
     for (const auto& [fd, connection] : connections) {
         Interest interest = connection.interest();
-        short events = static_cast<short>((interest.read ? POLLIN : 0) | (interest.write ? POLLOUT : 0));
+        short events =
+            static_cast<short>((interest.read ? POLLIN : 0) | (interest.write ? POLLOUT : 0));
         watched.push_back({fd, events, 0});
     }
     return watched;
@@ -65,13 +66,16 @@ bool wait_until_ready(WatchList& watched) {
     // END LAB
 }
 
-bool shutdown_signalled(const WatchList& watched) { return watched[kShutdownEntry].revents & POLLIN; }
+bool shutdown_signalled(const WatchList& watched) {
+    return watched[kShutdownEntry].revents & POLLIN;
+}
 bool clients_waiting(const WatchList& watched, const Listener&) {
     return watched[kListenerEntry].revents & POLLIN;
 }
 
 // Hands every ready connection its events.
-void serve_ready_connections(const WatchList& watched, Connections& connections, const Options& options) {
+void serve_ready_connections(const WatchList& watched, Connections& connections,
+                             const Options& options) {
     // BEGIN LAB: For each connection entry (from kFirstConnectionEntry on)
     // whose revents is not 0, call handle_ready(connections, fd, readable,
     // writable, options). POLLERR and POLLHUP are reported even unasked:
@@ -81,8 +85,8 @@ void serve_ready_connections(const WatchList& watched, Connections& connections,
         short events = watched[entry].revents;
         if (events == 0) continue;
         bool trouble = events & (POLLERR | POLLHUP);
-        handle_ready(connections, watched[entry].fd, (events & POLLIN) || trouble, (events & POLLOUT) || trouble,
-                     options);
+        handle_ready(connections, watched[entry].fd, (events & POLLIN) || trouble,
+                     (events & POLLOUT) || trouble, options);
     }
     // END LAB
 }
@@ -108,7 +112,8 @@ void run(Listener& listener, const Options& options) {
     while (!shutdown_requested()) {
         WatchList watched = watch_list(listener, connections);
         if (!wait_until_ready(watched)) continue;
-        if (shutdown_signalled(watched)) return;   // SIGTERM, even one that came just before the wait
+        if (shutdown_signalled(watched))
+            return;  // SIGTERM, even one that came just before the wait
         serve_ready_connections(watched, connections, options);
         if (clients_waiting(watched, listener)) accept_clients(listener, connections);
     }
@@ -117,5 +122,6 @@ void run(Listener& listener, const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return iolab::server_main(argc, argv, {"poll", "one thread, non-blocking sockets, poll()"}, run);
+    return iolab::server_main(argc, argv, {"poll", "one thread, non-blocking sockets, poll()"},
+                              run);
 }

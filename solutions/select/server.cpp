@@ -67,26 +67,31 @@ bool wait_until_ready(WatchList& watched) {
     // and no timeout (nullptr): the loop has nothing to do until a descriptor
     // is ready, and a zero timeout would spin at 100% CPU. On EINTR return
     // false; on any other error throw_errno("select").
-    if (::select(watched.max_fd + 1, &watched.read, &watched.write, nullptr, nullptr) >= 0) return true;
+    if (::select(watched.max_fd + 1, &watched.read, &watched.write, nullptr, nullptr) >= 0)
+        return true;
     if (errno != EINTR) throw_errno("select");
     return false;
     // END LAB
 }
 
-bool shutdown_signalled(const WatchList& watched) { return FD_ISSET(shutdown_wakeup_fd(), &watched.read); }
+bool shutdown_signalled(const WatchList& watched) {
+    return FD_ISSET(shutdown_wakeup_fd(), &watched.read);
+}
 bool clients_waiting(const WatchList& watched, const Listener& listener) {
     return FD_ISSET(listener.fd(), &watched.read);
 }
 
 // Hands every ready connection its events.
-void serve_ready_connections(const WatchList& watched, Connections& connections, const Options& options) {
+void serve_ready_connections(const WatchList& watched, Connections& connections,
+                             const Options& options) {
     // BEGIN LAB: For each connection in the table, call handle_ready(
     // connections, fd, readable, writable, options) with what FD_ISSET says
     // of the two sets. handle_ready() may erase the connection: step the
     // iterator on before the call.
     for (auto next = connections.begin(); next != connections.end();) {
         int fd = (next++)->first;
-        handle_ready(connections, fd, FD_ISSET(fd, &watched.read), FD_ISSET(fd, &watched.write), options);
+        handle_ready(connections, fd, FD_ISSET(fd, &watched.read), FD_ISSET(fd, &watched.write),
+                     options);
     }
     // END LAB
 }
@@ -95,8 +100,11 @@ void serve_ready_connections(const WatchList& watched, Connections& connections,
 // that it learns it was refused instead of waiting for an answer.
 void refuse(UniqueFd client) {
     static long refused = 0;
-    std::fprintf(stderr, "select: refused a client: descriptor %d does not fit in an fd_set (FD_SETSIZE %d); "
-                 "%ld refused so far\n", client.get(), FD_SETSIZE, ++refused);
+    std::fprintf(
+        stderr,
+        "select: refused a client: descriptor %d does not fit in an fd_set (FD_SETSIZE %d); "
+        "%ld refused so far\n",
+        client.get(), FD_SETSIZE, ++refused);
 }
 
 // Accepts the clients waiting in the backlog. The listener is non-blocking:
@@ -123,7 +131,8 @@ void run(Listener& listener, const Options& options) {
     while (!shutdown_requested()) {
         WatchList watched = watch_list(listener, connections);
         if (!wait_until_ready(watched)) continue;
-        if (shutdown_signalled(watched)) return;   // SIGTERM, even one that came just before the wait
+        if (shutdown_signalled(watched))
+            return;  // SIGTERM, even one that came just before the wait
         serve_ready_connections(watched, connections, options);
         if (clients_waiting(watched, listener)) accept_clients(listener, connections);
     }
@@ -132,5 +141,6 @@ void run(Listener& listener, const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return iolab::server_main(argc, argv, {"select", "one thread, non-blocking sockets, select()"}, run);
+    return iolab::server_main(argc, argv, {"select", "one thread, non-blocking sockets, select()"},
+                              run);
 }

@@ -34,9 +34,9 @@ struct Client {
     UniqueFd fd;
     LineProtocol protocol;
     std::string unsent;
-    std::size_t sent = 0;          // bytes of `unsent` already written
-    bool peer_done = false;        // the client half-closed: close once everything is sent
-    std::uint32_t interest = 0;    // what epoll watches for now
+    std::size_t sent = 0;        // bytes of `unsent` already written
+    bool peer_done = false;      // the client half-closed: close once everything is sent
+    std::uint32_t interest = 0;  // what epoll watches for now
 };
 
 class EchoLoop {
@@ -89,7 +89,10 @@ private:
         if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) alive = receive(client);
         if (alive) alive = send_pending(client);
         if (alive && client.peer_done && client.unsent.empty()) alive = false;
-        if (!alive) { clients_.erase(found); return; }     // closing the descriptor leaves the epoll set
+        if (!alive) {
+            clients_.erase(found);
+            return;
+        }  // closing the descriptor leaves the epoll set
         update_interest(client);
     }
 
@@ -99,8 +102,10 @@ private:
         char buffer[kChunk];
         ssize_t got = ::recv(client.fd.get(), buffer, sizeof buffer, 0);
         if (got < 0) return errno == EAGAIN || errno == EINTR;
-        std::size_t requests = got == 0 ? client.protocol.finish(client.unsent)
-                                        : client.protocol.consume({buffer, static_cast<std::size_t>(got)}, client.unsent);
+        std::size_t requests =
+            got == 0
+                ? client.protocol.finish(client.unsent)
+                : client.protocol.consume({buffer, static_cast<std::size_t>(got)}, client.unsent);
         for (std::size_t i = 0; i < requests; ++i) simulate_request_work(options_);
         if (got == 0) client.peer_done = true;
         return true;
@@ -108,8 +113,8 @@ private:
 
     bool send_pending(Client& client) {
         while (client.sent < client.unsent.size()) {
-            ssize_t sent = ::send(client.fd.get(), client.unsent.data() + client.sent, client.unsent.size() - client.sent,
-                                  MSG_NOSIGNAL);
+            ssize_t sent = ::send(client.fd.get(), client.unsent.data() + client.sent,
+                                  client.unsent.size() - client.sent, MSG_NOSIGNAL);
             if (sent < 0) return errno == EAGAIN || errno == EINTR;
             client.sent += static_cast<std::size_t>(sent);
         }
@@ -123,7 +128,8 @@ private:
         std::uint32_t wanted = (can_read ? EPOLLIN : 0u) | (client.unsent.empty() ? 0u : EPOLLOUT);
         if (wanted == client.interest) return;
         epoll_event event{wanted, {.fd = client.fd.get()}};
-        if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, client.fd.get(), &event) < 0) throw_errno("epoll_ctl");
+        if (::epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, client.fd.get(), &event) < 0)
+            throw_errno("epoll_ctl");
         client.interest = wanted;
     }
 
@@ -138,5 +144,7 @@ void run(Listener& listener, const Options& options) { EchoLoop(listener, option
 }  // namespace
 
 int main(int argc, char** argv) {
-    return iolab::server_main(argc, argv, {"epoll-baseline", "minimal single-threaded epoll echo loop (benchmark yardstick)"}, run);
+    return iolab::server_main(
+        argc, argv,
+        {"epoll-baseline", "minimal single-threaded epoll echo loop (benchmark yardstick)"}, run);
 }

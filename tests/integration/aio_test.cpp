@@ -13,21 +13,24 @@ using iolab_test::build_dir;
 using iolab_test::run_checker;
 
 iolab_test::CheckerRun capacity(const std::string& lab, std::vector<std::string> server) {
-    std::vector<std::string> arguments{"grade", "--lab", lab, "--only", "idle_client_capacity", "--"};
+    std::vector<std::string> arguments{"grade", "--lab", lab, "--only", "idle_client_capacity",
+                                       "--"};
     arguments.insert(arguments.end(), server.begin(), server.end());
     return run_checker(arguments);
 }
 
 TEST(IdleClientCapacity, OfTheAioSolutionIsItsDefaultPool) {
     auto run = capacity("aio", {build_dir() + "/solutions/aio"});
-    EXPECT_EQ(run.exit_code, 0) << run.output;   // reported, not graded
-    EXPECT_NE(run.output.find("as expected of this model: with 64 clients idle, client 65"), std::string::npos)
+    EXPECT_EQ(run.exit_code, 0) << run.output;  // reported, not graded
+    EXPECT_NE(run.output.find("as expected of this model: with 64 clients idle, client 65"),
+              std::string::npos)
         << run.output;
 }
 
 TEST(IdleClientCapacity, FollowsWorkers) {
     auto run = capacity("aio", {build_dir() + "/solutions/aio", "--workers", "100"});
-    EXPECT_NE(run.output.find("with 100 clients idle, client 101"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("with 100 clients idle, client 101"), std::string::npos)
+        << run.output;
 }
 
 TEST(IdleClientCapacity, OfGlibcsDefaultPoolIsTwenty) {
@@ -37,8 +40,10 @@ TEST(IdleClientCapacity, OfGlibcsDefaultPoolIsTwenty) {
 
 TEST(IdleClientCapacity, OfAThreadPerClientReachesTheTestsMost) {
     auto run = capacity("aio", {build_dir() + "/fixtures/threads_not_aio"});
-    EXPECT_NE(run.output.find("the probe passed (a new client was still answered with 250 clients idle"),
-              std::string::npos) << run.output;
+    EXPECT_NE(
+        run.output.find("the probe passed (a new client was still answered with 250 clients idle"),
+        std::string::npos)
+        << run.output;
 }
 
 TEST(IdleClientCapacity, OfTheIterativeServerIsOne) {

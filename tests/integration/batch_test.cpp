@@ -63,8 +63,10 @@ std::vector<std::string> csv_fields(const std::string& line) {
     bool quoted = false;
     for (std::size_t i = 0; i < line.size(); ++i) {
         char c = line[i];
-        if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') { fields.back() += '"'; ++i; }
-        else if (c == '"') quoted = !quoted;
+        if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+            fields.back() += '"';
+            ++i;
+        } else if (c == '"') quoted = !quoted;
         else if (c == ',' && !quoted) fields.emplace_back();
         else fields.back() += c;
     }
@@ -78,7 +80,10 @@ std::map<std::string, Row> read_gradebook(const fs::path& path, std::string& hea
     std::getline(lines, header);
     for (std::string line; std::getline(lines, line);) {
         std::vector<std::string> f = csv_fields(line);
-        if (f.size() != 6) { ADD_FAILURE() << "gradebook row with " << f.size() << " fields: " << line; continue; }
+        if (f.size() != 6) {
+            ADD_FAILURE() << "gradebook row with " << f.size() << " fields: " << line;
+            continue;
+        }
         rows[f[0] + "/" + f[1]] = {std::stoi(f[2]), std::stoi(f[3]), f[4], f[5]};
     }
     return rows;
@@ -87,7 +92,8 @@ std::map<std::string, Row> read_gradebook(const fs::path& path, std::string& hea
 std::vector<std::string> batch_temp_dirs() {
     std::vector<std::string> dirs;
     for (const fs::directory_entry& entry : fs::directory_iterator(fs::temp_directory_path()))
-        if (entry.path().filename().string().rfind("iolab-batch-", 0) == 0) dirs.push_back(entry.path().string());
+        if (entry.path().filename().string().rfind("iolab-batch-", 0) == 0)
+            dirs.push_back(entry.path().string());
     return dirs;
 }
 
@@ -96,9 +102,18 @@ void copy_dir(const fs::path& from, const fs::path& to) {
     fs::copy(from, to, fs::copy_options::recursive);
 }
 
-CommandRun run_batch(const fs::path& submissions, const fs::path& out, const std::vector<std::string>& extra) {
-    std::vector<std::string> command{fs::absolute(build_dir() + "/checker").string(), "batch", "--submissions",
-                                     submissions.string(), "--out", out.string(), "--jobs", "2", "--labs", "blocking"};
+CommandRun run_batch(const fs::path& submissions, const fs::path& out,
+                     const std::vector<std::string>& extra) {
+    std::vector<std::string> command{fs::absolute(build_dir() + "/checker").string(),
+                                     "batch",
+                                     "--submissions",
+                                     submissions.string(),
+                                     "--out",
+                                     out.string(),
+                                     "--jobs",
+                                     "2",
+                                     "--labs",
+                                     "blocking"};
     command.insert(command.end(), extra.begin(), extra.end());
     return run_command(command, 400);
 }
@@ -110,20 +125,24 @@ protected:
         dir_ = new TempDir;
         fs::path subs = dir_->path() / "submissions";
         // A copy of labs/ holding the reference solutions.
-        for (const std::string& lab : solution_labs()) copy_dir("solutions/" + lab, subs / "reference" / lab);
+        for (const std::string& lab : solution_labs())
+            copy_dir("solutions/" + lab, subs / "reference" / lab);
         // A whole handout tree holding the stubs.
         copy_dir("labs", subs / "stubs/labs");
         write_file(subs / "stubs/Makefile", read_file("Makefile"));
-        write_file(subs / "does_not_compile/blocking/server.cpp", "int main() { return missing_name; }\n");
+        write_file(subs / "does_not_compile/blocking/server.cpp",
+                   "int main() { return missing_name; }\n");
         write_file(subs / "hangs/blocking/server.cpp", kHangingServer);
         // Passes some tests: a fixture that answers only the first line of each recv().
-        write_file(subs / "partial/blocking/server.cpp", read_file("tests/fixtures/first_line_only.cpp"));
+        write_file(subs / "partial/blocking/server.cpp",
+                   read_file("tests/fixtures/first_line_only.cpp"));
         write_file(subs / "partial/blocking/fixture.hpp", read_file("tests/fixtures/fixture.hpp"));
         write_file(subs / "memory_hog/blocking/server.cpp", kMemoryHog);
         temp_dirs_before_ = new std::vector<std::string>(batch_temp_dirs());
         run_ = new CommandRun(run_batch(subs, dir_->path() / "out", {"--max-memory", "1024"}));
         std::string header;
-        rows_ = new std::map<std::string, Row>(read_gradebook(dir_->path() / "out/gradebook.csv", header));
+        rows_ = new std::map<std::string, Row>(
+            read_gradebook(dir_->path() / "out/gradebook.csv", header));
         header_ = new std::string(header);
     }
     static void TearDownTestSuite() {
@@ -136,7 +155,8 @@ protected:
 
     static Row row(const std::string& student) {
         auto found = rows_->find(student + "/blocking");
-        EXPECT_NE(found, rows_->end()) << "no gradebook row for " << student << "\n" << run_->output;
+        EXPECT_NE(found, rows_->end()) << "no gradebook row for " << student << "\n"
+                                       << run_->output;
         return found == rows_->end() ? Row{} : found->second;
     }
 
@@ -164,7 +184,7 @@ TEST_F(Batch, StubsInAHandoutTreeScoreZero) {
     Row r = row("stubs");
     EXPECT_EQ(r.score, 0);
     EXPECT_NE(r.failed.find("one_line"), std::string::npos) << r.failed;
-    EXPECT_EQ(r.note, "");   // it compiled and was graded
+    EXPECT_EQ(r.note, "");  // it compiled and was graded
 }
 
 TEST_F(Batch, ASubmissionThatDoesNotCompileShowsTheCompilersFirstError) {
@@ -195,7 +215,8 @@ TEST_F(Batch, AServerThatFillsMemoryIsStoppedByTheLimit) {
 }
 
 TEST_F(Batch, WritesEachStudentsResultsInGradescopesFormat) {
-    for (const char* student : {"reference", "stubs", "does_not_compile", "hangs", "partial", "memory_hog"}) {
+    for (const char* student :
+         {"reference", "stubs", "does_not_compile", "hangs", "partial", "memory_hog"}) {
         fs::path path = dir_->path() / "out" / (std::string(student) + ".json");
         nlohmann::json results = nlohmann::json::parse(read_file(path), nullptr, false);
         ASSERT_FALSE(results.is_discarded()) << path;
@@ -215,7 +236,8 @@ TEST_F(Batch, LeavesNoTemporaryFilesNorProcesses) {
     // No directory the batch made is left: every one now was there before
     // (another run, interrupted, may have left one, and may even be cleaned meanwhile).
     for (const std::string& dir : batch_temp_dirs())
-        EXPECT_NE(std::find(temp_dirs_before_->begin(), temp_dirs_before_->end(), dir), temp_dirs_before_->end())
+        EXPECT_NE(std::find(temp_dirs_before_->begin(), temp_dirs_before_->end(), dir),
+                  temp_dirs_before_->end())
             << dir << " was left behind";
     EXPECT_TRUE(processes_matching(dir_->path().string()).empty());
     EXPECT_TRUE(processes_matching("/build/labs/blocking").empty());
@@ -230,17 +252,20 @@ TEST(BatchTimeout, StopsALabThatGradesTooLong) {
     auto rows = read_gradebook(dir.path() / "out/gradebook.csv", header);
     ASSERT_EQ(rows.count("hangs/blocking"), 1u) << run.output;
     EXPECT_EQ(rows["hangs/blocking"].score, 0);
-    EXPECT_NE(rows["hangs/blocking"].note.find("took longer than 2 s"), std::string::npos) << rows["hangs/blocking"].note;
+    EXPECT_NE(rows["hangs/blocking"].note.find("took longer than 2 s"), std::string::npos)
+        << rows["hangs/blocking"].note;
     EXPECT_TRUE(processes_matching(dir.path().string()).empty());
 }
 
 TEST(BatchUsage, SaysWhatIsWrongInOneLine) {
     TempDir dir;
-    CommandRun run = run_command({build_dir() + "/checker", "batch", "--submissions", (dir.path() / "none").string(),
-                                  "--out", (dir.path() / "out").string()},
-                                 30);
+    CommandRun run =
+        run_command({build_dir() + "/checker", "batch", "--submissions",
+                     (dir.path() / "none").string(), "--out", (dir.path() / "out").string()},
+                    30);
     EXPECT_EQ(run.exit_code, 2);
-    EXPECT_EQ(run.output, "checker batch: --submissions " + (dir.path() / "none").string() + " is not a directory\n");
+    EXPECT_EQ(run.output, "checker batch: --submissions " + (dir.path() / "none").string() +
+                              " is not a directory\n");
 }
 
 }  // namespace

@@ -55,7 +55,8 @@ TEST(Bench, MeasuresAndVerifiesTheBlockingSolution) {
 }
 
 TEST(Bench, MeasuresTheBaselineOnManyConnections) {
-    auto run = bench(build_dir() + "/bench/epoll_baseline", {"--connections", "50", "--pipeline", "2", "--size", "4096"});
+    auto run = bench(build_dir() + "/bench/epoll_baseline",
+                     {"--connections", "50", "--pipeline", "2", "--size", "4096"});
     EXPECT_EQ(run.exit_code, 0) << run.output;
     EXPECT_EQ(json_value(run.results_json, "status"), "ok") << run.results_json;
     EXPECT_EQ(json_number(run.results_json, "served"), 50) << run.results_json;
@@ -68,7 +69,9 @@ TEST(Bench, DetectsACorruptedReply) {
     EXPECT_EQ(run.exit_code, 1) << run.output;
     EXPECT_EQ(json_value(run.results_json, "status"), "corrupt") << run.results_json;
     EXPECT_NE(run.output.find("CORRUPT"), std::string::npos) << run.output;
-    EXPECT_NE(run.output.find("reply to its request 100 (a 64-byte line): byte 0 is"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("reply to its request 100 (a 64-byte line): byte 0 is"),
+              std::string::npos)
+        << run.output;
 }
 
 TEST(Bench, ShowsAModelThatCannotHoldTheConnections) {
@@ -76,8 +79,10 @@ TEST(Bench, ShowsAModelThatCannotHoldTheConnections) {
     EXPECT_EQ(run.exit_code, 0) << run.output;
     EXPECT_EQ(json_value(run.results_json, "status"), "partial") << run.results_json;
     EXPECT_EQ(json_number(run.results_json, "served"), 1) << run.results_json;
-    EXPECT_NE(json_value(run.results_json, "note").find("served 1 of 5 connections; 4 connected but never answered"),
-              std::string::npos) << run.results_json;
+    EXPECT_NE(json_value(run.results_json, "note")
+                  .find("served 1 of 5 connections; 4 connected but never answered"),
+              std::string::npos)
+        << run.results_json;
     EXPECT_LT(run.seconds, 20) << "the ramp-in must give up within its stall limit";
 }
 
@@ -97,7 +102,8 @@ TEST(Bench, ChurnConnectsOncePerRequest) {
     EXPECT_EQ(run.exit_code, 0) << run.output;
     EXPECT_EQ(json_value(run.results_json, "status"), "ok") << run.results_json;
     EXPECT_EQ(json_value(run.results_json, "mode"), "churn");
-    EXPECT_GE(json_number(run.results_json, "opened"), json_number(run.results_json, "answered")) << run.results_json;
+    EXPECT_GE(json_number(run.results_json, "opened"), json_number(run.results_json, "answered"))
+        << run.results_json;
     EXPECT_GT(json_number(run.results_json, "answered"), 0) << run.results_json;
 }
 
@@ -114,16 +120,19 @@ TEST(BenchReport, WritesTheTableAndThePlotScript) {
     std::filesystem::create_directories(dir);
     for (const char* connections : {"1", "4"}) {
         auto run = bench(build_dir() + "/bench/epoll_baseline",
-                         {"--connections", connections, "--scenario", "echo 64 B", "--model", "epoll-baseline",
-                          "--brief", "--csv", dir + "/results.csv"});
+                         {"--connections", connections, "--scenario", "echo 64 B", "--model",
+                          "epoll-baseline", "--brief", "--csv", dir + "/results.csv"});
         ASSERT_EQ(run.exit_code, 0) << run.output;
     }
     // Not through run_checker(): bench-report writes no JSON.
-    checker::ServerProcess report({build_dir() + "/checker", "bench-report", "--csv", dir + "/results.csv", "--out", dir}, {});
+    checker::ServerProcess report(
+        {build_dir() + "/checker", "bench-report", "--csv", dir + "/results.csv", "--out", dir},
+        {});
     ASSERT_TRUE(report.wait_for_exit(checker::Deadline(std::chrono::seconds(20))));
     EXPECT_EQ(*report.exit_status(), 0) << report.output_tail();
     std::ifstream markdown(dir + "/report.md"), plots(dir + "/plots.gp");
-    std::string md((std::istreambuf_iterator<char>(markdown)), {}), gp((std::istreambuf_iterator<char>(plots)), {});
+    std::string md((std::istreambuf_iterator<char>(markdown)), {}),
+        gp((std::istreambuf_iterator<char>(plots)), {});
     EXPECT_NE(md.find("| echo 64 B, 4 connections |"), std::string::npos) << md;
     EXPECT_NE(md.find("### echo 64 B, 1 connection"), std::string::npos) << md;
     std::ifstream slide(dir + "/throughput.md");
@@ -134,7 +143,8 @@ TEST(BenchReport, WritesTheTableAndThePlotScript) {
     // An SVG without width and height has no intrinsic size: an <img> of it shows nothing.
     EXPECT_NE(gp.find("set terminal svg size 960,600 fixed"), std::string::npos) << gp;
     EXPECT_NE(gp.find("set output 'memory-echo-64-B.png'"), std::string::npos) << gp;
-    EXPECT_TRUE(std::filesystem::exists(dir + "/plot-data/throughput-echo-64-B-epoll-baseline.dat"));
+    EXPECT_TRUE(
+        std::filesystem::exists(dir + "/plot-data/throughput-echo-64-B-epoll-baseline.dat"));
     std::filesystem::remove_all(dir);
 }
 

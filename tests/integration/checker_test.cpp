@@ -18,74 +18,76 @@ namespace {
 using iolab_test::build_dir;
 using iolab_test::grade;
 
-
 // Each broken server and the test that must catch it.
 struct Catch {
-    const char* fixture;    // tests/fixtures/FIXTURE.cpp
-    const char* lab;        // graded as this lab
-    const char* test;       // this test must fail
-    const char* says;       // and its message must say this
+    const char* fixture;  // tests/fixtures/FIXTURE.cpp
+    const char* lab;      // graded as this lab
+    const char* test;     // this test must fail
+    const char* says;     // and its message must say this
 };
 
 // clang-format off: the table is aligned by hand, a column per field
 const Catch kCatches[] = {
     // fixture                lab          test                   message contains
-    {"silent",               "blocking", "one_line",            "got nothing"},
-    {"first_line_only",      "blocking", "pipelined_lines",     "One recv() can return several lines"},
-    {"drops_short_writes",   "blocking", "large_payload",       "Partial writes"},
-    {"c_string_lines",       "blocking", "any_byte_values",     "C string"},
-    {"no_partial_lines",     "blocking", "trickled_line",       "partial line"},
+    {"silent", "blocking", "one_line", "got nothing"},
+    {"first_line_only", "blocking", "pipelined_lines", "One recv() can return several lines"},
+    {"drops_short_writes", "blocking", "large_payload", "Partial writes"},
+    {"c_string_lines", "blocking", "any_byte_values", "C string"},
+    {"no_partial_lines", "blocking", "trickled_line", "partial line"},
     {"drops_partial_at_eof", "blocking", "partial_line_at_eof", "trailing partial line"},
-    {"unbounded_lines",      "blocking", "overlong_line",       "ERR line too long"},
-    {"dies_of_sigpipe",      "blocking", "client_reset",        "SIGPIPE"},
-    {"ignores_sigterm",      "blocking", "sigterm_exit",        "still running 1 s later"},
-    {"leaks_descriptors",    "blocking", "no_descriptor_leak",  "descriptors"},
+    {"unbounded_lines", "blocking", "overlong_line", "ERR line too long"},
+    {"dies_of_sigpipe", "blocking", "client_reset", "SIGPIPE"},
+    {"ignores_sigterm", "blocking", "sigterm_exit", "still running 1 s later"},
+    {"leaks_descriptors", "blocking", "no_descriptor_leak", "descriptors"},
     // event loops (select, poll)
-    {"poll_blocking_send",            "poll",   "slow_reader",           "blocking send()"},
-    {"poll_drops_short_writes",       "poll",   "short_io",              "after a short write send the rest"},
-    {"poll_drops_short_writes",       "select", "large_payload",         "Partial writes"},
-    {"poll_unbounded_output",         "poll",   "bounded_memory",        "high-water mark"},
-    {"poll_shared_line_buffer",       "poll",   "many_clients",          "per-connection struct"},
-    {"poll_zero_timeout",             "poll",   "idle_cpu",              "busy-waits"},
-    {"poll_zero_timeout",             "select", "system_interfaces",     "imports nothing for select"},
-    {"poll_spins_at_emfile",          "poll",   "descriptor_exhaustion", "EMFILE"},
-    {"select_no_fd_setsize_guard",    "select", "fd_setsize_refusal",    "FD_SETSIZE"},
-    {"select_no_fd_setsize_guard",    "poll",   "system_interfaces",     "imports nothing for poll"},
-    {"poll_refuses_past_fd_setsize",  "poll",   "past_fd_setsize",       "no FD_SETSIZE ceiling"},
-    {"poll_thread_per_client",        "poll",   "single_thread",         "from the one thread"},
-    {"thread_per_client",    "blocking", "single_thread",       "5 threads"},
+    {"poll_blocking_send", "poll", "slow_reader", "blocking send()"},
+    {"poll_drops_short_writes", "poll", "short_io", "after a short write send the rest"},
+    {"poll_drops_short_writes", "select", "large_payload", "Partial writes"},
+    {"poll_unbounded_output", "poll", "bounded_memory", "high-water mark"},
+    {"poll_shared_line_buffer", "poll", "many_clients", "per-connection struct"},
+    {"poll_zero_timeout", "poll", "idle_cpu", "busy-waits"},
+    {"poll_zero_timeout", "select", "system_interfaces", "imports nothing for select"},
+    {"poll_spins_at_emfile", "poll", "descriptor_exhaustion", "EMFILE"},
+    {"select_no_fd_setsize_guard", "select", "fd_setsize_refusal", "FD_SETSIZE"},
+    {"select_no_fd_setsize_guard", "poll", "system_interfaces", "imports nothing for poll"},
+    {"poll_refuses_past_fd_setsize", "poll", "past_fd_setsize", "no FD_SETSIZE ceiling"},
+    {"poll_thread_per_client", "poll", "single_thread", "from the one thread"},
+    {"thread_per_client", "blocking", "single_thread", "5 threads"},
     // fork-per-client
-    {"fork_never_reaps",     "fork",     "no_zombie_children",  "zombies"},
-    {"fork_child_returns",   "fork",     "no_zombie_children",  "still running"},
-    {"fork_leaves_children", "fork",     "sigterm_exit",        "stop its child processes"},
-    {"escapes_containment",  "fork",     "sigterm_exit",        "stop its child processes"},
-    {"thread_per_client",    "fork",     "process_per_client",  "0 child processes"},
-    {"thread_per_client",    "fork",     "system_interfaces",   "imports std::thread"},
-    {"iterative",            "fork",     "process_per_client",  "0 child processes"},
+    {"fork_never_reaps", "fork", "no_zombie_children", "zombies"},
+    {"fork_child_returns", "fork", "no_zombie_children", "still running"},
+    {"fork_leaves_children", "fork", "sigterm_exit", "stop its child processes"},
+    {"escapes_containment", "fork", "sigterm_exit", "stop its child processes"},
+    {"thread_per_client", "fork", "process_per_client", "0 child processes"},
+    {"thread_per_client", "fork", "system_interfaces", "imports std::thread"},
+    {"iterative", "fork", "process_per_client", "0 child processes"},
     // thread-per-client
     {"threads_leak_descriptors", "threads", "no_descriptor_leak", "descriptors"},
-    {"threads_never_end",    "threads",  "thread_count_returns", "must return from its function"},
-    {"dies_of_sigpipe",      "threads",  "client_reset",        "SIGPIPE"},
-    {"reads_whole_lines",    "threads",  "stalled_half_line",   "half a line"},
-    {"bounded_pool",         "threads",  "hundred_clients",     "16 got their lines back"},
-    {"iterative",            "threads",  "thread_per_client",   "1 thread"},
-    {"iterative",            "threads",  "system_interfaces",   "imports nothing for thread creation"},
-    {"aio_shared_buffer",    "aio",      "concurrent_streams",  "shared by several connections"},
-    {"aio_default_pool",     "aio",      "many_idle_clients",   "20 threads unless aio_init()"},
-    {"aio_write_behind_read", "aio",     "one_line",            "aio_read is pending on the same socket"},
-    {"threads_not_aio",      "aio",      "system_interfaces",   "imports nothing for asynchronous I/O"},
-        {"poll_shared_line_buffer",       "select", "pipelined_clients",     "state (partial line, pending replies)"},
+    {"threads_never_end", "threads", "thread_count_returns", "must return from its function"},
+    {"dies_of_sigpipe", "threads", "client_reset", "SIGPIPE"},
+    {"reads_whole_lines", "threads", "stalled_half_line", "half a line"},
+    {"bounded_pool", "threads", "hundred_clients", "16 got their lines back"},
+    {"iterative", "threads", "thread_per_client", "1 thread"},
+    {"iterative", "threads", "system_interfaces", "imports nothing for thread creation"},
+    {"aio_shared_buffer", "aio", "concurrent_streams", "shared by several connections"},
+    {"aio_default_pool", "aio", "many_idle_clients", "20 threads unless aio_init()"},
+    {"aio_write_behind_read", "aio", "one_line", "aio_read is pending on the same socket"},
+    {"threads_not_aio", "aio", "system_interfaces", "imports nothing for asynchronous I/O"},
+    {"poll_shared_line_buffer", "select", "pipelined_clients",
+     "state (partial line, pending replies)"},
     // epoll with a pool of workers
-    {"epoll_no_oneshot",              "epoll",  "requests_in_sequence",  "EPOLLONESHOT"},
-    {"pool_of_blocking_handlers",     "epoll",  "slow_clients",          "frozen by as many slow clients"},
-    {"epoll_work_on_loop_thread",     "epoll",  "overlap_pool",          "blocking call on the loop's thread"},
-    {"epoll_fixed_table",             "epoll",  "c10k",                  "table of fixed size"},
-    {"poll_zero_timeout",             "epoll",  "system_interfaces",     "imports nothing for epoll"},
-    {"poll_thread_per_client",        "epoll",  "loop_and_pool_threads", "no thread per client"},
+    {"epoll_no_oneshot", "epoll", "requests_in_sequence", "EPOLLONESHOT"},
+    {"pool_of_blocking_handlers", "epoll", "slow_clients", "frozen by as many slow clients"},
+    {"epoll_work_on_loop_thread", "epoll", "overlap_pool", "blocking call on the loop's thread"},
+    {"epoll_fixed_table", "epoll", "c10k", "table of fixed size"},
+    {"poll_zero_timeout", "epoll", "system_interfaces", "imports nothing for epoll"},
+    {"poll_thread_per_client", "epoll", "loop_and_pool_threads", "no thread per client"},
 };
 // clang-format on
 
-void PrintTo(const Catch& c, std::ostream* out) { *out << c.fixture << " caught by " << c.lab << "/" << c.test; }
+void PrintTo(const Catch& c, std::ostream* out) {
+    *out << c.fixture << " caught by " << c.lab << "/" << c.test;
+}
 
 class SolutionTest : public testing::TestWithParam<std::string> {};
 
@@ -93,7 +95,8 @@ TEST_P(SolutionTest, EarnsFullMarks) {
     auto run = grade(GetParam(), build_dir() + "/solutions/" + GetParam());
     EXPECT_EQ(run.exit_code, 0) << run.output;
     EXPECT_LT(run.seconds, 30) << run.output;
-    EXPECT_EQ(run.results_json.find("\"status\": \"failed\""), std::string::npos) << run.results_json;
+    EXPECT_EQ(run.results_json.find("\"status\": \"failed\""), std::string::npos)
+        << run.results_json;
     EXPECT_TRUE(run.leftovers.empty());
 }
 
@@ -132,7 +135,9 @@ TEST_P(LatentSigpipeTest, IsCaughtByClientReset) {
     EXPECT_TRUE(run.leftovers.empty());
 }
 
-TEST(LatentSigpipe, IsGradedInMoreThanOneLab) { EXPECT_GE(labs_grading("client_reset").size(), 2u); }
+TEST(LatentSigpipe, IsGradedInMoreThanOneLab) {
+    EXPECT_GE(labs_grading("client_reset").size(), 2u);
+}
 
 // Short I/O as the kernel makes it: an edge-triggered server that follows
 // epoll(7) (a short read or write means the buffer is exhausted for now) is
@@ -140,12 +145,15 @@ TEST(LatentSigpipe, IsGradedInMoreThanOneLab) { EXPECT_GE(labs_grading("client_r
 TEST(ShortIo, AnEdgeTriggeredServerThatFollowsEpoll7Passes) {
     auto run = grade("epoll", build_dir() + "/fixtures/epoll_edge_triggered", "short_io");
     EXPECT_EQ(run.exit_code, 0) << run.output;
-    EXPECT_NE(run.test_line("short_io").find("\"status\": \"passed\""), std::string::npos) << run.results_json;
+    EXPECT_NE(run.test_line("short_io").find("\"status\": \"passed\""), std::string::npos)
+        << run.results_json;
     EXPECT_TRUE(run.leftovers.empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Labs, LatentSigpipeTest, testing::ValuesIn(labs_grading("client_reset")), lab_name);
-INSTANTIATE_TEST_SUITE_P(Labs, SolutionTest, testing::ValuesIn(iolab_test::model_names()), lab_name);
+INSTANTIATE_TEST_SUITE_P(Labs, LatentSigpipeTest, testing::ValuesIn(labs_grading("client_reset")),
+                         lab_name);
+INSTANTIATE_TEST_SUITE_P(Labs, SolutionTest, testing::ValuesIn(iolab_test::model_names()),
+                         lab_name);
 INSTANTIATE_TEST_SUITE_P(Labs, StubTest, testing::ValuesIn(iolab_test::model_names()), lab_name);
 
 class FixtureTest : public testing::TestWithParam<Catch> {};
@@ -162,7 +170,8 @@ TEST_P(FixtureTest, IsCaughtByTheTestNamingItsDefect) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, FixtureTest, testing::ValuesIn(kCatches),
                          [](const testing::TestParamInfo<Catch>& p) {
-                             return std::string(p.param.fixture) + "_" + p.param.lab + "_" + p.param.test;
+                             return std::string(p.param.fixture) + "_" + p.param.lab + "_" +
+                                    p.param.test;
                          });
 
 // Whatever a server does, a grading run leaves nothing behind. This one's
@@ -172,7 +181,7 @@ TEST(Containment, NothingSurvivesAGradingRun) {
     char log_path[] = "/tmp/iolab-escapes-XXXXXX";
     iolab::UniqueFd log(::mkstemp(log_path));
     ASSERT_TRUE(log) << "mkstemp: " << std::strerror(errno);
-    ::setenv("IOLAB_ESCAPE_LOG", log_path, 1);    // inherited by the checker, then by the server
+    ::setenv("IOLAB_ESCAPE_LOG", log_path, 1);  // inherited by the checker, then by the server
     auto run = grade("fork", build_dir() + "/fixtures/escapes_containment", "hundred_clients");
     ::unsetenv("IOLAB_ESCAPE_LOG");
     std::ifstream logged(log_path);
@@ -181,11 +190,13 @@ TEST(Containment, NothingSurvivesAGradingRun) {
     ::unlink(log_path);
 
     EXPECT_NE(run.exit_code, -1) << "the grading run did not finish in time\n" << run.output;
-    EXPECT_GE(escaped.size(), 100u) << "the fixture should have escaped once per client of hundred_clients";
+    EXPECT_GE(escaped.size(), 100u)
+        << "the fixture should have escaped once per client of hundred_clients";
     for (pid_t pid : escaped) {
         std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
         std::string command((std::istreambuf_iterator<char>(cmdline)), {});
-        EXPECT_EQ(command.find("escapes_containment"), std::string::npos) << "process " << pid << " survived grading";
+        EXPECT_EQ(command.find("escapes_containment"), std::string::npos)
+            << "process " << pid << " survived grading";
     }
     EXPECT_TRUE(iolab_test::processes_matching("fixtures/escapes_containment").empty());
 }

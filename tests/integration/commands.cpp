@@ -14,8 +14,8 @@ namespace iolab_test {
 
 namespace fs = std::filesystem;
 
-CommandRun run_command(const std::vector<std::string>& command, double timeout_seconds, const fs::path& directory,
-                       const std::vector<std::string>& environment) {
+CommandRun run_command(const std::vector<std::string>& command, double timeout_seconds,
+                       const fs::path& directory, const std::vector<std::string>& environment) {
     std::vector<std::string> full{"env", "-u", "MAKEFLAGS", "-u", "MFLAGS", "-u", "MAKELEVEL"};
     if (!directory.empty()) full.insert(full.end(), {"-C", directory.string()});
     full.insert(full.end(), environment.begin(), environment.end());
@@ -23,8 +23,10 @@ CommandRun run_command(const std::vector<std::string>& command, double timeout_s
 
     CommandRun run;
     auto start = checker::Clock::now();
-    checker::ServerProcess process(full, checker::ServerLimits{.open_files = 20000, .processes = 4096});
-    auto budget = std::chrono::duration_cast<checker::Duration>(std::chrono::duration<double>(timeout_seconds));
+    checker::ServerProcess process(full,
+                                   checker::ServerLimits{.open_files = 20000, .processes = 4096});
+    auto budget = std::chrono::duration_cast<checker::Duration>(
+        std::chrono::duration<double>(timeout_seconds));
     if (process.wait_for_exit(checker::Deadline(budget)) && WIFEXITED(*process.exit_status()))
         run.exit_code = WEXITSTATUS(*process.exit_status());
     run.output = process.output();
@@ -34,7 +36,8 @@ CommandRun run_command(const std::vector<std::string>& command, double timeout_s
 
 TempDir::TempDir() {
     std::string pattern = (fs::temp_directory_path() / "iolab-test-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::system_error(errno, std::generic_category(), "mkdtemp");
+    if (!::mkdtemp(pattern.data()))
+        throw std::system_error(errno, std::generic_category(), "mkdtemp");
     path_ = pattern;
 }
 
@@ -56,13 +59,16 @@ void write_file(const fs::path& path, const std::string& text) {
 std::vector<std::string> solution_labs() {
     std::vector<std::string> labs;
     for (const fs::directory_entry& entry : fs::directory_iterator("solutions"))
-        if (fs::is_regular_file(entry.path() / "server.cpp")) labs.push_back(entry.path().filename().string());
+        if (fs::is_regular_file(entry.path() / "server.cpp"))
+            labs.push_back(entry.path().filename().string());
     std::sort(labs.begin(), labs.end());
     return labs;
 }
 
 CommandRun generate_stub(const fs::path& solution, const std::string& stub_path) {
-    return run_command({"awk", "-v", "STUB_PATH=" + stub_path, "-f", "tools/make-stub.awk", solution.string()}, 10);
+    return run_command(
+        {"awk", "-v", "STUB_PATH=" + stub_path, "-f", "tools/make-stub.awk", solution.string()},
+        10);
 }
 
 namespace {
@@ -73,7 +79,9 @@ std::string trimmed(const std::string& line) {
     return line.substr(first, line.find_last_not_of(" \t") - first + 1);
 }
 
-bool is_marker(const std::string& line, const char* marker) { return trimmed(line).rfind(marker, 0) == 0; }
+bool is_marker(const std::string& line, const char* marker) {
+    return trimmed(line).rfind(marker, 0) == 0;
+}
 
 }  // namespace
 
@@ -83,8 +91,14 @@ std::vector<std::string> solution_secret_lines() {
         std::istringstream lines(read_file("solutions/" + lab + "/server.cpp"));
         bool in_region = false;
         for (std::string line; std::getline(lines, line);) {
-            if (is_marker(line, "// BEGIN LAB:")) { in_region = true; continue; }
-            if (is_marker(line, "// END LAB")) { in_region = false; continue; }
+            if (is_marker(line, "// BEGIN LAB:")) {
+                in_region = true;
+                continue;
+            }
+            if (is_marker(line, "// END LAB")) {
+                in_region = false;
+                continue;
+            }
             if (in_region) {
                 inside.insert(trimmed(line));
                 continue;
@@ -103,7 +117,8 @@ std::vector<std::string> solution_secret_lines() {
         }
     std::vector<std::string> secret;
     for (const std::string& line : inside)
-        if (line.size() >= 12 && line.rfind("//", 0) != 0 && !shipped.count(line)) secret.push_back(line);
+        if (line.size() >= 12 && line.rfind("//", 0) != 0 && !shipped.count(line))
+            secret.push_back(line);
     return secret;
 }
 

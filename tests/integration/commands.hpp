@@ -10,16 +10,17 @@
 namespace iolab_test {
 
 struct CommandRun {
-    int exit_code = -1;         // -1: did not finish in time, or was killed
+    int exit_code = -1;  // -1: did not finish in time, or was killed
     double seconds = 0;
-    std::string output;         // stdout and stderr (the first MiB)
+    std::string output;  // stdout and stderr (the first MiB)
 };
 
 // Runs `command` in `directory` (the kit's top directory if empty), without
 // what an outer make (make test, make sanitize) passes down in MAKEFLAGS.
 // Extra environment variables: "NAME=value".
 CommandRun run_command(const std::vector<std::string>& command, double timeout_seconds,
-                       const std::filesystem::path& directory = {}, const std::vector<std::string>& environment = {});
+                       const std::filesystem::path& directory = {},
+                       const std::vector<std::string>& environment = {});
 
 // A fresh directory under /tmp, removed with its contents.
 class TempDir {

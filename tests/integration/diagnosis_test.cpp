@@ -17,7 +17,9 @@ std::string solution() { return build_dir() + "/solutions/blocking"; }
 TEST(Diagnosis, ServerThatIsNotBuilt) {
     auto run = run_checker({"grade", "--lab", "blocking", "--", build_dir() + "/labs/no-such-lab"});
     EXPECT_EQ(run.exit_code, 1) << run.output;
-    EXPECT_NE(run.output.find("No such file or directory (was it built? run make)"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("No such file or directory (was it built? run make)"),
+              std::string::npos)
+        << run.output;
     EXPECT_NE(run.results_json.find("\"score\": 0,"), std::string::npos) << run.results_json;
 }
 
@@ -29,20 +31,25 @@ TEST(Diagnosis, ServerThatCrashesAtStart) {
 }
 
 TEST(Diagnosis, ServerThatListensOnAnotherPort) {
-    auto run = run_checker({"grade", "--lab", "blocking", "--", build_dir() + "/fixtures/ignores_port"});
+    auto run =
+        run_checker({"grade", "--lab", "blocking", "--", build_dir() + "/fixtures/ignores_port"});
     EXPECT_EQ(run.exit_code, 1) << run.output;
     EXPECT_NE(run.output.find("it must use the --port option"), std::string::npos) << run.output;
     EXPECT_TRUE(run.leftovers.empty());
 }
 
 TEST(Diagnosis, ServerThatNeverListens) {
-    auto run = run_checker({"grade", "--lab", "blocking", "--", "sh", "-c", "sleep 100; : checker-test-never-listens"});
+    auto run = run_checker({"grade", "--lab", "blocking", "--", "sh", "-c",
+                            "sleep 100; : checker-test-never-listens"});
     EXPECT_EQ(run.exit_code, 1) << run.output;
     EXPECT_NE(run.output.find("did not listen"), std::string::npos) << run.output;
     // The gate, in the report's last line: every test would wait for it again.
-    EXPECT_NE(run.output.find("more tests were not run. The run stopped at one_line: the server did not start"),
-              std::string::npos) << run.output;
-    EXPECT_NE(run.output.find("Every test starts the server anew"), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find(
+                  "more tests were not run. The run stopped at one_line: the server did not start"),
+              std::string::npos)
+        << run.output;
+    EXPECT_NE(run.output.find("Every test starts the server anew"), std::string::npos)
+        << run.output;
     EXPECT_LT(run.seconds, 15);
     EXPECT_TRUE(run.leftovers.empty());
 }
@@ -70,21 +77,25 @@ TEST(Diagnosis, NoServerGiven) {
 TEST(Connect, GradesARunningServerAndSkipsWhatNeedsItsProcess) {
     int port = checker::pick_free_port();
     checker::ServerProcess server({solution(), "--port", std::to_string(port)}, {});
-    ASSERT_FALSE(server.wait_until_listening(checker::Endpoint{"127.0.0.1", port}, checker::Deadline(std::chrono::seconds(5))));
-    auto run = run_checker({"grade", "--lab", "blocking", "--connect", "127.0.0.1:" + std::to_string(port)});
+    ASSERT_FALSE(server.wait_until_listening(checker::Endpoint{"127.0.0.1", port},
+                                             checker::Deadline(std::chrono::seconds(5))));
+    auto run = run_checker(
+        {"grade", "--lab", "blocking", "--connect", "127.0.0.1:" + std::to_string(port)});
     EXPECT_EQ(run.exit_code, 0) << run.output;
     EXPECT_NE(run.test_line("sigterm_exit").find("SKIPPED"), std::string::npos) << run.results_json;
-    EXPECT_NE(run.test_line("one_line").find("\"status\": \"passed\""), std::string::npos) << run.results_json;
+    EXPECT_NE(run.test_line("one_line").find("\"status\": \"passed\""), std::string::npos)
+        << run.results_json;
 }
 
 // "--only TEST --" then a server with options of its own: the "--" still
 // starts the server's command (run_checker() would put --json in between).
 TEST(CommandLine, OnlyJustBeforeTheServerCommand) {
-    checker::ServerProcess run({build_dir() + "/checker", "grade", "--lab", "blocking", "--only", "one_line", "--",
-                                solution(), "--workers", "2"},
+    checker::ServerProcess run({build_dir() + "/checker", "grade", "--lab", "blocking", "--only",
+                                "one_line", "--", solution(), "--workers", "2"},
                                {});
     ASSERT_TRUE(run.wait_for_exit(checker::Deadline(std::chrono::seconds(20))));
-    EXPECT_TRUE(WIFEXITED(*run.exit_status()) && WEXITSTATUS(*run.exit_status()) == 0) << run.output_tail(20);
+    EXPECT_TRUE(WIFEXITED(*run.exit_status()) && WEXITSTATUS(*run.exit_status()) == 0)
+        << run.output_tail(20);
 }
 
 }  // namespace

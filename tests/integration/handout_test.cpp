@@ -24,7 +24,8 @@ constexpr bool kSanitizerBuild = true;
 constexpr bool kSanitizerBuild = false;
 #endif
 #define SKIP_UNDER_SANITIZERS() \
-    if (kSanitizerBuild) GTEST_SKIP() << "packaging tests build their own plain copies: run by make test"
+    if (kSanitizerBuild)        \
+    GTEST_SKIP() << "packaging tests build their own plain copies: run by make test"
 
 std::vector<fs::path> files_under(const fs::path& dir) {
     std::vector<fs::path> files;
@@ -40,7 +41,9 @@ protected:
         dir_ = new TempDir;
         make_ = new CommandRun(run_command({"make", "-s", "BUILD=" + build_dir(), "handout"}, 120));
         untar_ = new CommandRun(run_command(
-            {"tar", "-xzf", fs::absolute(build_dir() + "/handout/iolab-handout.tar.gz").string(), "-C", dir_->path().string()}, 60));
+            {"tar", "-xzf", fs::absolute(build_dir() + "/handout/iolab-handout.tar.gz").string(),
+             "-C", dir_->path().string()},
+            60));
         build_ = new CommandRun(run_command({"make", "-j2"}, 900, tree()));
     }
     static void TearDownTestSuite() {
@@ -64,9 +67,12 @@ protected:
 
 TEST_F(Handout, HoldsEveryLabsStubAndWhatMakeNeeds) {
     for (const std::string& lab : solution_labs())
-        EXPECT_EQ(read_file(tree() / "labs" / lab / "server.cpp"), read_file("labs/" + lab + "/server.cpp")) << lab;
-    for (const char* needed : {"Makefile", "labs/common/server_main.cpp", "checker/main.cpp", "tools/grade.sh",
-                               "tools/ensure-deps.sh", ".github/workflows/classroom.yml"})
+        EXPECT_EQ(read_file(tree() / "labs" / lab / "server.cpp"),
+                  read_file("labs/" + lab + "/server.cpp"))
+            << lab;
+    for (const char* needed :
+         {"Makefile", "labs/common/server_main.cpp", "checker/main.cpp", "tools/grade.sh",
+          "tools/ensure-deps.sh", ".github/workflows/classroom.yml"})
         EXPECT_TRUE(fs::exists(tree() / needed)) << needed;
 }
 
@@ -78,20 +84,23 @@ TEST_F(Handout, HoldsNoSolutionCode) {
     for (const fs::path& file : files_under(tree())) {
         std::string text = read_file(file);
         EXPECT_EQ(text.find("// BEGIN LAB"), std::string::npos) << file;
-        for (const std::string& line : secret) EXPECT_EQ(text.find(line), std::string::npos) << file << ": " << line;
+        for (const std::string& line : secret)
+            EXPECT_EQ(text.find(line), std::string::npos) << file << ": " << line;
     }
 }
 
 TEST_F(Handout, BuildsAndGradesEveryLabZeroInBoundedTime) {
     ASSERT_EQ(build_->exit_code, 0) << build_->output;
     CommandRun grade = run_command({"make", "grade"}, 300, tree());
-    EXPECT_EQ(grade.exit_code, 2) << grade.output;   // make: grade.sh failed, not full marks
+    EXPECT_EQ(grade.exit_code, 2) << grade.output;  // make: grade.sh failed, not full marks
     EXPECT_LT(grade.seconds, 60 * static_cast<double>(solution_labs().size())) << grade.output;
     for (const std::string& lab : solution_labs())
-        EXPECT_NE(grade.output.find("==================== labs/" + lab), std::string::npos) << lab << grade.output;
+        EXPECT_NE(grade.output.find("==================== labs/" + lab), std::string::npos)
+            << lab << grade.output;
     std::size_t total = grade.output.find("\ntotal ");
     ASSERT_NE(total, std::string::npos) << grade.output;
-    std::string total_line = grade.output.substr(total + 1, grade.output.find('\n', total + 1) - total - 1);
+    std::string total_line =
+        grade.output.substr(total + 1, grade.output.find('\n', total + 1) - total - 1);
     EXPECT_NE(total_line.find(" 0/"), std::string::npos) << total_line;
 }
 
@@ -111,12 +120,15 @@ TEST_F(Handout, ClassroomWorkflowReportsTheScoreOfMakeGrade) {
     std::string workflow = read_file(tree() / ".github/workflows/classroom.yml");
     ASSERT_NE(workflow.find("run: tools/classroom-grade.sh"), std::string::npos) << workflow;
     ASSERT_NE(workflow.find("runners: iolab"), std::string::npos) << workflow;
-    ASSERT_NE(workflow.find("IOLAB_RESULTS: ${{ steps.iolab.outputs.result }}"), std::string::npos) << workflow;
+    ASSERT_NE(workflow.find("IOLAB_RESULTS: ${{ steps.iolab.outputs.result }}"), std::string::npos)
+        << workflow;
 
     fs::path output = dir_->path() / "github_output";
-    CommandRun run = run_command({"tools/classroom-grade.sh"}, 300, tree(), {"GITHUB_OUTPUT=" + output.string()});
+    CommandRun run = run_command({"tools/classroom-grade.sh"}, 300, tree(),
+                                 {"GITHUB_OUTPUT=" + output.string()});
     EXPECT_EQ(run.exit_code, 0) << run.output;
-    CommandRun decoded = run_command({"sh", "-c", "sed -n 's/^result=//p' \"$0\" | base64 -d", output.string()}, 30);
+    CommandRun decoded =
+        run_command({"sh", "-c", "sed -n 's/^result=//p' \"$0\" | base64 -d", output.string()}, 30);
     nlohmann::json result = nlohmann::json::parse(decoded.output, nullptr, false);
     ASSERT_FALSE(result.is_discarded()) << decoded.output;
     EXPECT_EQ(result["version"], 1);
@@ -133,24 +145,31 @@ TEST(Gradescope, AutograderWritesResultsJsonForASubmission) {
     CommandRun make = run_command({"make", "-s", "BUILD=" + build_dir(), "gradescope"}, 180);
     ASSERT_EQ(make.exit_code, 0) << make.output;
     TempDir dir;
-    fs::path root = dir.path() / "autograder";   // stands in for /autograder
+    fs::path root = dir.path() / "autograder";  // stands in for /autograder
     fs::create_directories(root);
-    CommandRun unzip = run_command({"unzip", "-q", fs::absolute(build_dir() + "/gradescope/iolab-autograder.zip").string(),
-                                    "-d", (root / "source").string()}, 60);
+    CommandRun unzip = run_command(
+        {"unzip", "-q", fs::absolute(build_dir() + "/gradescope/iolab-autograder.zip").string(),
+         "-d", (root / "source").string()},
+        60);
     ASSERT_EQ(unzip.exit_code, 0) << unzip.output;
     EXPECT_FALSE(fs::exists(root / "source/solutions"));
 
     std::vector<std::string> environment{"AUTOGRADER_ROOT=" + root.string()};
-    CommandRun setup = run_command({"bash", (root / "source/setup.sh").string()}, 900, {}, environment);
+    CommandRun setup =
+        run_command({"bash", (root / "source/setup.sh").string()}, 900, {}, environment);
     ASSERT_EQ(setup.exit_code, 0) << setup.output;
 
     // The student uploaded the handout repository: one lab partly right.
-    write_file(root / "submission/labs/blocking/server.cpp", read_file("tests/fixtures/first_line_only.cpp"));
-    write_file(root / "submission/labs/blocking/fixture.hpp", read_file("tests/fixtures/fixture.hpp"));
-    CommandRun grade = run_command({(root / "source/run_autograder").string()}, 600, root / "source", environment);
+    write_file(root / "submission/labs/blocking/server.cpp",
+               read_file("tests/fixtures/first_line_only.cpp"));
+    write_file(root / "submission/labs/blocking/fixture.hpp",
+               read_file("tests/fixtures/fixture.hpp"));
+    CommandRun grade =
+        run_command({(root / "source/run_autograder").string()}, 600, root / "source", environment);
     EXPECT_EQ(grade.exit_code, 0) << grade.output;
 
-    nlohmann::json results = nlohmann::json::parse(read_file(root / "results/results.json"), nullptr, false);
+    nlohmann::json results =
+        nlohmann::json::parse(read_file(root / "results/results.json"), nullptr, false);
     ASSERT_FALSE(results.is_discarded()) << grade.output;
     int points = 0, blocking_max = 0;
     bool pipelined_failed = false;

@@ -14,7 +14,8 @@ using namespace checker;
 
 TestOutcome probe(const TestCase& test, const std::string& server) {
     Lab lab{"probe", "one test, run directly", {{test, 10, 3s}}};
-    GradeReport report = grade(lab, GradeTarget{{iolab_test::build_dir() + "/" + server}, std::nullopt}, {});
+    GradeReport report =
+        grade(lab, GradeTarget{{iolab_test::build_dir() + "/" + server}, std::nullopt}, {});
     EXPECT_EQ(report.outcomes.size(), 1u);
     return report.outcomes.empty() ? TestOutcome{} : report.outcomes.front();
 }
@@ -28,7 +29,8 @@ TEST(OverlapProbe, CatchesRequestsSerializedByALock) {
     TestOutcome outcome = probe(tests::overlap, "fixtures/serialized_requests");
     EXPECT_EQ(outcome.status, Status::Failed);
     EXPECT_NE(outcome.message.find("1.0 in service at once"), std::string::npos) << outcome.message;
-    EXPECT_NE(outcome.message.find("a lock held around the work"), std::string::npos) << outcome.message;
+    EXPECT_NE(outcome.message.find("a lock held around the work"), std::string::npos)
+        << outcome.message;
 }
 
 TEST(OverlapProbe, APoolOverlapsAsManyAsItsWorkers) {

@@ -38,7 +38,8 @@ std::string CheckerRun::test_line(const std::string& test) const {
     return "";
 }
 
-CheckerRun grade(const std::string& lab, const std::string& server, const std::string& only, double timeout_seconds) {
+CheckerRun grade(const std::string& lab, const std::string& server, const std::string& only,
+                 double timeout_seconds) {
     std::vector<std::string> arguments{"grade", "--lab", lab};
     if (!only.empty()) arguments.insert(arguments.end(), {"--only", only});
     arguments.insert(arguments.end(), {"--", server});
@@ -51,7 +52,8 @@ namespace {
 class PendingRun {
 public:
     PendingRun(std::vector<std::string> arguments, double timeout_seconds)
-        : deadline_(std::chrono::duration_cast<checker::Duration>(std::chrono::duration<double>(timeout_seconds))) {
+        : deadline_(std::chrono::duration_cast<checker::Duration>(
+              std::chrono::duration<double>(timeout_seconds))) {
         int json_fd = ::mkstemp(json_path_);
         ::close(json_fd);
         // --json goes before "--" (which starts the server's own command line).
@@ -96,8 +98,8 @@ private:
 
 }  // namespace
 
-std::vector<CheckerRun> run_checkers(const std::vector<std::vector<std::string>>& runs, std::size_t at_once,
-                                     double timeout_seconds) {
+std::vector<CheckerRun> run_checkers(const std::vector<std::vector<std::string>>& runs,
+                                     std::size_t at_once, double timeout_seconds) {
     std::vector<CheckerRun> results(runs.size());
     std::map<std::size_t, std::unique_ptr<PendingRun>> running;
     std::size_t next = 0;
@@ -105,7 +107,10 @@ std::vector<CheckerRun> run_checkers(const std::vector<std::vector<std::string>>
         for (; next < runs.size() && running.size() < std::max<std::size_t>(at_once, 1); ++next)
             running[next] = std::make_unique<PendingRun>(runs[next], timeout_seconds);
         for (auto it = running.begin(); it != running.end();) {
-            if (!it->second->done()) { ++it; continue; }
+            if (!it->second->done()) {
+                ++it;
+                continue;
+            }
             results[it->first] = it->second->finish();
             it = running.erase(it);
         }
@@ -128,7 +133,9 @@ std::vector<int> processes_matching(const std::string& needle) {
     while (dirent* entry = proc ? ::readdir(proc) : nullptr) {
         int pid = std::atoi(entry->d_name);
         if (pid <= 0 || pid == ::getpid()) continue;
-        if (std::filesystem::read_symlink("/proc/" + std::string(entry->d_name) + "/cwd", no_throw) != here) continue;
+        if (std::filesystem::read_symlink("/proc/" + std::string(entry->d_name) + "/cwd",
+                                          no_throw) != here)
+            continue;
         std::ifstream cmdline("/proc/" + std::string(entry->d_name) + "/cmdline");
         std::string text((std::istreambuf_iterator<char>(cmdline)), {});
         if (text.find(needle) == std::string::npos) continue;

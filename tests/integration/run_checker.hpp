@@ -14,11 +14,12 @@ std::string build_dir();
 std::vector<std::string> model_names();
 
 struct CheckerRun {
-    int exit_code = -1;         // -1: did not finish in time, or killed
+    int exit_code = -1;  // -1: did not finish in time, or killed
     double seconds = 0;
-    std::string output;         // stdout and stderr (the tail)
-    std::string results_json;   // what --json wrote
-    std::vector<int> leftovers; // processes of the graded server still alive after the checker exited
+    std::string output;        // stdout and stderr (the tail)
+    std::string results_json;  // what --json wrote
+    std::vector<int>
+        leftovers;  // processes of the graded server still alive after the checker exited
     // The results.json line of one test ("" if absent).
     std::string test_line(const std::string& test) const;
 };
@@ -33,8 +34,8 @@ CheckerRun run_checker(std::vector<std::string> arguments, double timeout_second
 // Several runs of build/checker ARGUMENTS... --json TMP, at most `at_once` of
 // them at a time (all from this thread: ServerProcess is not thread-safe).
 // The results in the order of `runs`.
-std::vector<CheckerRun> run_checkers(const std::vector<std::vector<std::string>>& runs, std::size_t at_once,
-                                     double timeout_seconds);
+std::vector<CheckerRun> run_checkers(const std::vector<std::vector<std::string>>& runs,
+                                     std::size_t at_once, double timeout_seconds);
 
 // Processes whose command line contains `needle` (other than this one), among
 // those started from this directory (other checkouts may run the same tests).

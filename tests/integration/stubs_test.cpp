@@ -9,7 +9,8 @@ namespace {
 
 using namespace iolab_test;
 
-std::string stub_of(const std::string& solution_text, const std::string& stub_path = "labs/demo/server.cpp") {
+std::string stub_of(const std::string& solution_text,
+                    const std::string& stub_path = "labs/demo/server.cpp") {
     TempDir dir;
     write_file(dir.path() / "server.cpp", solution_text);
     CommandRun run = generate_stub(dir.path() / "server.cpp", stub_path);
@@ -49,18 +50,19 @@ TEST(MakeStub, UsesTheStubLineInsteadOfTheThrow) {
 }
 
 TEST(MakeStub, NumbersEachRegionByTheStubsOwnLines) {
-    std::string stub = stub_of("a();\n"
-                               "// BEGIN LAB: first\n"
-                               "one();\n"
-                               "two();\n"
-                               "three();\n"
-                               "// END LAB\n"
-                               "b();\n"
-                               "// BEGIN LAB: second\n"
-                               "// more hint\n"
-                               "four();\n"
-                               "// END LAB\n",
-                               "labs/x/server.cpp");
+    std::string stub = stub_of(
+        "a();\n"
+        "// BEGIN LAB: first\n"
+        "one();\n"
+        "two();\n"
+        "three();\n"
+        "// END LAB\n"
+        "b();\n"
+        "// BEGIN LAB: second\n"
+        "// more hint\n"
+        "four();\n"
+        "// END LAB\n",
+        "labs/x/server.cpp");
     EXPECT_EQ(stub,
               "a();\n"
               "// TODO: first\n"
@@ -84,9 +86,11 @@ TEST_P(CommittedStub, IsWhatItsSolutionGenerates) {
     CommandRun generated = generate_stub("solutions/" + lab + "/server.cpp", stub_path);
     ASSERT_EQ(generated.exit_code, 0) << generated.output;
     EXPECT_EQ(generated.output, read_file(stub_path))
-        << stub_path << " differs from what solutions/" << lab << "/server.cpp generates: run make stubs, review, commit";
+        << stub_path << " differs from what solutions/" << lab
+        << "/server.cpp generates: run make stubs, review, commit";
     EXPECT_NE(generated.output, read_file("solutions/" + lab + "/server.cpp"))
-        << "solutions/" << lab << "/server.cpp has no // BEGIN LAB region: its stub would be the solution";
+        << "solutions/" << lab
+        << "/server.cpp has no // BEGIN LAB region: its stub would be the solution";
 }
 
 INSTANTIATE_TEST_SUITE_P(Labs, CommittedStub, testing::ValuesIn(solution_labs()),

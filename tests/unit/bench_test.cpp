@@ -35,7 +35,7 @@ TEST(Histogram, SmallValuesAreExact) {
     EXPECT_EQ(histogram.percentile(50), 50u);
     EXPECT_EQ(histogram.percentile(90), 90u);
     EXPECT_EQ(histogram.percentile(99), 99u);
-    EXPECT_EQ(histogram.percentile(99.9), 100u);   // the 99.9th of 100 values is the 100th
+    EXPECT_EQ(histogram.percentile(99.9), 100u);  // the 99.9th of 100 values is the 100th
     EXPECT_EQ(histogram.percentile(100), 100u);
     EXPECT_DOUBLE_EQ(histogram.mean(), 50.5);
 }
@@ -46,15 +46,16 @@ TEST(Histogram, PercentilesOfAWideRangeAreWithinOnePercent) {
     for (std::uint64_t i = 1; i <= 100'000; ++i) histogram.record(i * 10'000);
     for (double p : {50.0, 90.0, 99.0, 99.9}) {
         double expected = p / 100 * 1e9;
-        EXPECT_NEAR(static_cast<double>(histogram.percentile(p)), expected, expected * 0.01) << "p" << p;
+        EXPECT_NEAR(static_cast<double>(histogram.percentile(p)), expected, expected * 0.01)
+            << "p" << p;
     }
     EXPECT_EQ(histogram.percentile(100), 1'000'000'000u);
 }
 
 TEST(Histogram, ASingleOutlierShowsOnlyInTheTail) {
     LatencyHistogram histogram;
-    histogram.record(50'000, 9'990);        // 9,990 replies in 50 µs
-    histogram.record(2'000'000'000, 10);    // 10 stalled for 2 s
+    histogram.record(50'000, 9'990);      // 9,990 replies in 50 µs
+    histogram.record(2'000'000'000, 10);  // 10 stalled for 2 s
     EXPECT_NEAR(static_cast<double>(histogram.percentile(99)), 50'000, 500);
     EXPECT_NEAR(static_cast<double>(histogram.percentile(99.95)), 2e9, 2e7);
     EXPECT_EQ(histogram.max(), 2'000'000'000u);
@@ -65,18 +66,25 @@ TEST(Histogram, EveryValueLiesInItsBucketAndBucketsAreNarrow) {
         int bucket = LatencyHistogram::bucket_of(v);
         EXPECT_LE(LatencyHistogram::bucket_lowest(bucket), v);
         EXPECT_GE(LatencyHistogram::bucket_highest(bucket), v);
-        double width = static_cast<double>(LatencyHistogram::bucket_highest(bucket) - LatencyHistogram::bucket_lowest(bucket) + 1);
+        double width = static_cast<double>(LatencyHistogram::bucket_highest(bucket) -
+                                           LatencyHistogram::bucket_lowest(bucket) + 1);
         EXPECT_LE(width, std::max(1.0, static_cast<double>(v) / 128)) << v;
         if (v > 0) {
-            EXPECT_LE(LatencyHistogram::bucket_of(v - 1), bucket);   // monotonic
+            EXPECT_LE(LatencyHistogram::bucket_of(v - 1), bucket);  // monotonic
         }
     }
 }
 
 TEST(Histogram, AddingEqualsRecordingTogether) {
     LatencyHistogram a, b, both;
-    for (std::uint64_t v = 1; v < 5000; v += 7) { a.record(v * 1000); both.record(v * 1000); }
-    for (std::uint64_t v = 1; v < 900; v += 3) { b.record(v * 50'000); both.record(v * 50'000); }
+    for (std::uint64_t v = 1; v < 5000; v += 7) {
+        a.record(v * 1000);
+        both.record(v * 1000);
+    }
+    for (std::uint64_t v = 1; v < 900; v += 3) {
+        b.record(v * 50'000);
+        both.record(v * 50'000);
+    }
     a.add(b);
     EXPECT_EQ(a.count(), both.count());
     EXPECT_EQ(a.min(), both.min());
@@ -98,25 +106,40 @@ TEST(Format, CountsLatenciesAndBytes) {
 // ---- the compare report, on rows made up here ----------------------------------
 
 BenchRow row(const std::string& model, const std::string& scenario, int connections, double rate,
-             const std::string& status = "ok", const std::string& mode = "closed loop", double p99_us = 100) {
+             const std::string& status = "ok", const std::string& mode = "closed loop",
+             double p99_us = 100) {
     BenchRow r;
-    r.fields = {{"model", model}, {"scenario", scenario}, {"connections", std::to_string(connections)},
-                {"requests_per_s", std::to_string(rate)}, {"status", status}, {"mode", mode},
-                {"p99_us", std::to_string(p99_us)}, {"served", status == "ok" ? std::to_string(connections) : "1"},
-                {"line_bytes", "64"}, {"pipeline", "1"}, {"delay_us", "0"}, {"compute_us", "0"},
-                {"client_bound", "no"}, {"memory_bytes", "1048576"}, {"anon_memory_bytes", "262144"}, {"window_s", "1.0"}, {"server_cpus", "1"}};
+    r.fields = {{"model", model},
+                {"scenario", scenario},
+                {"connections", std::to_string(connections)},
+                {"requests_per_s", std::to_string(rate)},
+                {"status", status},
+                {"mode", mode},
+                {"p99_us", std::to_string(p99_us)},
+                {"served", status == "ok" ? std::to_string(connections) : "1"},
+                {"line_bytes", "64"},
+                {"pipeline", "1"},
+                {"delay_us", "0"},
+                {"compute_us", "0"},
+                {"client_bound", "no"},
+                {"memory_bytes", "1048576"},
+                {"anon_memory_bytes", "262144"},
+                {"window_s", "1.0"},
+                {"server_cpus", "1"}};
     return r;
 }
 
 TEST(CompareReport, TheFastestModelThatServedEveryConnectionWins) {
     std::vector<BenchRow> rows = {
-        row("blocking", "echo 64 B", 100, 90'000, "partial"),      // fast, but served 1 of 100: cannot win
-        row("poll", "echo 64 B", 100, 50'000),
-        row("select", "echo 64 B", 100, 40'000),
-        row(kBaselineModel, "echo 64 B", 100, 80'000),             // the yardstick is not a contestant
+        row("blocking", "echo 64 B", 100, 90'000,
+            "partial"),  // fast, but served 1 of 100: cannot win
+        row("poll", "echo 64 B", 100, 50'000), row("select", "echo 64 B", 100, 40'000),
+        row(kBaselineModel, "echo 64 B", 100, 80'000),  // the yardstick is not a contestant
     };
     std::string sentence = winner_sentence(rows, Cell{"echo 64 B", 100});
-    EXPECT_NE(sentence.find("**poll** with 50,000 requests/s, 1.25× select (40,000)"), std::string::npos) << sentence;
+    EXPECT_NE(sentence.find("**poll** with 50,000 requests/s, 1.25× select (40,000)"),
+              std::string::npos)
+        << sentence;
 }
 
 TEST(CompareReport, OpenLoopIsWonOnLatency) {
@@ -125,16 +148,21 @@ TEST(CompareReport, OpenLoopIsWonOnLatency) {
         row("poll", "open loop", 100, 10'000, "ok", "open loop", 100),
     };
     std::string sentence = winner_sentence(rows, Cell{"open loop", 100});
-    EXPECT_NE(sentence.find("**poll** with p99 100 µs, 3.00× lower than threads"), std::string::npos) << sentence;
+    EXPECT_NE(sentence.find("**poll** with p99 100 µs, 3.00× lower than threads"),
+              std::string::npos)
+        << sentence;
 }
 
 TEST(CompareReport, SaysWhenNoModelServedEveryConnection) {
     std::vector<BenchRow> rows = {row("blocking", "echo 64 B", 10'000, 30'000, "partial")};
-    EXPECT_NE(winner_sentence(rows, Cell{"echo 64 B", 10'000}).find("no model served every connection"), std::string::npos);
+    EXPECT_NE(
+        winner_sentence(rows, Cell{"echo 64 B", 10'000}).find("no model served every connection"),
+        std::string::npos);
 }
 
 TEST(CompareReport, GivesTheReferenceServersRatioToTheBaseline) {
-    std::vector<BenchRow> rows = {row(kReferenceModel, "echo 64 B", 100, 70'000), row(kBaselineModel, "echo 64 B", 100, 100'000)};
+    std::vector<BenchRow> rows = {row(kReferenceModel, "echo 64 B", 100, 70'000),
+                                  row(kBaselineModel, "echo 64 B", 100, 100'000)};
     std::vector<std::string> lines = baseline_comparison(rows);
     ASSERT_EQ(lines.size(), 1u);
     EXPECT_NE(lines[0].find("**0.70×**"), std::string::npos) << lines[0];
@@ -146,28 +174,40 @@ TEST(CompareReport, GivesTheReferenceServersRatioToTheBaseline) {
 
 TEST(CompareReport, JudgesTheBarOnTheMedianOfRepeatedPairs) {
     std::vector<BenchRow> pairs = {
-        row(kBaselineModel, "echo 64 B", 100, 100'000), row(kReferenceModel, "echo 64 B", 100, 70'000),   // 0.70
-        row(kReferenceModel, "echo 64 B", 100, 90'000), row(kBaselineModel, "echo 64 B", 100, 100'000),   // 0.90
-        row(kBaselineModel, "echo 64 B", 100, 100'000), row(kReferenceModel, "echo 64 B", 100, 82'000),   // 0.82
+        row(kBaselineModel, "echo 64 B", 100, 100'000),
+        row(kReferenceModel, "echo 64 B", 100, 70'000),  // 0.70
+        row(kReferenceModel, "echo 64 B", 100, 90'000),
+        row(kBaselineModel, "echo 64 B", 100, 100'000),  // 0.90
+        row(kBaselineModel, "echo 64 B", 100, 100'000),
+        row(kReferenceModel, "echo 64 B", 100, 82'000),  // 0.82
     };
     std::string verdict = bar_from_pairs(pairs);
     EXPECT_NE(verdict.find("3 pairs"), std::string::npos) << verdict;
     EXPECT_NE(verdict.find("0.70×, 0.90×, 0.82×; median **0.82×**"), std::string::npos) << verdict;
     EXPECT_NE(verdict.find(": met"), std::string::npos) << verdict;
-    pairs[5].fields["requests_per_s"] = "75000";   // 0.70, 0.90, 0.75: the median falls below the bar
-    EXPECT_NE(bar_from_pairs(pairs).find("median **0.75×** (the bar is 0.80×: **NOT met**)"), std::string::npos)
+    pairs[5].fields["requests_per_s"] =
+        "75000";  // 0.70, 0.90, 0.75: the median falls below the bar
+    EXPECT_NE(bar_from_pairs(pairs).find("median **0.75×** (the bar is 0.80×: **NOT met**)"),
+              std::string::npos)
         << bar_from_pairs(pairs);
-    pairs[1].fields["status"] = "server died";     // a failed run is not a measurement: its pair is left out
+    pairs[1].fields["status"] =
+        "server died";  // a failed run is not a measurement: its pair is left out
     EXPECT_NE(bar_from_pairs(pairs).find("2 pairs"), std::string::npos) << bar_from_pairs(pairs);
     EXPECT_EQ(bar_from_pairs({row(kBaselineModel, "echo 64 B", 100, 100'000)}), "");
-    EXPECT_NE(markdown_report({row(kReferenceModel, "echo 64 B", 100, 70'000), row(kBaselineModel, "echo 64 B", 100, 100'000)},
-                              "test", pairs).find("judged on runs repeated side by side: 2 pairs"), std::string::npos);
+    EXPECT_NE(markdown_report({row(kReferenceModel, "echo 64 B", 100, 70'000),
+                               row(kBaselineModel, "echo 64 B", 100, 100'000)},
+                              "test", pairs)
+                  .find("judged on runs repeated side by side: 2 pairs"),
+              std::string::npos);
 }
 
 TEST(CompareReport, TableShowsWhatAModelCouldNotHold) {
-    std::vector<BenchRow> rows = {row("blocking", "echo 64 B", 100, 30'000, "partial"), row("poll", "echo 64 B", 100, 50'000)};
+    std::vector<BenchRow> rows = {row("blocking", "echo 64 B", 100, 30'000, "partial"),
+                                  row("poll", "echo 64 B", 100, 50'000)};
     std::string report = markdown_report(rows, "test");
-    EXPECT_NE(report.find("| echo 64 B, 100 connections | 1 of 100 served | 50,000 |"), std::string::npos) << report;
+    EXPECT_NE(report.find("| echo 64 B, 100 connections | 1 of 100 served | 50,000 |"),
+              std::string::npos)
+        << report;
     EXPECT_NE(report.find("## Who won"), std::string::npos);
 }
 
@@ -176,7 +216,8 @@ TEST(CompareReport, ReadsBackTheCsvThatBenchWrites) {
     result.options.model = "threads";
     result.options.scenario = "echo 4 KiB, \"quoted\"";
     result.options.load.connections = 10;
-    result.setup_error = "the server exited with status 1, before it accepted a connection";   // commas in a field
+    result.setup_error =
+        "the server exited with status 1, before it accepted a connection";  // commas in a field
     std::string path = "/tmp/iolab-bench-test-" + std::to_string(::getpid()) + ".csv";
     std::filesystem::remove(path);
     append_csv(path, result);

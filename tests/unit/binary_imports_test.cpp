@@ -37,7 +37,8 @@ TEST(BinaryImports, TheForkAndThreadsSolutionsImportTheirModel) {
     auto fork_imports = checker::imported_functions(build_dir() + "/solutions/fork");
     auto thread_imports = checker::imported_functions(build_dir() + "/solutions/threads");
     ASSERT_TRUE(fork_imports && thread_imports);
-    EXPECT_EQ(checker::imported_from(process_creation, *fork_imports), std::vector<std::string>{"fork"});
+    EXPECT_EQ(checker::imported_from(process_creation, *fork_imports),
+              std::vector<std::string>{"fork"});
     EXPECT_TRUE(checker::imported_from(thread_creation, *fork_imports).empty());
     EXPECT_EQ(checker::imported_from(thread_creation, *thread_imports).size(), 1u);
     EXPECT_TRUE(checker::imported_from(process_creation, *thread_imports).empty());
@@ -45,7 +46,8 @@ TEST(BinaryImports, TheForkAndThreadsSolutionsImportTheirModel) {
 
 TEST(InterfaceFamilies, ANameEndingInAStarMatchesEveryNameItBegins) {
     using namespace checker::interfaces;
-    std::set<std::string> imports{"accept4", "io_uring_queue_init", "io_uring_submit", "io_uringx", "poll"};
+    std::set<std::string> imports{"accept4", "io_uring_queue_init", "io_uring_submit", "io_uringx",
+                                  "poll"};
     EXPECT_EQ(checker::imported_from(io_uring_family, imports),
               (std::vector<std::string>{"io_uring_queue_init", "io_uring_submit"}));
     EXPECT_EQ(checker::imported_from(poll_family, imports), std::vector<std::string>{"poll"});

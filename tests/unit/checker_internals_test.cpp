@@ -43,14 +43,16 @@ TEST(ServerProcess, ReportsACommandThatCannotRun) {
         ServerProcess process({"/nonexistent/server"}, {});
         FAIL();
     } catch (const std::runtime_error& error) {
-        EXPECT_NE(std::string(error.what()).find("No such file"), std::string::npos) << error.what();
+        EXPECT_NE(std::string(error.what()).find("No such file"), std::string::npos)
+            << error.what();
     }
 }
 
 TEST(ServerProcess, DescribesACrash) {
     ServerProcess process({"sh", "-c", "kill -SEGV $$"}, {});
     ASSERT_TRUE(process.wait_for_exit(Deadline(5s)));
-    EXPECT_NE(process.exit_description().find("SIGSEGV"), std::string::npos) << process.exit_description();
+    EXPECT_NE(process.exit_description().find("SIGSEGV"), std::string::npos)
+        << process.exit_description();
 }
 
 TEST(ServerProcess, KeepsTheServersOutput) {
@@ -81,12 +83,16 @@ std::size_t count_processes(const std::string& words) {
 // survives kill_everything(), and none is left a zombie.
 TEST(ServerProcess, KillsEveryDescendantWhateverItDid) {
     become_subreaper();
-    const std::string marker("sleep\0" "317\0", 10);
+    const std::string marker(
+        "sleep\0"
+        "317\0",
+        10);
     {
-        ServerProcess process({"sh", "-c",
-                               "trap '' TERM; setsid sleep 317 & (sleep 317 &) ; sh -c 'sleep 317 & exit' ; "
-                               "exec sleep 317"},
-                              {});
+        ServerProcess process(
+            {"sh", "-c",
+             "trap '' TERM; setsid sleep 317 & (sleep 317 &) ; sh -c 'sleep 317 & exit' ; "
+             "exec sleep 317"},
+            {});
         Deadline deadline(5s);
         while (count_processes(marker) < 4 && !deadline.passed()) std::this_thread::sleep_for(10ms);
         ASSERT_EQ(count_processes(marker), 4u);
@@ -98,9 +104,13 @@ TEST(ServerProcess, KillsEveryDescendantWhateverItDid) {
 
 TEST(ServerProcess, ContainsAForkBomb) {
     become_subreaper();
-    const std::string marker("sleep\0" "318\0", 10);
+    const std::string marker(
+        "sleep\0"
+        "318\0",
+        10);
     {
-        ServerProcess process({"sh", "-c", "while true; do sleep 318 & done"}, ServerLimits{.processes = 64});
+        ServerProcess process({"sh", "-c", "while true; do sleep 318 & done"},
+                              ServerLimits{.processes = 64});
         std::this_thread::sleep_for(300ms);
         EXPECT_GT(count_processes(marker), 10u);
         process.kill_everything();

@@ -20,8 +20,8 @@ using iolab::Options;
 using iolab::UniqueFd;
 
 struct Pair {
-    UniqueFd server;   // handed to the connection
-    UniqueFd client;   // the test's end
+    UniqueFd server;  // handed to the connection
+    UniqueFd client;  // the test's end
 };
 
 Pair socket_pair() {
@@ -46,11 +46,11 @@ TEST(CompletionConnection, AReadWithTwoLinesQueuesTheirRepliesAndAsksForAWriteNo
     CompletionConnection connection(std::move(pair.server));
     EXPECT_EQ(connection.next(), Operation::read);
     connection.submitted(Operation::read);
-    EXPECT_EQ(connection.next(), Operation::none);   // one read at a time
+    EXPECT_EQ(connection.next(), Operation::none);  // one read at a time
     complete_read(connection, "one\ntwo\nthr");
     EXPECT_FALSE(connection.in_flight());
-    EXPECT_EQ(connection.next(), Operation::write);   // backpressure: replies before the next read
-    EXPECT_EQ(as_string(connection.unsent_output()), "one\ntwo\n");   // "thr" waits for its '\n'
+    EXPECT_EQ(connection.next(), Operation::write);  // backpressure: replies before the next read
+    EXPECT_EQ(as_string(connection.unsent_output()), "one\ntwo\n");  // "thr" waits for its '\n'
 }
 
 TEST(CompletionConnection, AShortWriteLeavesTheRestPendingThenReadingResumes) {
@@ -59,7 +59,7 @@ TEST(CompletionConnection, AShortWriteLeavesTheRestPendingThenReadingResumes) {
     connection.submitted(Operation::read);
     complete_read(connection, "one\ntwo\n");
     connection.submitted(Operation::write);
-    EXPECT_EQ(connection.next(), Operation::none);   // no read while the write is in flight
+    EXPECT_EQ(connection.next(), Operation::none);  // no read while the write is in flight
     connection.on_write_complete(3);
     EXPECT_EQ(as_string(connection.unsent_output()), "\ntwo\n");
     EXPECT_EQ(connection.next(), Operation::write);
@@ -92,7 +92,7 @@ TEST(CompletionConnection, EndOfStreamAnswersTheTrailingPartialLineThenFinishes)
     CompletionConnection connection(std::move(pair.server));
     connection.submitted(Operation::read);
     complete_read(connection, "last words");
-    EXPECT_EQ(connection.next(), Operation::read);   // no reply yet: read on
+    EXPECT_EQ(connection.next(), Operation::read);  // no reply yet: read on
     connection.submitted(Operation::read);
     connection.on_read_complete(0, Options{});
     EXPECT_TRUE(connection.peer_closed());
@@ -115,11 +115,11 @@ TEST(CompletionConnection, AFailedOrStoppedConnectionSubmitsNothingMore) {
     CompletionConnection stopping(std::move(other.server));
     stopping.submitted(Operation::read);
     stopping.stop();
-    EXPECT_FALSE(stopping.finished());   // its read is still in flight
+    EXPECT_FALSE(stopping.finished());  // its read is still in flight
     char byte;
-    EXPECT_EQ(::recv(other.client.get(), &byte, 1, 0), 0);   // shut down: the peer sees the end
+    EXPECT_EQ(::recv(other.client.get(), &byte, 1, 0), 0);  // shut down: the peer sees the end
     complete_read(stopping, "late\n");
-    EXPECT_EQ(stopping.pending_output(), 0u);   // not answered
+    EXPECT_EQ(stopping.pending_output(), 0u);  // not answered
     EXPECT_TRUE(stopping.finished());
 }
 
@@ -145,21 +145,22 @@ TEST(CompletionTable, ErasesAConnectionOnlyWhenNothingIsInFlight) {
         c.submitted(Operation::read);
         return true;
     });
-    ASSERT_EQ(table.find(connection), connection);   // the address is the completion's id
-    EXPECT_FALSE(table.erase(connection));           // its read is in flight: kept
+    ASSERT_EQ(table.find(connection), connection);  // the address is the completion's id
+    EXPECT_FALSE(table.erase(connection));          // its read is in flight: kept
     EXPECT_EQ(table.size(), 1u);
     connection->on_read_complete(0, Options{});
     EXPECT_TRUE(table.erase(connection));
     EXPECT_EQ(table.size(), 0u);
     EXPECT_EQ(table.find(connection), nullptr);
     char byte;
-    EXPECT_EQ(::recv(pair.client.get(), &byte, 1, 0), 0);   // erased, hence closed
+    EXPECT_EQ(::recv(pair.client.get(), &byte, 1, 0), 0);  // erased, hence closed
 }
 
 TEST(CompletionTable, DoesNotAddAConnectionWhoseFirstOperationWasRefused) {
     Pair pair = socket_pair();
     iolab::CompletionTable<CompletionConnection> table(1);
-    table.add(std::make_unique<CompletionConnection>(std::move(pair.server)), [](CompletionConnection&) { return false; });
+    table.add(std::make_unique<CompletionConnection>(std::move(pair.server)),
+              [](CompletionConnection&) { return false; });
     EXPECT_EQ(table.size(), 0u);
     EXPECT_TRUE(table.wait_for_room());
     table.close();

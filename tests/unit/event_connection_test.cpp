@@ -17,8 +17,8 @@ using iolab::Options;
 using iolab::UniqueFd;
 
 struct Pair {
-    UniqueFd server;   // handed to the Connection
-    UniqueFd client;   // the test's end, non-blocking
+    UniqueFd server;  // handed to the Connection
+    UniqueFd client;  // the test's end, non-blocking
 };
 
 Pair socket_pair() {
@@ -38,7 +38,8 @@ std::string drain(int fd) {
 }
 
 void send_text(int fd, const std::string& text) {
-    ASSERT_EQ(::send(fd, text.data(), text.size(), MSG_NOSIGNAL), static_cast<ssize_t>(text.size()));
+    ASSERT_EQ(::send(fd, text.data(), text.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(text.size()));
 }
 
 TEST(EventConnection, AnswersCompleteLinesAndKeepsThePartialOne) {
@@ -47,7 +48,7 @@ TEST(EventConnection, AnswersCompleteLinesAndKeepsThePartialOne) {
     send_text(pair.client.get(), "one\ntw");
     iolab::Interest next = connection.on_readable(Options{});
     EXPECT_TRUE(next.read);
-    EXPECT_FALSE(next.write);   // the reply fitted in the socket buffer at once
+    EXPECT_FALSE(next.write);  // the reply fitted in the socket buffer at once
     EXPECT_EQ(drain(pair.client.get()), "one\n");
     send_text(pair.client.get(), "o\n");
     connection.on_readable(Options{});
@@ -65,7 +66,8 @@ TEST(EventConnection, StopsReadingPastTheHighWaterMarkAndResumesWhenDrained) {
     // The client sends without reading; the connection reads until its
     // pending replies pass the mark, then asks only to write.
     for (int round = 0; round < 10000 && connection.interest().read; ++round) {
-        while (::send(pair.client.get(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT) > 0) sent += line;
+        while (::send(pair.client.get(), line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT) > 0)
+            sent += line;
         connection.on_readable(Options{});
     }
     EXPECT_FALSE(connection.interest().read);
@@ -84,7 +86,7 @@ TEST(EventConnection, StopsReadingPastTheHighWaterMarkAndResumesWhenDrained) {
     }
     EXPECT_TRUE(connection.interest().read);
     for (int round = 0; round < 100000 && received.size() < sent.size(); ++round) {
-        connection.on_readable(Options{});   // does nothing while reading is paused
+        connection.on_readable(Options{});  // does nothing while reading is paused
         connection.on_writable();
         received += drain(pair.client.get());
     }
@@ -99,10 +101,10 @@ TEST(EventConnection, AnswersTheTrailingPartialLineAtEndOfStreamThenFinishes) {
     connections.try_emplace(fd, std::move(pair.server));
     send_text(pair.client.get(), "last words");
     ::shutdown(pair.client.get(), SHUT_WR);
-    iolab::handle_ready(connections, fd, true, false, Options{});   // reads the line
-    iolab::handle_ready(connections, fd, true, false, Options{});   // reads the end of stream
+    iolab::handle_ready(connections, fd, true, false, Options{});  // reads the line
+    iolab::handle_ready(connections, fd, true, false, Options{});  // reads the end of stream
     EXPECT_EQ(drain(pair.client.get()), "last words");
-    EXPECT_TRUE(connections.empty());   // finished, hence closed
+    EXPECT_TRUE(connections.empty());  // finished, hence closed
     char byte;
     EXPECT_EQ(::recv(pair.client.get(), &byte, 1, 0), 0);
 }

@@ -69,8 +69,14 @@ struct Request {
         EXPECT_TRUE(done(2s)) << "a request still in flight 2 s after its socket was shut down";
         ::aio_return(control.get());
     }
-    int read() { submitted = true; return ::aio_read(control.get()); }
-    int write() { submitted = true; return ::aio_write(control.get()); }
+    int read() {
+        submitted = true;
+        return ::aio_read(control.get());
+    }
+    int write() {
+        submitted = true;
+        return ::aio_write(control.get());
+    }
     int error() const { return ::aio_error(control.get()); }
     // Waits until the request has completed, at most `timeout`.
     bool done(std::chrono::milliseconds timeout) const {
@@ -91,8 +97,10 @@ TEST(GlibcAio, AWriteWaitsForTheReadPendingOnTheSameSocket) {
     Request read(server.get(), 64), write(server.get(), 6);
     ASSERT_EQ(read.read(), 0);
     ASSERT_EQ(write.write(), 0);
-    EXPECT_FALSE(write.done(300ms)) << "the write completed while a read was pending on the same socket";
-    ASSERT_EQ(::send(client.get(), "x\n", 2, 0), 2);    // the read completes: only now does the write run
+    EXPECT_FALSE(write.done(300ms))
+        << "the write completed while a read was pending on the same socket";
+    ASSERT_EQ(::send(client.get(), "x\n", 2, 0),
+              2);  // the read completes: only now does the write run
     EXPECT_TRUE(read.done(2s));
     EXPECT_TRUE(write.done(2s));
     EXPECT_EQ(::aio_return(write.control.get()), 6);
@@ -114,13 +122,13 @@ TEST(GlibcAio, ABlockedReadIsNotCancelledButShutdownReleasesIt) {
     auto [client, server] = tcp_pair();
     Request read(server.get(), 64);
     ASSERT_EQ(read.read(), 0);
-    std::this_thread::sleep_for(50ms);    // a pool thread is now blocked in read()
+    std::this_thread::sleep_for(50ms);  // a pool thread is now blocked in read()
     EXPECT_EQ(::aio_cancel(server.get(), read.control.get()), AIO_NOTCANCELED);
     EXPECT_FALSE(read.done(300ms));
     ::shutdown(server.get(), SHUT_RDWR);
     EXPECT_TRUE(read.done(1s));
     EXPECT_EQ(read.error(), 0);
-    EXPECT_EQ(::aio_return(read.control.get()), 0);    // end of file
+    EXPECT_EQ(::aio_return(read.control.get()), 0);  // end of file
     read.submitted = false;
 }
 
@@ -133,7 +141,7 @@ TEST(GlibcAio, CloseDoesNotReleaseABlockedRead) {
     std::this_thread::sleep_for(50ms);
     server.reset();
     EXPECT_FALSE(read.done(300ms));
-    ASSERT_EQ(::send(client.get(), "x\n", 2, 0), 2);   // only the client can end it now
+    ASSERT_EQ(::send(client.get(), "x\n", 2, 0), 2);  // only the client can end it now
     EXPECT_TRUE(read.done(2s));
     EXPECT_EQ(::aio_return(read.control.get()), 2);
     read.submitted = false;
@@ -141,10 +149,10 @@ TEST(GlibcAio, CloseDoesNotReleaseABlockedRead) {
 
 TEST(GlibcAio, AWriteCutShortByShutdownCompletesWithFewerBytes) {
     auto [client, server] = tcp_pair();
-    constexpr std::size_t kLength = 8 << 20;    // far more than the socket buffers hold
+    constexpr std::size_t kLength = 8 << 20;  // far more than the socket buffers hold
     Request write(server.get(), kLength);
     ASSERT_EQ(write.write(), 0);
-    EXPECT_FALSE(write.done(300ms));            // the client does not read: the pool thread blocks in write()
+    EXPECT_FALSE(write.done(300ms));  // the client does not read: the pool thread blocks in write()
     ::shutdown(server.get(), SHUT_RDWR);
     ASSERT_TRUE(write.done(2s));
     EXPECT_EQ(write.error(), 0);
@@ -167,7 +175,7 @@ TEST(GlibcAio, ThePoolHasTheThreadsAioInitAskedForAndQueuesTheRest) {
     Request ready(server.get(), 64);
     ASSERT_EQ(ready.read(), 0);
     EXPECT_FALSE(ready.done(300ms)) << "a read beyond the pool's " << kPool << " threads ran";
-    {   // a queued request, unlike a running one, can be cancelled, and its notification comes
+    {  // a queued request, unlike a running one, can be cancelled, and its notification comes
         static std::atomic<int> notified{0};
         auto [other_client, other_server] = tcp_pair();
         Request queued(other_server.get(), 64);
@@ -176,10 +184,11 @@ TEST(GlibcAio, ThePoolHasTheThreadsAioInitAskedForAndQueuesTheRest) {
         ASSERT_EQ(queued.read(), 0);
         EXPECT_EQ(::aio_cancel(other_server.get(), queued.control.get()), AIO_CANCELED);
         EXPECT_EQ(queued.error(), ECANCELED);
-        for (int wait = 0; wait < 200 && notified.load() == 0; ++wait) std::this_thread::sleep_for(5ms);
+        for (int wait = 0; wait < 200 && notified.load() == 0; ++wait)
+            std::this_thread::sleep_for(5ms);
         EXPECT_EQ(notified.load(), 1);
     }
-    blocked.front().reset();                 // shut down: its thread is free again
+    blocked.front().reset();  // shut down: its thread is free again
     EXPECT_TRUE(ready.done(2s));
     EXPECT_EQ(::aio_return(ready.control.get()), 2);
     ready.submitted = false;
@@ -202,11 +211,13 @@ TEST(GlibcAio, SigevThreadStartsAThreadForEveryNotification) {
         ASSERT_EQ(read.read(), 0);
         ASSERT_EQ(::send(client.get(), "x", 1, 0), 1);
         ASSERT_TRUE(read.done(2s));
-        for (int wait = 0; wait < 200 && notifications.load() <= i; ++wait) std::this_thread::sleep_for(5ms);
+        for (int wait = 0; wait < 200 && notifications.load() <= i; ++wait)
+            std::this_thread::sleep_for(5ms);
     }
     std::lock_guard lock(mutex);
     EXPECT_EQ(notifications.load(), kReads);
-    EXPECT_EQ(static_cast<int>(threads.size()), kReads) << "distinct thread ids of the notifications";
+    EXPECT_EQ(static_cast<int>(threads.size()), kReads)
+        << "distinct thread ids of the notifications";
     EXPECT_FALSE(threads.count(::gettid()));
 }
 
@@ -229,7 +240,8 @@ TEST(KernelAio, IoSubmitReadsASocketSynchronously) {
     });
     auto start = std::chrono::steady_clock::now();
     EXPECT_EQ(::syscall(SYS_io_submit, context, 1, requests), 1);
-    EXPECT_GE(std::chrono::steady_clock::now() - start, 250ms) << "io_submit returned before the data came";
+    EXPECT_GE(std::chrono::steady_clock::now() - start, 250ms)
+        << "io_submit returned before the data came";
     late_client.join();
     io_event event{};
     timespec limit{1, 0};

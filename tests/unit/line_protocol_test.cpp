@@ -9,11 +9,13 @@ namespace {
 using iolab::LineProtocol;
 
 // Feeds `input` split into pieces of `piece` bytes; returns the replies and counts requests.
-std::string feed(std::string_view input, std::size_t piece, bool eof, std::size_t* requests = nullptr) {
+std::string feed(std::string_view input, std::size_t piece, bool eof,
+                 std::size_t* requests = nullptr) {
     LineProtocol protocol;
     std::string replies;
     std::size_t count = 0;
-    for (std::size_t at = 0; at < input.size(); at += piece) count += protocol.consume(input.substr(at, piece), replies);
+    for (std::size_t at = 0; at < input.size(); at += piece)
+        count += protocol.consume(input.substr(at, piece), replies);
     if (eof) count += protocol.finish(replies);
     if (requests) *requests = count;
     return replies;
@@ -28,7 +30,8 @@ TEST(LineProtocol, EchoesEachLineWithItsNewline) {
 TEST(LineProtocol, SameRepliesHoweverTheBytesAreSplit) {
     std::string input = "first line\nsecond\n\nthird, a longer one\nunfinished";
     for (std::size_t piece = 1; piece <= input.size(); ++piece)
-        EXPECT_EQ(feed(input, piece, false), "first line\nsecond\n\nthird, a longer one\n") << "piece " << piece;
+        EXPECT_EQ(feed(input, piece, false), "first line\nsecond\n\nthird, a longer one\n")
+            << "piece " << piece;
 }
 
 TEST(LineProtocol, HoldsAPartialLineUntilItsNewline) {
@@ -63,10 +66,12 @@ TEST(LineProtocol, LineOfExactlyTheLimitIsEchoed) {
 }
 
 TEST(LineProtocol, LongerLineGetsOneErrorAndIsDiscardedUpToItsNewline) {
-    std::string input = std::string(LineProtocol::kMaxLine + 1, 'X') + std::string(200000, 'Y') + "\nafter\n";
+    std::string input =
+        std::string(LineProtocol::kMaxLine + 1, 'X') + std::string(200000, 'Y') + "\nafter\n";
     for (std::size_t piece : {1000u, 4096u, 70000u, 1u << 20}) {
         std::size_t requests = 0;
-        EXPECT_EQ(feed(input, piece, false, &requests), "ERR line too long\nafter\n") << "piece " << piece;
+        EXPECT_EQ(feed(input, piece, false, &requests), "ERR line too long\nafter\n")
+            << "piece " << piece;
         EXPECT_EQ(requests, 2u);
     }
 }
@@ -83,7 +88,8 @@ TEST(LineProtocol, MemoryStaysBoundedInsideAnOverlongLine) {
 }
 
 TEST(LineProtocol, OverlongPartialLineAtEofIsNotEchoed) {
-    EXPECT_EQ(feed(std::string(LineProtocol::kMaxLine + 5, 'Q'), 1000, true), "ERR line too long\n");
+    EXPECT_EQ(feed(std::string(LineProtocol::kMaxLine + 5, 'Q'), 1000, true),
+              "ERR line too long\n");
 }
 
 }  // namespace

@@ -71,7 +71,8 @@ TEST(Models, EachHasALabASolutionAndARubricAndNothingElseDoes) {
     std::vector<std::string> rubrics;
     for (const fs::directory_entry& entry : fs::directory_iterator("checker/rubrics"))
         if (entry.path().filename() != "labs.cpp") rubrics.push_back(entry.path().stem());
-    EXPECT_EQ(sorted(declared()), sorted(rubrics)) << "checker/rubrics/*.cpp and labs/models.txt disagree";
+    EXPECT_EQ(sorted(declared()), sorted(rubrics))
+        << "checker/rubrics/*.cpp and labs/models.txt disagree";
 }
 
 TEST(Models, TheLabsAreGradedInTheirOrder) {
@@ -95,13 +96,15 @@ TEST(Models, TheScriptReadsTheSameList) {
     }
     EXPECT_EQ(command_output("tools/models.sh names"), names);
     EXPECT_EQ(command_output("tools/models.sh threaded"), threaded);
-    EXPECT_NE(threaded.find("threads\n"), std::string::npos) << "the threads lab is graded under TSan";
+    EXPECT_NE(threaded.find("threads\n"), std::string::npos)
+        << "the threads lab is graded under TSan";
 }
 
 // The cells of a Markdown table row "| a | b | c |": {"a", "b", "c"}.
 std::vector<std::string> cells(const std::string& row) {
     std::vector<std::string> found;
-    for (std::size_t start = 2, end; (end = row.find(" |", start)) != std::string::npos; start = end + 3)
+    for (std::size_t start = 2, end; (end = row.find(" |", start)) != std::string::npos;
+         start = end + 3)
         found.push_back(row.substr(start, end - start));
     return found;
 }
@@ -112,11 +115,14 @@ TEST(Models, TheReadmeTableListsThemInOrderWithTheirSummaries) {
     for (std::string line; std::getline(readme, line);) {
         std::vector<std::string> row = cells(line);
         // | N | [name](labs/name/README.md) | summary | what it teaches |
-        if (row.size() != 4 || row[1].rfind("[", 0) != 0 || row[1].find("](labs/") == std::string::npos) continue;
+        if (row.size() != 4 || row[1].rfind("[", 0) != 0 ||
+            row[1].find("](labs/") == std::string::npos)
+            continue;
         std::string name = row[1].substr(1, row[1].find(']') - 1);
         std::size_t index = found.size();
         found.push_back(name);
-        ASSERT_LT(index, all_models().size()) << "README.md lists a lab that labs/models.txt does not: " << name;
+        ASSERT_LT(index, all_models().size())
+            << "README.md lists a lab that labs/models.txt does not: " << name;
         const checker::Model& model = all_models()[index];
         EXPECT_EQ(row[0], std::to_string(index + 1)) << name;
         EXPECT_EQ(row[1], "[" + name + "](labs/" + name + "/README.md)");
@@ -133,7 +139,8 @@ TEST(Models, EachLabReadmeAndTheLectureNumberItInTheCourseOrder) {
         std::string readme = std::string("labs/") + model.name + "/README.md";
         EXPECT_EQ(first_line(readme), "# Lab " + number + ": " + model.title) << readme;
         std::string pointer = "**Lab " + number + "**: `" + readme + "`";
-        EXPECT_NE(lecture.find(pointer), std::string::npos) << "slides/lecture.md has no " << pointer;
+        EXPECT_NE(lecture.find(pointer), std::string::npos)
+            << "slides/lecture.md has no " << pointer;
     }
 }
 
@@ -143,7 +150,8 @@ TEST(Models, ForbiddenInterfacesAreEveryFamilyNeitherRequiredNorAllowed) {
         std::set<std::string> required, forbidden;
         for (const auto* family : rules.required) required.insert(family->key);
         for (const auto* family : rules.forbidden) forbidden.insert(family->key);
-        EXPECT_EQ(required, std::set<std::string>(model.required.begin(), model.required.end())) << model.name;
+        EXPECT_EQ(required, std::set<std::string>(model.required.begin(), model.required.end()))
+            << model.name;
         for (const auto* family : checker::interfaces::all_families()) {
             bool allowed = std::count(model.allowed.begin(), model.allowed.end(), family->key) > 0;
             EXPECT_EQ(forbidden.count(family->key) == 1, !required.count(family->key) && !allowed)
@@ -151,11 +159,14 @@ TEST(Models, ForbiddenInterfacesAreEveryFamilyNeitherRequiredNorAllowed) {
         }
     }
     // select forbids the families of the others, and a new family would be forbidden too.
-    const checker::Model& select = *std::find_if(all_models().begin(), all_models().end(),
-                                                 [](const checker::Model& m) { return std::string(m.name) == "select"; });
+    const checker::Model& select =
+        *std::find_if(all_models().begin(), all_models().end(),
+                      [](const checker::Model& m) { return std::string(m.name) == "select"; });
     std::set<std::string> forbidden;
-    for (const auto* family : checker::interface_rules(select).forbidden) forbidden.insert(family->key);
-    EXPECT_EQ(forbidden, (std::set<std::string>{"processes", "threads", "poll", "epoll", "io_uring", "posix_aio"}));
+    for (const auto* family : checker::interface_rules(select).forbidden)
+        forbidden.insert(family->key);
+    EXPECT_EQ(forbidden, (std::set<std::string>{"processes", "threads", "poll", "epoll", "io_uring",
+                                                "posix_aio"}));
 }
 
 TEST(Models, AKeyThatIsNoFamilyIsNamed) {
@@ -165,7 +176,8 @@ TEST(Models, AKeyThatIsNoFamilyIsNamed) {
         checker::interface_rules(model);
         FAIL() << "an unknown family was accepted";
     } catch (const std::invalid_argument& error) {
-        EXPECT_NE(std::string(error.what()).find("'kqueue', which is no interface family"), std::string::npos)
+        EXPECT_NE(std::string(error.what()).find("'kqueue', which is no interface family"),
+                  std::string::npos)
             << error.what();
     }
 }

@@ -56,7 +56,7 @@ TEST(Listener, BindsAnEphemeralPortAndAcceptsNothingWhenNonBlocking) {
     iolab::Listener listener(options);
     EXPECT_GT(listener.port(), 0);
     iolab::set_nonblocking(listener.fd());
-    EXPECT_FALSE(listener.accept());   // EAGAIN: nobody waiting
+    EXPECT_FALSE(listener.accept());  // EAGAIN: nobody waiting
 }
 
 TEST(Listener, BusyPortIsASystemErrorNamingBind) {

@@ -54,12 +54,18 @@ TEST(ThreadPool, SubmitWaitsWhileTheQueueIsFull) {
     std::promise<void> gate;
     std::shared_future<void> open = gate.get_future().share();
     std::atomic<bool> started{false};
-    pool.submit([&] { started = true; open.wait(); });
+    pool.submit([&] {
+        started = true;
+        open.wait();
+    });
     ASSERT_TRUE(eventually([&] { return started.load(); }));
     pool.submit([] {});
-    pool.submit([] {});   // the queue holds 2: full
+    pool.submit([] {});  // the queue holds 2: full
     std::atomic<bool> third_queued{false};
-    std::thread submitter([&] { pool.submit([] {}); third_queued = true; });
+    std::thread submitter([&] {
+        pool.submit([] {});
+        third_queued = true;
+    });
     std::this_thread::sleep_for(100ms);
     EXPECT_FALSE(third_queued) << "submit() returned although the queue was full";
     gate.set_value();
@@ -68,14 +74,14 @@ TEST(ThreadPool, SubmitWaitsWhileTheQueueIsFull) {
 }
 
 TEST(ThreadPool, DestructionFinishesTheRunningTaskAndDropsTheQueuedOnes) {
-    auto token = std::make_shared<int>(0);   // copied into every task: counts the tasks still alive
+    auto token = std::make_shared<int>(0);  // copied into every task: counts the tasks still alive
     std::atomic<bool> started{false}, finished{false};
     std::atomic<int> queued_ran{0};
     {
         ThreadPool pool(1, 8);
         pool.submit([&, token] {
             started = true;
-            std::this_thread::sleep_for(200ms);   // the pool is being destroyed meanwhile
+            std::this_thread::sleep_for(200ms);  // the pool is being destroyed meanwhile
             finished = true;
         });
         for (int i = 0; i < 5; ++i) pool.submit([&, token] { ++queued_ran; });
