@@ -119,6 +119,11 @@ $(BUILD)/fixtures/%: $(BUILD)/obj/tests/fixtures/%.o $(BUILD)/libfixtures.a $(BU
 	@mkdir -p $(@D)
 	$(CXX) $(LDFLAGS) $^ -o $@
 
+# The io_uring fixtures link with liburing, as the uring lab does.
+$(BUILD)/fixtures/uring_%: $(BUILD)/obj/tests/fixtures/uring_%.o $(BUILD)/libfixtures.a $(BUILD)/libiolab.a
+	@mkdir -p $(@D)
+	$(CXX) $(LDFLAGS) $^ $$(tools/models.sh links uring) -o $@
+
 $(BUILD)/checker: $(BUILD)/obj/checker/main.o $(CHECKER_OBJ) $(BUILD)/libiolab.a | $(BUILD)/short_io_shim.so
 	$(CXX) $(LDFLAGS) $^ -o $@
 

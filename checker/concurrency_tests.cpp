@@ -351,11 +351,31 @@ bool open_one_more(const TestContext& context, Connection& client, std::string& 
     return false;
 }
 
+// What ten thousand idle connections may cost the server in memory of its
+// own (the kernel's socket buffers are not counted): 6.5 KiB each.
+constexpr long kC10kMemoryBoundKib = 64 * 1024;
+
+void expect_memory_bounded(TestContext& context, std::string& situation, long before) {
+    long grown_kib = context.process->resident_kib() - before;
+    if (before < 0 || grown_kib < 0) return;  // /proc had nothing to say: the server ended
+    situation += str("; its resident memory grew by ", grown_kib / 1024, " MiB");
+    context.observed = situation;
+    if (grown_kib <= kC10kMemoryBoundKib) return;
+    throw TestFailure(str(
+        "with ", situation, ", past the bound of ", kC10kMemoryBoundKib / 1024, " MiB (",
+        grown_kib / kC10kClients,
+        " KiB for each idle connection). What every idle connection "
+        "holds is multiplied by ten thousand: a read buffer of its own, for instance. Hold a buffer "
+        "only while bytes are in it (io_uring: a ring of provided buffers that the connections "
+        "share)"));
+}
+
 void test_c10k(TestContext& context) {
     ensure_own_descriptor_limit(kC10kClients + 256);
     std::this_thread::sleep_for(
         100ms);  // the checker's probe connection (is it listening?) closes first
     int baseline = context.process->open_descriptors();
+    long memory_before = context.process->resident_kib();
     std::vector<Connection> clients;
     clients.reserve(kC10kClients);
     std::string stalled;
@@ -382,6 +402,8 @@ void test_c10k(TestContext& context) {
             "server stopped accepting, and the kernel's listen backlog filled up. A server for ten "
             "thousand clients accepts every one of them and watches them all at once, at a cost per "
             "wakeup that does not grow with their number"));
+
+    expect_memory_bounded(context, situation, memory_before);
 
     // The sample: clients spread over the whole range, the last one included.
     std::vector<SwarmClient> sample(kC10kSample);

@@ -2,6 +2,7 @@
 
 #include "binary_imports.hpp"
 #include "text.hpp"
+#include "io_uring_probe.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -272,6 +273,13 @@ std::string startup_note(const Budgets& budgets) {
 
 }  // namespace
 
+std::optional<std::string> unavailable_here(const Lab& lab) {
+    const std::vector<const InterfaceFamily*>& required = lab.interfaces.required;
+    if (std::find(required.begin(), required.end(), &interfaces::io_uring_family) != required.end())
+        return iolab::io_uring_unavailable();
+    return std::nullopt;
+}
+
 std::string GradeTarget::describe() const {
     if (connect) return "server at " + connect->str();
     std::string text;
@@ -310,10 +318,27 @@ bool GradeReport::passed() const {
            });
 }
 
+// Every test skipped, with the reason: no server is started, none can fail.
+GradeReport skipped_lab(GradeReport report, const std::vector<std::string>& only,
+                        const std::string& reason) {
+    for (const RubricEntry& entry : report.lab->rubric) {
+        if (!selected(entry, only)) continue;
+        TestOutcome outcome;
+        outcome.entry = &entry;
+        outcome.status = Status::Skipped;  // no message each: the report's last line says why
+        report.outcomes.push_back(outcome);
+    }
+    report.unavailable = str("Lab ", report.lab->name, " skipped: ", reason, ".");
+    return report;
+}
+
 GradeReport grade(const Lab& lab, const GradeTarget& target, const std::vector<std::string>& only) {
     GradeReport report;
     report.lab = &lab;
     report.target = target.describe();
+    // A server started by hand (--connect) runs wherever it runs: not asked.
+    if (std::optional<std::string> reason = target.connect ? std::nullopt : unavailable_here(lab))
+        return skipped_lab(std::move(report), only, *reason);
     // The first test of every rubric (one line echoed) gates the rest: a
     // server that cannot echo one line would otherwise time out in every test.
     std::optional<Gate> gate;

@@ -40,11 +40,17 @@ struct GradeReport {
     std::string setup_error;   // grading could not start at all (only then)
     std::string stopped_by;    // why the tests NotRun were not run (the gate's failure), in words
     std::string startup_note;  // how long the server took to listen, when that is worth saying
+    std::string unavailable;   // why no test could run here (a kernel feature switched off), if so
     int score() const;
     int max_score() const;
     // Full marks, and no test failed (a crash fails even a test worth no points).
     bool passed() const;
 };
+
+// Why this machine cannot run the model of `lab` at all, if it cannot: a
+// kernel feature switched off (io_uring in a container, say). grade() then
+// skips every test and says why, in its report's last line.
+std::optional<std::string> unavailable_here(const Lab& lab);
 
 // Grades `target` on `lab`. `only`, if not empty, names the tests to run.
 GradeReport grade(const Lab& lab, const GradeTarget& target, const std::vector<std::string>& only);

@@ -32,6 +32,7 @@ std::string outcome_text(const TestOutcome& outcome) {
 // failure stopped the run (the gate), if one did.
 std::vector<std::string> closing_lines(const GradeReport& report) {
     std::vector<std::string> lines;
+    if (!report.unavailable.empty()) lines.push_back(report.unavailable);
     if (!report.startup_note.empty()) lines.push_back(report.startup_note);
     std::size_t not_run = 0;
     for (const TestOutcome& outcome : report.outcomes) not_run += outcome.status == Status::NotRun;

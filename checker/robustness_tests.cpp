@@ -170,7 +170,8 @@ void test_short_io(TestContext& context) {
     }
     throw TestFailure(str(
         "with reads and writes on the server's sockets coming up short (3-byte reads and halved ",
-        "writes on a blocking socket, tiny socket buffers and a slow reader on a non-blocking one), ",
+        "writes on a blocking socket; tiny socket buffers and a slow reader on a non-blocking one, ",
+        "and on an io_uring, whose operations do not pass through the C library), ",
         "sent 300 lines (", sent.size(), " bytes) and a partial one, then half-closed; ",
         difference.empty() ? "the replies were right but " + reply.how()
                            : difference + "; " + reply.how(),

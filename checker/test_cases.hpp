@@ -63,4 +63,7 @@ extern const TestCase loop_and_pool_threads;
 extern const TestCase many_idle_clients;
 extern const TestCase idle_client_capacity;
 
+// uring_tests.cpp: io_uring's ring of provided receive buffers (uring)
+extern const TestCase buffer_ring_dry;
+
 }  // namespace checker::tests

@@ -28,6 +28,14 @@ Operation CompletionConnection::next() const noexcept {
     return Operation::read;
 }
 
+std::span<char> CompletionConnection::read_buffer() {
+    if (read_buffer_.empty()) {
+        own_buffer_ = std::make_unique<char[]>(kReadChunk);
+        read_buffer_ = {own_buffer_.get(), kReadChunk};
+    }
+    return read_buffer_;
+}
+
 std::span<const char> CompletionConnection::unsent_output() const noexcept {
     return std::span<const char>(output_).subspan(output_sent_);
 }

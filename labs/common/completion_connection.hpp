@@ -57,6 +57,10 @@ public:
     // (backpressure), so a connection holds at most one chunk, one partial
     // line (LineProtocol::kMaxLine) and the replies to one chunk.
     static constexpr std::size_t kReadChunk = 16 * 1024;
+    // A model whose read stays armed while it writes (io_uring's multishot
+    // receive) stops receiving once this much output is pending, as the
+    // readiness models do (event_connection.hpp).
+    static constexpr std::size_t kHighWaterMark = kOutputHighWaterMark;
 
     // Takes the accepted socket. It stays blocking: nothing here calls
     // recv() or send(); the kernel (or glibc's pool) waits in our place.
@@ -75,11 +79,14 @@ public:
     bool finished() const noexcept { return !in_flight() && next() == Operation::none; }
 
     // Where a read goes, and what a write sends: hand these to the kernel.
-    std::span<char> read_buffer() noexcept { return read_buffer_; }
+    // The connection's own read buffer (kReadChunk) is allocated on first use,
+    // so a connection that reads into buffers lent to it (set_read_buffer(),
+    // io_uring's provided buffers) holds none at all while it is idle.
+    std::span<char> read_buffer();
     std::span<const char> unsent_output() const noexcept;
     // Points reads at `buffer` instead of the connection's own, for buffers
-    // that live elsewhere (io_uring's registered buffers). THE RULE applies
-    // to it too; one buffer shared by two connections mixes their streams.
+    // that live elsewhere (io_uring's provided buffers, lent to one read and
+    // given back once its bytes are consumed). THE RULE applies to it too.
     void set_read_buffer(std::span<char> buffer) noexcept { read_buffer_ = buffer; }
 
     // The operation was submitted; it is in flight until its completion.
@@ -112,8 +119,8 @@ public:
 
 private:
     UniqueFd socket_;
-    char own_buffer_[kReadChunk];
-    std::span<char> read_buffer_{own_buffer_};
+    std::unique_ptr<char[]> own_buffer_;  // kReadChunk bytes, from the first read_buffer()
+    std::span<char> read_buffer_;
     LineProtocol protocol_;  // the partial line between two reads
     std::string output_;     // replies, from output_sent_ on not yet written
     std::size_t output_sent_ = 0;

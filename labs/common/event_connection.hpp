@@ -36,7 +36,7 @@ public:
     // Replies pending above this many bytes pause reading (backpressure): a
     // client that sends without reading fills the kernel's buffers, then its
     // own send() blocks, instead of growing the server's memory without bound.
-    static constexpr std::size_t kHighWaterMark = 256 * 1024;
+    static constexpr std::size_t kHighWaterMark = kOutputHighWaterMark;
     // Bytes asked of one recv(), once per readiness event, so that one busy
     // client cannot keep the loop from the others (Redis reads 16 KiB too).
     static constexpr std::size_t kReadChunk = 16 * 1024;

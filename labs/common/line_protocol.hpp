@@ -9,6 +9,11 @@
 
 namespace iolab {
 
+// Replies pending on one connection beyond which a server stops reading from
+// it until they drain (backpressure): a client that sends without reading
+// then blocks in its own send() instead of growing the server's memory.
+inline constexpr std::size_t kOutputHighWaterMark = 256 * 1024;
+
 class LineProtocol {
 public:
     // The longest line that is echoed, not counting its '\n'.

@@ -1,5 +1,6 @@
 #include "run_checker.hpp"
 
+#include "grader.hpp"
 #include "models.hpp"
 #include "server_process.hpp"
 
@@ -22,6 +23,11 @@ std::vector<std::string> model_names() {
     std::vector<std::string> names;
     for (const checker::Model& model : checker::all_models()) names.push_back(model.name);
     return names;
+}
+
+std::optional<std::string> lab_unavailable_here(const std::string& lab) {
+    const checker::Lab* found = checker::find_lab(lab);
+    return found ? checker::unavailable_here(*found) : std::nullopt;
 }
 
 std::string build_dir() {

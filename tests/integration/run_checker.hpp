@@ -2,6 +2,7 @@
 // a student or an instructor runs it.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,10 @@ std::string build_dir();
 
 // Every model of labs/models.txt, in the order of the course.
 std::vector<std::string> model_names();
+
+// Why the lab cannot run on this machine (io_uring switched off, say), if it
+// cannot: its tests are then skipped with that reason, as make grade skips it.
+std::optional<std::string> lab_unavailable_here(const std::string& lab);
 
 struct CheckerRun {
     int exit_code = -1;  // -1: did not finish in time, or killed

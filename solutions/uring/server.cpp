@@ -1,0 +1,406 @@
+// io_uring server: the proactor done in the kernel. Completion, not readiness.
+//
+// Like POSIX AIO (solutions/aio/server.cpp), the server hands the kernel whole
+// operations, "receive into a buffer", "send these bytes", "accept a client",
+// and learns later that they are done. Unlike glibc's AIO, nothing blocks in a
+// thread for us: the kernel completes each operation itself when the socket
+// is ready. Operations go in as SQEs on the submission queue, results come
+// back as CQEs on the completion queue, two rings shared with the kernel; one
+// io_uring_enter() call both submits a batch and waits for completions.
+//
+// One thread, one ring:
+//   - one multishot accept: armed once, it completes once per client;
+//   - one multishot receive per connection, into buffers the kernel picks
+//     from a ring of provided buffers: an idle connection holds no buffer;
+//   - one send in flight per connection, the rest of its output queued;
+//   - the shutdown self-pipe, read through the ring like any socket.
+//
+// What any proactor does with a completion (feed the bytes to the protocol,
+// queue the replies, choose the next operation) is CompletionConnection's, in
+// labs/common/completion_connection.hpp, as aio uses it too: this file only
+// submits the operations and reaps their completions. Compare with
+// solutions/aio/server.cpp (`diff` shows how operations are submitted and
+// reaped) and solutions/epoll/server.cpp (readiness). labs/uring/README.md
+// has the figures.
+#include "completion_connection.hpp"
+#include "errors.hpp"
+#include "io_uring_probe.hpp"
+#include "server_main.hpp"
+#include "shutdown.hpp"
+
+#include <liburing.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+
+#include <bit>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace {
+
+using namespace iolab;
+using namespace std::chrono_literals;
+
+// Provided receive buffers when --workers is 0: shared by every connection,
+// so memory stays the same at 10 or 10,000 clients. Rounded to a power of two.
+constexpr unsigned kDefaultBuffers = 1024;
+constexpr unsigned kMaxBuffers = 32768;
+constexpr unsigned kBufferSize = 4096;       // bytes of one provided buffer
+constexpr unsigned kBufferGroup = 0;         // the id the receives name the ring by
+constexpr unsigned kRingEntries = 1024;      // submission queue slots
+constexpr unsigned kCompletionSlots = 8192;  // completion queue slots
+
+// How long shutdown waits for the cancelled operations to complete.
+constexpr auto kDrainBudget = 500ms;
+
+// What a completion is about, kept in the low bits of its user_data: a
+// Connection is at least 8-byte aligned, so its address leaves them free.
+enum Tag : std::uintptr_t { kReceive = 0, kSend = 1, kCancel = 2, kTagMask = 7 };
+// Completions that name no connection.
+constexpr std::uint64_t kAccept = 8;
+constexpr std::uint64_t kShutdown = 16;
+
+// One client: the proactor's shared connection (labs/common/completion_connection.hpp:
+// its buffers, the protocol, what to submit next), plus what io_uring needs.
+struct Connection : CompletionConnection {
+    using CompletionConnection::CompletionConnection;
+
+    bool cancelling = false;  // a cancel of its receive is in flight (backpressure)
+};
+
+// The live connections; only the loop thread touches them.
+using ConnectionTable = CompletionTable<Connection>;
+
+[[noreturn]] void throw_uring_error(int negative_errno, const char* call) {
+    throw std::system_error(-negative_errno, std::generic_category(), call);
+}
+
+// The ring, and its completion side as a queue of CQEs.
+class Ring {
+public:
+    Ring() {
+        // SINGLE_ISSUER: one thread submits. DEFER_TASKRUN: the kernel finishes
+        // completions only when that thread asks for them (in io_uring_enter),
+        // instead of interrupting it. Older kernels refuse them: go without.
+        io_uring_params params{};
+        params.flags =
+            IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+        params.cq_entries = kCompletionSlots;
+        int result = io_uring_queue_init_params(kRingEntries, &ring_, &params);
+        if (result == -EINVAL) {
+            params = io_uring_params{};
+            params.flags = IORING_SETUP_CQSIZE;
+            params.cq_entries = kCompletionSlots;
+            result = io_uring_queue_init_params(kRingEntries, &ring_, &params);
+        }
+        if (result < 0) throw std::runtime_error(io_uring_unavailable_reason(-result));
+        // The ring's own descriptor, registered: io_uring_enter() skips the
+        // lookup of the file on every call.
+        io_uring_register_ring_fd(&ring_);
+    }
+    ~Ring() { io_uring_queue_exit(&ring_); }
+    Ring(const Ring&) = delete;
+    Ring& operator=(const Ring&) = delete;
+
+    io_uring* get() { return &ring_; }
+
+    // A free submission slot. When the queue is full, what is in it is
+    // submitted first.
+    io_uring_sqe* slot() {
+        io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+        if (sqe) return sqe;
+        io_uring_submit(&ring_);
+        sqe = io_uring_get_sqe(&ring_);
+        if (!sqe) throw std::runtime_error("io_uring: no submission slot after submitting");
+        return sqe;
+    }
+
+    // Submits what was prepared and waits for one completion at least (or for
+    // `timeout`, if given): one system call.
+    void submit_and_wait(std::chrono::nanoseconds timeout = -1ns) {
+        int result;
+        if (timeout < 0ns) {
+            result = io_uring_submit_and_wait(&ring_, 1);
+        } else {
+            __kernel_timespec limit{timeout / 1s, (timeout % 1s).count()};
+            io_uring_cqe* cqe = nullptr;
+            result = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &limit, nullptr);
+        }
+        if (result < 0 && result != -EINTR && result != -ETIME && result != -EAGAIN &&
+            result != -EBUSY)
+            throw_uring_error(result, "io_uring_enter");
+    }
+
+    // `handle(cqe)` for every completion that has come, then frees their slots.
+    template <typename Handle>
+    void for_each_completion(Handle handle) {
+        io_uring_cqe* cqe;
+        unsigned head;
+        unsigned seen = 0;
+        io_uring_for_each_cqe(&ring_, head, cqe) {
+            handle(*cqe);
+            ++seen;
+        }
+        io_uring_cq_advance(&ring_, seen);
+    }
+
+private:
+    io_uring ring_{};
+};
+
+// The provided buffers: one block of memory cut into kBufferSize pieces, and
+// the ring through which the server lends them to the kernel. A multishot
+// receive takes a free one for each chunk it completes; the CQE says which
+// (its buffer id), and the server gives it back once the bytes are consumed.
+class BufferRing {
+public:
+    BufferRing(Ring& ring, unsigned count) : ring_(ring), count_(count) {
+        std::size_t ring_bytes = count * sizeof(io_uring_buf);
+        void* mapped =
+            ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (mapped == MAP_FAILED) throw_errno("mmap");
+        entries_ = static_cast<io_uring_buf_ring*>(mapped);
+        memory_ = std::make_unique<char[]>(std::size_t{count} * kBufferSize);
+        io_uring_buf_reg registration{};
+        registration.ring_addr = reinterpret_cast<std::uintptr_t>(entries_);
+        registration.ring_entries = count;
+        registration.bgid = kBufferGroup;
+        if (int result = io_uring_register_buf_ring(ring.get(), &registration, 0); result < 0)
+            throw_uring_error(result, "io_uring_register_buf_ring");
+        io_uring_buf_ring_init(entries_);
+        for (unsigned id = 0; id < count; ++id) give_back(id);
+    }
+    ~BufferRing() {
+        io_uring_unregister_buf_ring(ring_.get(), kBufferGroup);
+        ::munmap(entries_, count_ * sizeof(io_uring_buf));
+    }
+    BufferRing(const BufferRing&) = delete;
+    BufferRing& operator=(const BufferRing&) = delete;
+
+    std::span<char> buffer(unsigned id) {
+        return {memory_.get() + std::size_t{id} * kBufferSize, kBufferSize};
+    }
+
+    // Lends the buffer to the kernel again.
+    void give_back(unsigned id) {
+        io_uring_buf_ring_add(entries_, buffer(id).data(), kBufferSize, static_cast<__u16>(id),
+                              io_uring_buf_ring_mask(count_), 0);
+        io_uring_buf_ring_advance(entries_, 1);
+    }
+
+private:
+    Ring& ring_;
+    unsigned count_;
+    io_uring_buf_ring* entries_ = nullptr;
+    std::unique_ptr<char[]> memory_;
+};
+
+std::uint64_t user_data(Connection& connection, Tag tag) {
+    return reinterpret_cast<std::uintptr_t>(&connection) | tag;
+}
+
+// Provided buffers from --workers: a power of two, as the buffer ring wants.
+unsigned buffer_count(const Options& options) {
+    unsigned wanted =
+        options.workers > 0 ? static_cast<unsigned>(options.workers) : kDefaultBuffers;
+    return std::bit_ceil(std::min(wanted, kMaxBuffers));
+}
+
+// Arms the multishot accept: one SQE, a completion per client, until it ends.
+void start_accepting(Ring& ring, const Listener& listener) {
+    // BEGIN LAB: io_uring_prep_multishot_accept() on the listener, SOCK_CLOEXEC,
+    // user_data kAccept.
+    io_uring_sqe* sqe = ring.slot();
+    io_uring_prep_multishot_accept(sqe, listener.fd(), nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, kAccept);
+    // END LAB
+}
+
+// Reads the shutdown self-pipe through the ring: SIGTERM completes it.
+void watch_shutdown(Ring& ring, char& byte) {
+    io_uring_sqe* sqe = ring.slot();
+    io_uring_prep_read(sqe, shutdown_wakeup_fd(), &byte, 1, 0);
+    io_uring_sqe_set_data64(sqe, kShutdown);
+}
+
+// Arms the connection's multishot receive: the kernel picks a provided
+// buffer for each chunk, and completes it again and again.
+void start_read(Ring& ring, Connection& connection) {
+    // BEGIN LAB: io_uring_prep_recv_multishot() with no buffer of its own,
+    // IOSQE_BUFFER_SELECT and buf_group kBufferGroup, user_data kReceive.
+    // Then tell the connection: submitted().
+    io_uring_sqe* sqe = ring.slot();
+    io_uring_prep_recv_multishot(sqe, connection.fd(), nullptr, 0, 0);
+    sqe->flags |= IOSQE_BUFFER_SELECT;
+    sqe->buf_group = kBufferGroup;
+    io_uring_sqe_set_data64(sqe, user_data(connection, kReceive));
+    connection.submitted(Operation::read);
+    // END LAB
+}
+
+// Puts the connection's one send in flight: the replies not yet sent.
+void start_write(Ring& ring, Connection& connection) {
+    // BEGIN LAB: io_uring_prep_send() of connection.unsent_output(),
+    // MSG_NOSIGNAL, user_data kSend; then submitted().
+    std::span<const char> bytes = connection.unsent_output();
+    io_uring_sqe* sqe = ring.slot();
+    io_uring_prep_send(sqe, connection.fd(), bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, user_data(connection, kSend));
+    connection.submitted(Operation::write);
+    // END LAB
+}
+
+// Backpressure: the receive stays armed while replies are sent, until they
+// pile up past the high-water mark. Then it is cancelled, and armed again
+// (by submit_next) only once they have drained.
+void pause_reading_if_behind(Ring& ring, Connection& connection) {
+    // BEGIN LAB: If a read is in flight, no cancel is, and pending_output()
+    // passed kHighWaterMark: io_uring_prep_cancel64() of its receive.
+    if (!connection.read_in_flight() || connection.cancelling ||
+        connection.pending_output() <= Connection::kHighWaterMark)
+        return;
+    io_uring_sqe* sqe = ring.slot();
+    io_uring_prep_cancel64(sqe, user_data(connection, kReceive), 0);
+    io_uring_sqe_set_data64(sqe, user_data(connection, kCancel));
+    connection.cancelling = true;
+    // END LAB
+}
+
+// Submits what the connection asks for next (a send of pending replies, or
+// else a receive), if anything.
+void submit_next(Ring& ring, Connection& connection) {
+    switch (connection.next()) {
+    case Operation::read: start_read(ring, connection); break;
+    case Operation::write: start_write(ring, connection); break;
+    case Operation::none: break;
+    }
+    pause_reading_if_behind(ring, connection);
+}
+
+// A receive completion: bytes in a provided buffer (given back at once), the
+// end of the stream, or the end of the multishot receive.
+void on_receive(Connection& connection, const io_uring_cqe& cqe, BufferRing& buffers,
+                const Options& options) {
+    // BEGIN LAB: With IORING_CQE_F_BUFFER, the bytes are in the buffer whose
+    // id is cqe.flags >> IORING_CQE_BUFFER_SHIFT: set_read_buffer() to it,
+    // on_read_complete(), then give_back() the buffer. -ENOBUFS (the ring ran
+    // dry) and -ECANCELED (pause_reading_if_behind) end the receive without
+    // ending the connection: on_cancelled(). While IORING_CQE_F_MORE is set
+    // the receive is still armed: submitted() again.
+    if (cqe.res == -ENOBUFS || cqe.res == -ECANCELED) {
+        connection.on_cancelled(Operation::read);
+    } else if (cqe.flags & IORING_CQE_F_BUFFER) {
+        unsigned id = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
+        connection.set_read_buffer(buffers.buffer(id));
+        connection.on_read_complete(cqe.res, options);
+        buffers.give_back(id);
+    } else {
+        connection.on_read_complete(cqe.res, options);  // 0: the client half-closed
+    }
+    if (cqe.flags & IORING_CQE_F_MORE) connection.submitted(Operation::read);
+    // END LAB
+}
+
+// One completion on a connection: it carries on with its next operation, or
+// is closed and freed once nothing of it is in the kernel's hands any more.
+void on_completion(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table, BufferRing& buffers,
+                   const Options& options) {
+    auto& connection = *reinterpret_cast<Connection*>(cqe.user_data & ~std::uint64_t{kTagMask});
+    switch (cqe.user_data & kTagMask) {
+    case kReceive: on_receive(connection, cqe, buffers, options); break;
+    case kSend: connection.on_write_complete(cqe.res); break;  // short: the rest stays
+    case kCancel: connection.cancelling = false; break;
+    }
+    if (shutdown_requested()) connection.stop();
+    if (!connection.stopped()) submit_next(ring, connection);
+    if (connection.finished() && !connection.cancelling) table.erase(&connection);
+}
+
+// A client accepted by the multishot accept; its receive is armed at once.
+void on_accept(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table,
+               const Listener& listener, bool& accepting) {
+    // BEGIN LAB: cqe.res is the client's descriptor, or -errno. Without
+    // IORING_CQE_F_MORE the accept has ended: re-arm it, except after EMFILE
+    // or ENFILE (out of descriptors), where re-arming at once would fail at
+    // once, forever: accepting = false until a connection closes.
+    if (cqe.res >= 0)
+        table.add(std::make_unique<Connection>(UniqueFd(cqe.res)), [&](Connection& connection) {
+            start_read(ring, connection);
+            return true;
+        });
+    if (cqe.flags & IORING_CQE_F_MORE) return;
+    if (cqe.res == -EMFILE || cqe.res == -ENFILE) {
+        std::fprintf(stderr, "uring: out of descriptors; accepting again once a client leaves\n");
+        accepting = false;
+    } else if (!shutdown_requested()) {
+        start_accepting(ring, listener);
+    }
+    // END LAB
+}
+
+// Shutdown. No Connection may be freed while the kernel may still write into
+// its buffers: cancel every operation, and wait for the cancellations.
+void cancel_and_drain(Ring& ring, ConnectionTable& table, BufferRing& buffers,
+                      const Options& options) {
+    // BEGIN LAB: stop() every connection; io_uring_prep_cancel() of everything
+    // (IORING_ASYNC_CANCEL_ANY). Then, for at most kDrainBudget, reap the
+    // completions (on_completion erases the finished connections). abandon()
+    // what is still in flight after that.
+    table.for_each([](Connection& connection) { connection.stop(); });
+    io_uring_sqe* sqe = ring.slot();
+    io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
+    io_uring_sqe_set_data64(sqe, kShutdown);
+    auto give_up = std::chrono::steady_clock::now() + kDrainBudget;
+    while (table.size() > 0 && std::chrono::steady_clock::now() < give_up) {
+        ring.submit_and_wait(10ms);
+        ring.for_each_completion([&](const io_uring_cqe& cqe) {
+            if (cqe.user_data != kAccept && cqe.user_data != kShutdown)
+                on_completion(cqe, ring, table, buffers, options);
+        });
+    }
+    if (table.size() == 0) return;
+    std::fprintf(stderr, "uring: %zu connections still in flight at exit; not freed\n",
+                 table.size());
+    table.abandon();
+    // END LAB
+}
+
+void run(Listener& listener, const Options& options) {
+    Ring ring;
+    BufferRing buffers(ring, buffer_count(options));
+    ConnectionTable table;
+    char shutdown_byte = 0;
+    bool accepting = true;
+    start_accepting(ring, listener);
+    watch_shutdown(ring, shutdown_byte);
+    while (!shutdown_requested()) {
+        ring.submit_and_wait();
+        std::size_t before = table.size();
+        ring.for_each_completion([&](const io_uring_cqe& cqe) {
+            if (cqe.user_data == kAccept) on_accept(cqe, ring, table, listener, accepting);
+            else if (cqe.user_data != kShutdown) on_completion(cqe, ring, table, buffers, options);
+        });
+        if (!accepting && table.size() < before && !shutdown_requested()) {
+            accepting = true;  // a client left: a descriptor is free again
+            start_accepting(ring, listener);
+        }
+    }
+    cancel_and_drain(ring, table, buffers, options);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return iolab::server_main(
+        argc, argv,
+        {"uring", "io_uring: the proactor done in the kernel", true,
+         "provided receive buffers, shared by all clients, rounded up to a power of two "
+         "(0: 1024)"},
+        run);
+}
