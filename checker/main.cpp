@@ -6,7 +6,7 @@
 //   checker combine [--format gradescope|classroom] LAB.json...                       (one results file)
 //   checker batch --submissions DIR --out DIR [--jobs N] [--labs A,B] [--timeout S]   (a whole class: batch.hpp)
 //   checker bench [--connections N] [--size B] [--duration S] ... -- SERVER_CMD [ARGS...]
-//   checker bench-report --csv FILE --out DIR [--pairs FILE]
+//   checker bench-report --csv FILE --out DIR [--pairs FILE] [--cpu-pairs FILE]
 //
 // Exit status: 0 full marks (and no test failed), 1 points missing or a test failed, 2 usage or
 // setup error.
@@ -150,6 +150,9 @@ void add_bench_commands(CLI::App& app, bench::BenchCommandLine& bench,
     r->add_option("--pairs", report.pairs,
                   "rows of the reference epoll server and the baseline run in turn, for the bar "
                   "(make compare writes pairs.csv)");
+    r->add_option("--cpu-pairs", report.cpu_pairs,
+                  "rows of uring and the baseline run in turn, for the CPU goal "
+                  "(make compare writes cpu-pairs.csv)");
 }
 
 }  // namespace

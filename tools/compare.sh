@@ -6,7 +6,8 @@
 #   tools/compare.sh [solutions|labs]
 #   environment: BUILD=build  DURATION=1 (seconds measured per cell)  WARMUP=0.25
 #                MODELS="poll epoll" (default: every model found, and epoll-baseline)
-#                PAIRS=5 (runs of epoll and the baseline in turn, for the bar; 0: none)
+#                PAIRS=5 (runs of epoll and the baseline in turn, for the bar, and of uring and
+#                the baseline at 100 and 1,000 connections, for the CPU goal; 0: none)
 set -uo pipefail
 
 src=${1:-solutions}
@@ -66,10 +67,10 @@ for line in "${matrix[@]}"; do
 done
 runs=$((cells * ${#models[@]}))
 mkdir -p "$out"
-rm -f "$out"/results.csv "$out"/pairs.csv "$out"/bench.log "$out"/*.svg "$out"/*.png "$out"/plot-data/*.dat
+rm -f "$out"/results.csv "$out"/pairs.csv "$out"/cpu-pairs.csv "$out"/bench.log "$out"/*.svg "$out"/*.png "$out"/plot-data/*.dat
 echo "compare: ${#models[@]} servers (${models[*]}) x $cells cells = $runs runs of ${duration} s + ${warmup} s warm-up,"
-echo "         then $pairs pairs of epoll and $baseline in turn for the bar;"
-echo "         about $(awk -v r="$((runs + 2 * pairs))" -v d="$duration" -v w="$warmup" 'BEGIN { printf "%.0f", r * (d + w + 1.2) / 60 + 0.5 }') min. Details: $out/bench.log"
+echo "         then $pairs pairs of epoll and $baseline in turn for the bar, and 2 x $pairs of uring and $baseline for the CPU goal;"
+echo "         about $(awk -v r="$((runs + 6 * pairs))" -v d="$duration" -v w="$warmup" 'BEGIN { printf "%.0f", r * (d + w + 1.2) / 60 + 0.5 }') min. Details: $out/bench.log"
 
 # ---- the runs: cell by cell, every model in turn, so that a machine that gets
 # busier or quieter meanwhile weighs on all the models of a cell alike ----------
@@ -115,10 +116,30 @@ if [ "$pairs" -gt 0 ] && printf '%s\n' "${models[@]}" | grep -qx epoll && printf
     done
 fi
 
+# ---- the CPU goal: uring and the baseline, run in turn, at 100 and 1,000 connections ------
+# Judged on the server's CPU per request, not on throughput: on 2 CPUs the load
+# generator limits every fast server. Same pairs, same alternating order.
+if [ "$pairs" -gt 0 ] && printf '%s\n' "${models[@]}" | grep -qx uring && printf '%s\n' "${models[@]}" | grep -qx "$baseline" \
+   && [ -z "${dead[uring]:-}" ] && [ -z "${dead[$baseline]:-}" ]; then
+    for connections in 100 1000; do
+        for pair in $(seq 1 "$pairs"); do
+            order=(uring "$baseline"); [ $((pair % 2)) -eq 1 ] && order=("$baseline" uring)
+            for model in "${order[@]}"; do
+                summary=$(timeout -k 5 $((90 + ${duration%.*} * 3)) "$build/checker" bench --brief --model "$model" \
+                    --scenario "echo 64 B" --size 64 --connections "$connections" --duration "$duration" \
+                    --warmup "$warmup" --csv "$out/cpu-pairs.csv" -- "$(server_of "$model")" 2>&1)
+                printf '%s\n%s\n' "== cpu pair $pair, $connections connections, $model (exit $?)" "$summary" >>"$out/bench.log"
+                printf '[cpu %d/%d] echo 64 B, %5s conn.  %-15s %s\n' "$pair" "$pairs" "$connections" "$model" "${summary#"$model": }"
+            done
+        done
+    done
+fi
+
 # ---- the report ---------------------------------------------------------------------
 [ -s "$out/results.csv" ] || { echo "compare: no run produced a result" >&2; exit 1; }
 title="The I/O models compared ($src/)"
 pairs_option=(); [ -s "$out/pairs.csv" ] && pairs_option=(--pairs "$out/pairs.csv")
+[ -s "$out/cpu-pairs.csv" ] && pairs_option+=(--cpu-pairs "$out/cpu-pairs.csv")
 "$build/checker" bench-report --csv "$out/results.csv" --out "$out" --title "$title" "${pairs_option[@]}" || exit 1
 if command -v gnuplot >/dev/null; then
     (cd "$out" && gnuplot plots.gp) || echo "compare: gnuplot failed on $out/plots.gp (see above)"

@@ -28,6 +28,10 @@ std::vector<BenchRow> read_bench_csv(const std::string& path);
 // The server compared against the reference epoll server (tests/bench/epoll_baseline.cpp).
 inline constexpr const char* kBaselineModel = "epoll-baseline";
 inline constexpr const char* kReferenceModel = "epoll";
+// The completion model done in the kernel, judged on CPU rather than throughput
+// (the load generator limits every fast server on a 2-CPU machine): requests
+// per server CPU-second, as a multiple of the baseline's.
+inline constexpr const char* kCpuModel = "uring";
 
 // One scenario at one number of connections: a row of the throughput table.
 struct Cell {
@@ -54,19 +58,29 @@ std::vector<std::string> baseline_comparison(const std::vector<BenchRow>& rows);
 // 0.80x: met)", or empty when there is no complete pair.
 std::string bar_from_pairs(const std::vector<BenchRow>& pairs);
 
+// The CPU goal judged on repeated runs: `cpu_pairs` holds rows of kCpuModel
+// and of the baseline run in turn, at one or more connection counts; the k-th
+// of each model at a count makes the k-th pair there. One line per count:
+// "100 connections: 5 pairs: 1.02x, 0.97x, ...; median 1.00x, spread
+// 0.95x-1.06x (the goal is 1.10x: NOT met)". Empty without a complete pair.
+std::vector<std::string> cpu_goal_from_pairs(const std::vector<BenchRow>& cpu_pairs);
+
 // `pairs` may be empty: the bar is then judged on the one run of the matrix.
 std::string markdown_report(const std::vector<BenchRow>& rows, const std::string& title,
-                            const std::vector<BenchRow>& pairs = {});
+                            const std::vector<BenchRow>& pairs = {},
+                            const std::vector<BenchRow>& cpu_pairs = {});
 
 // Writes report.md (the whole report), throughput.md (its throughput table
 // alone, sized for the lecture's slide), plot-data/ and plots.gp into `out_dir`
 // (created if needed). `pairs_path` (may be empty): the CSV of bar_from_pairs().
+// `cpu_pairs_path` (may be empty): the CSV of cpu_goal_from_pairs().
 void write_compare_report(const std::string& csv_path, const std::string& out_dir,
-                          const std::string& title, const std::string& pairs_path = "");
+                          const std::string& title, const std::string& pairs_path = "",
+                          const std::string& cpu_pairs_path = "");
 
 // `checker bench-report`, as main.cpp parsed its command line.
 struct ReportCommandLine {
-    std::string csv, out, title, pairs;
+    std::string csv, out, title, pairs, cpu_pairs;
 };
 
 // Exit status: 0 written, 2 the CSV could not be read or the report not written.

@@ -201,6 +201,39 @@ TEST(CompareReport, JudgesTheBarOnTheMedianOfRepeatedPairs) {
               std::string::npos);
 }
 
+BenchRow cpu_row(const std::string& model, int connections, double cpu_us_per_request) {
+    BenchRow r = row(model, "echo 64 B", connections, 100'000);
+    r.fields["cpu_us_per_request"] = std::to_string(cpu_us_per_request);
+    return r;
+}
+
+TEST(CompareReport, TheCpuGoalIsJudgedOnPairsAtEachConnectionCount) {
+    std::vector<BenchRow> pairs = {
+        cpu_row(kBaselineModel, 100, 8.0),  cpu_row(kCpuModel, 100, 8.0),       // 1.00
+        cpu_row(kCpuModel, 100, 6.4),       cpu_row(kBaselineModel, 100, 8.0),  // 1.25
+        cpu_row(kBaselineModel, 100, 8.0),  cpu_row(kCpuModel, 100, 7.0),       // 1.14
+        cpu_row(kBaselineModel, 1000, 9.0), cpu_row(kCpuModel, 1000, 10.0),     // 0.90
+    };
+    std::vector<std::string> lines = cpu_goal_from_pairs(pairs);
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_NE(lines[0].find("100 connections: 3 pairs of runs in turn: 1.00×, 1.25×, 1.14×; "
+                            "median **1.14×**, spread 1.00×–1.25× (the goal is 1.10×: met)"),
+              std::string::npos)
+        << lines[0];
+    EXPECT_NE(lines[1].find("1000 connections: 1 pairs"), std::string::npos) << lines[1];
+    EXPECT_NE(lines[1].find("(the goal is 1.10×: **NOT met**)"), std::string::npos) << lines[1];
+    pairs[7].fields["status"] = "server died";  // no measurement: no line for 1,000
+    EXPECT_EQ(cpu_goal_from_pairs(pairs).size(), 1u);
+    std::string report = markdown_report({cpu_row(kCpuModel, 100, 5.0), cpu_row("epoll", 100, 6.0)},
+                                         "test", {}, pairs);
+    EXPECT_NE(report.find("## uring against the baseline: requests per server CPU-second"),
+              std::string::npos)
+        << report;
+    EXPECT_NE(report.find("echo 64 B, 100 connections: uring, 5.0 CPU µs/request"),
+              std::string::npos)
+        << report;
+}
+
 TEST(CompareReport, TableShowsWhatAModelCouldNotHold) {
     std::vector<BenchRow> rows = {row("blocking", "echo 64 B", 100, 30'000, "partial"),
                                   row("poll", "echo 64 B", 100, 50'000)};
