@@ -51,6 +51,12 @@ for lab in "${labs[@]}"; do
     score=$(sed -n 's/^  "score": \([0-9]*\),/\1/p' "$json")
     max=$(sed -n 's/^  "max_score": \([0-9]*\),/\1/p' "$json")
     total=$((total + score)); total_max=$((total_max + max))
+    # A lab this machine cannot run (io_uring switched off, say) is skipped, with the reason.
+    skipped=$(grep -o "Lab $lab skipped: [^\"]*" "$json" | sed "s/^Lab $lab skipped: //; s/\\n.*//")
+    if [ -n "$skipped" ]; then
+        summary+=("$(printf '%-12s %7s   %s' "$lab" "skipped" "$skipped")")
+        continue
+    fi
     summary+=("$(printf '%-12s %7s' "$lab" "$score/$max")")
 done
 

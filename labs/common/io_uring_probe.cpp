@@ -34,7 +34,7 @@ std::string io_uring_unavailable_reason(int error) {
         return what +
                "A seccomp filter blocks the call (Docker's default profile does: run the "
                "container with --security-opt seccomp=unconfined), or the kernel is older than 5.1";
-    return what + "The kernel may be too old (5.19 or later is needed) or out of memory";
+    return what + "The kernel may be too old (the uring lab needs 6.0 or later) or out of memory";
 }
 
 std::optional<std::string> io_uring_unavailable() {

@@ -56,6 +56,12 @@ constexpr unsigned kBufferGroup = 0;         // the id the receives name the rin
 constexpr unsigned kRingEntries = 1024;      // submission queue slots
 constexpr unsigned kCompletionSlots = 8192;  // completion queue slots
 
+// What an io_uring too old for this server says (EINVAL) to a ring of
+// provided buffers (Linux 5.19) or to a multishot receive (6.0).
+constexpr const char* kTooOld =
+    "io_uring is too old here: provided-buffer rings need Linux 5.19, multishot receive 6.0; "
+    "run the kit on a newer kernel";
+
 // How long shutdown waits for the cancelled operations to complete.
 constexpr auto kDrainBudget = 500ms;
 
@@ -171,8 +177,9 @@ public:
         registration.ring_addr = reinterpret_cast<std::uintptr_t>(entries_);
         registration.ring_entries = count;
         registration.bgid = kBufferGroup;
-        if (int result = io_uring_register_buf_ring(ring.get(), &registration, 0); result < 0)
-            throw_uring_error(result, "io_uring_register_buf_ring");
+        int result = io_uring_register_buf_ring(ring.get(), &registration, 0);
+        if (result == -EINVAL) throw std::runtime_error(kTooOld);
+        if (result < 0) throw_uring_error(result, "io_uring_register_buf_ring");
         io_uring_buf_ring_init(entries_);
         for (unsigned id = 0; id < count; ++id) give_back(id);
     }
@@ -216,7 +223,7 @@ unsigned buffer_count(const Options& options) {
 void start_accepting(Ring& ring, const Listener& listener) {
     // TODO: io_uring_prep_multishot_accept() on the listener, SOCK_CLOEXEC,
     //       user_data kAccept.
-    throw NotImplemented("labs/uring/server.cpp:217: see the TODO there");
+    throw NotImplemented("labs/uring/server.cpp:224: see the TODO there");
 }
 
 // Reads the shutdown self-pipe through the ring: SIGTERM completes it.
@@ -232,14 +239,14 @@ void start_read(Ring& ring, Connection& connection) {
     // TODO: io_uring_prep_recv_multishot() with no buffer of its own,
     //       IOSQE_BUFFER_SELECT and buf_group kBufferGroup, user_data kReceive.
     //       Then tell the connection: submitted().
-    throw NotImplemented("labs/uring/server.cpp:232: see the TODO there");
+    throw NotImplemented("labs/uring/server.cpp:239: see the TODO there");
 }
 
 // Puts the connection's one send in flight: the replies not yet sent.
 void start_write(Ring& ring, Connection& connection) {
     // TODO: io_uring_prep_send() of connection.unsent_output(),
     //       MSG_NOSIGNAL, user_data kSend; then submitted().
-    throw NotImplemented("labs/uring/server.cpp:240: see the TODO there");
+    throw NotImplemented("labs/uring/server.cpp:247: see the TODO there");
 }
 
 // Backpressure: the receive stays armed while replies are sent, until they
@@ -248,7 +255,7 @@ void start_write(Ring& ring, Connection& connection) {
 void pause_reading_if_behind(Ring& ring, Connection& connection) {
     // TODO: If a read is in flight, no cancel is, and pending_output()
     //       passed kHighWaterMark: io_uring_prep_cancel64() of its receive.
-    throw NotImplemented("labs/uring/server.cpp:249: see the TODO there");
+    throw NotImplemented("labs/uring/server.cpp:256: see the TODO there");
 }
 
 // Submits what the connection asks for next (a send of pending replies, or
@@ -272,12 +279,13 @@ void on_receive(Connection& connection, const io_uring_cqe& cqe, BufferRing& buf
     //       dry) and -ECANCELED (pause_reading_if_behind) end the receive without
     //       ending the connection: on_cancelled(). While IORING_CQE_F_MORE is set
     //       the receive is still armed: submitted() again.
-    throw NotImplemented("labs/uring/server.cpp:269: see the TODO there");
+    throw NotImplemented("labs/uring/server.cpp:276: see the TODO there");
 }
 
 // One completion on a connection: it carries on with its next operation, or
 // is closed and freed once nothing of it is in the kernel's hands any more.
-void on_completion(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table, BufferRing& buffers,
+// True if it was closed (a descriptor is free again).
+bool on_completion(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table, BufferRing& buffers,
                    const Options& options) {
     auto& connection = *reinterpret_cast<Connection*>(cqe.user_data & ~std::uint64_t{kTagMask});
     switch (cqe.user_data & kTagMask) {
@@ -287,7 +295,7 @@ void on_completion(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table, 
     }
     if (shutdown_requested()) connection.stop();
     if (!connection.stopped()) submit_next(ring, connection);
-    if (connection.finished() && !connection.cancelling) table.erase(&connection);
+    return connection.finished() && !connection.cancelling && table.erase(&connection);
 }
 
 // A client accepted by the multishot accept; its receive is armed at once.
@@ -297,7 +305,7 @@ void on_accept(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table,
     //       IORING_CQE_F_MORE the accept has ended: re-arm it, except after EMFILE
     //       or ENFILE (out of descriptors), where re-arming at once would fail at
     //       once, forever: accepting = false until a connection closes.
-    throw NotImplemented("labs/uring/server.cpp:296: see the TODO there");
+    throw NotImplemented("labs/uring/server.cpp:304: see the TODO there");
 }
 
 // Shutdown. No Connection may be freed while the kernel may still write into
@@ -308,7 +316,7 @@ void cancel_and_drain(Ring& ring, ConnectionTable& table, BufferRing& buffers,
     //       (IORING_ASYNC_CANCEL_ANY). Then, for at most kDrainBudget, reap the
     //       completions (on_completion erases the finished connections). abandon()
     //       what is still in flight after that.
-    throw NotImplemented("labs/uring/server.cpp:307: see the TODO there");
+    throw NotImplemented("labs/uring/server.cpp:315: see the TODO there");
 }
 
 void run(Listener& listener, const Options& options) {
@@ -321,12 +329,13 @@ void run(Listener& listener, const Options& options) {
     watch_shutdown(ring, shutdown_byte);
     while (!shutdown_requested()) {
         ring.submit_and_wait();
-        std::size_t before = table.size();
+        bool closed_one = false;
         ring.for_each_completion([&](const io_uring_cqe& cqe) {
             if (cqe.user_data == kAccept) on_accept(cqe, ring, table, listener, accepting);
-            else if (cqe.user_data != kShutdown) on_completion(cqe, ring, table, buffers, options);
+            else if (cqe.user_data != kShutdown)
+                closed_one |= on_completion(cqe, ring, table, buffers, options);
         });
-        if (!accepting && table.size() < before && !shutdown_requested()) {
+        if (!accepting && closed_one && !shutdown_requested()) {
             accepting = true;  // a client left: a descriptor is free again
             start_accepting(ring, listener);
         }

@@ -56,6 +56,12 @@ constexpr unsigned kBufferGroup = 0;         // the id the receives name the rin
 constexpr unsigned kRingEntries = 1024;      // submission queue slots
 constexpr unsigned kCompletionSlots = 8192;  // completion queue slots
 
+// What an io_uring too old for this server says (EINVAL) to a ring of
+// provided buffers (Linux 5.19) or to a multishot receive (6.0).
+constexpr const char* kTooOld =
+    "io_uring is too old here: provided-buffer rings need Linux 5.19, multishot receive 6.0; "
+    "run the kit on a newer kernel";
+
 // How long shutdown waits for the cancelled operations to complete.
 constexpr auto kDrainBudget = 500ms;
 
@@ -171,8 +177,9 @@ public:
         registration.ring_addr = reinterpret_cast<std::uintptr_t>(entries_);
         registration.ring_entries = count;
         registration.bgid = kBufferGroup;
-        if (int result = io_uring_register_buf_ring(ring.get(), &registration, 0); result < 0)
-            throw_uring_error(result, "io_uring_register_buf_ring");
+        int result = io_uring_register_buf_ring(ring.get(), &registration, 0);
+        if (result == -EINVAL) throw std::runtime_error(kTooOld);
+        if (result < 0) throw_uring_error(result, "io_uring_register_buf_ring");
         io_uring_buf_ring_init(entries_);
         for (unsigned id = 0; id < count; ++id) give_back(id);
     }
@@ -293,13 +300,15 @@ void on_receive(Connection& connection, const io_uring_cqe& cqe, BufferRing& buf
     // dry) and -ECANCELED (pause_reading_if_behind) end the receive without
     // ending the connection: on_cancelled(). While IORING_CQE_F_MORE is set
     // the receive is still armed: submitted() again.
+    if (cqe.res == -EINVAL) throw std::runtime_error(kTooOld);  // no multishot receive
     if (cqe.res == -ENOBUFS || cqe.res == -ECANCELED) {
         connection.on_cancelled(Operation::read);
     } else if (cqe.flags & IORING_CQE_F_BUFFER) {
         unsigned id = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
         connection.set_read_buffer(buffers.buffer(id));
         connection.on_read_complete(cqe.res, options);
-        buffers.give_back(id);
+        buffers.give_back(id);  // the kernel's again: the connection no longer points at it
+        connection.set_read_buffer({});
     } else {
         connection.on_read_complete(cqe.res, options);  // 0: the client half-closed
     }
@@ -309,7 +318,8 @@ void on_receive(Connection& connection, const io_uring_cqe& cqe, BufferRing& buf
 
 // One completion on a connection: it carries on with its next operation, or
 // is closed and freed once nothing of it is in the kernel's hands any more.
-void on_completion(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table, BufferRing& buffers,
+// True if it was closed (a descriptor is free again).
+bool on_completion(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table, BufferRing& buffers,
                    const Options& options) {
     auto& connection = *reinterpret_cast<Connection*>(cqe.user_data & ~std::uint64_t{kTagMask});
     switch (cqe.user_data & kTagMask) {
@@ -319,7 +329,7 @@ void on_completion(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table, 
     }
     if (shutdown_requested()) connection.stop();
     if (!connection.stopped()) submit_next(ring, connection);
-    if (connection.finished() && !connection.cancelling) table.erase(&connection);
+    return connection.finished() && !connection.cancelling && table.erase(&connection);
 }
 
 // A client accepted by the multishot accept; its receive is armed at once.
@@ -360,6 +370,7 @@ void cancel_and_drain(Ring& ring, ConnectionTable& table, BufferRing& buffers,
     while (table.size() > 0 && std::chrono::steady_clock::now() < give_up) {
         ring.submit_and_wait(10ms);
         ring.for_each_completion([&](const io_uring_cqe& cqe) {
+            if (cqe.user_data == kAccept && cqe.res >= 0) UniqueFd late_client(cqe.res);
             if (cqe.user_data != kAccept && cqe.user_data != kShutdown)
                 on_completion(cqe, ring, table, buffers, options);
         });
@@ -381,12 +392,13 @@ void run(Listener& listener, const Options& options) {
     watch_shutdown(ring, shutdown_byte);
     while (!shutdown_requested()) {
         ring.submit_and_wait();
-        std::size_t before = table.size();
+        bool closed_one = false;
         ring.for_each_completion([&](const io_uring_cqe& cqe) {
             if (cqe.user_data == kAccept) on_accept(cqe, ring, table, listener, accepting);
-            else if (cqe.user_data != kShutdown) on_completion(cqe, ring, table, buffers, options);
+            else if (cqe.user_data != kShutdown)
+                closed_one |= on_completion(cqe, ring, table, buffers, options);
         });
-        if (!accepting && table.size() < before && !shutdown_requested()) {
+        if (!accepting && closed_one && !shutdown_requested()) {
             accepting = true;  // a client left: a descriptor is free again
             start_accepting(ring, listener);
         }

@@ -44,6 +44,16 @@ TEST(UringUnavailable, GradingReportsTheLabSkippedWithTheReason) {
     EXPECT_NE(run.output.find("SKIPPED"), std::string::npos) << run.output;
 }
 
+TEST(UringUnavailable, MakeGradeListsTheLabAsSkippedWithTheReason) {
+    CommandRun run = run_command({without_io_uring(), "tools/grade.sh", "solutions", "uring"}, 120,
+                                 {}, {"BUILD=" + build_dir()});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_NE(run.output.find("uring        skipped   io_uring is not available"),
+              std::string::npos)
+        << run.output;
+    EXPECT_NE(run.output.find("total            0/0"), std::string::npos) << run.output;
+}
+
 // The same filter leaves every other lab alone: only the model that needs
 // io_uring is skipped.
 TEST(UringUnavailable, OtherLabsAreGradedAsUsual) {
