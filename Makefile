@@ -115,14 +115,10 @@ $(BUILD)/labs/%: $(BUILD)/obj/labs/%/server.o $(BUILD)/libiolab.a
 $(BUILD)/libfixtures.a: $(FIXTURE_SUPPORT_OBJ)
 	$(AR) rcs $@ $^
 
+# A fixture named after its model (uring_..., aio_...) links what that model links.
 $(BUILD)/fixtures/%: $(BUILD)/obj/tests/fixtures/%.o $(BUILD)/libfixtures.a $(BUILD)/libiolab.a
 	@mkdir -p $(@D)
-	$(CXX) $(LDFLAGS) $^ -o $@
-
-# The io_uring fixtures link with liburing, as the uring lab does.
-$(BUILD)/fixtures/uring_%: $(BUILD)/obj/tests/fixtures/uring_%.o $(BUILD)/libfixtures.a $(BUILD)/libiolab.a
-	@mkdir -p $(@D)
-	$(CXX) $(LDFLAGS) $^ $$(tools/models.sh links uring) -o $@
+	$(CXX) $(LDFLAGS) $^ $$(tools/models.sh links $(firstword $(subst _, ,$*))) -o $@
 
 $(BUILD)/checker: $(BUILD)/obj/checker/main.o $(CHECKER_OBJ) $(BUILD)/libiolab.a | $(BUILD)/short_io_shim.so
 	$(CXX) $(LDFLAGS) $^ -o $@
