@@ -293,7 +293,6 @@ bool on_completion(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table, 
     case kSend: connection.on_write_complete(cqe.res); break;  // short: the rest stays
     case kCancel: connection.cancelling = false; break;
     }
-    if (shutdown_requested()) connection.stop();
     if (!connection.stopped()) submit_next(ring, connection);
     return connection.finished() && !connection.cancelling && table.erase(&connection);
 }
@@ -305,18 +304,35 @@ void on_accept(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table,
     //       IORING_CQE_F_MORE the accept has ended: re-arm it, except after EMFILE
     //       or ENFILE (out of descriptors), where re-arming at once would fail at
     //       once, forever: accepting = false until a connection closes.
-    throw NotImplemented("labs/uring/server.cpp:304: see the TODO there");
+    throw NotImplemented("labs/uring/server.cpp:303: see the TODO there");
 }
 
 // Shutdown. No Connection may be freed while the kernel may still write into
-// its buffers: cancel every operation, and wait for the cancellations.
-void cancel_and_drain(Ring& ring, ConnectionTable& table, BufferRing& buffers,
-                      const Options& options) {
-    // TODO: stop() every connection; io_uring_prep_cancel() of everything
-    //       (IORING_ASYNC_CANCEL_ANY). Then, for at most kDrainBudget, reap the
-    //       completions (on_completion erases the finished connections). abandon()
-    //       what is still in flight after that.
-    throw NotImplemented("labs/uring/server.cpp:315: see the TODO there");
+// its buffers: every operation is cancelled, then drain() waits for them.
+void cancel_everything(Ring& ring, ConnectionTable& table) {
+    // TODO: stop() every connection (its socket is shut down: an armed
+    //       receive completes with 0), then submit one io_uring_prep_cancel64() of
+    //       every operation in the ring (IORING_ASYNC_CANCEL_ANY), user_data kShutdown.
+    throw NotImplemented("labs/uring/server.cpp:313: see the TODO there");
+}
+
+// Reaps the completions of the cancelled operations for at most kDrainBudget
+// (on_completion erases each connection once nothing of it is in flight), and
+// abandons, never frees, what is still in flight after that.
+void drain(Ring& ring, ConnectionTable& table, BufferRing& buffers, const Options& options) {
+    auto give_up = std::chrono::steady_clock::now() + kDrainBudget;
+    while (table.size() > 0 && std::chrono::steady_clock::now() < give_up) {
+        ring.submit_and_wait(10ms);
+        ring.for_each_completion([&](const io_uring_cqe& cqe) {
+            if (cqe.user_data == kAccept && cqe.res >= 0) UniqueFd late_client(cqe.res);
+            if (cqe.user_data != kAccept && cqe.user_data != kShutdown)
+                on_completion(cqe, ring, table, buffers, options);
+        });
+    }
+    if (table.size() == 0) return;
+    std::fprintf(stderr, "uring: %zu connections still in flight at exit; not freed\n",
+                 table.size());
+    table.abandon();
 }
 
 void run(Listener& listener, const Options& options) {
@@ -340,7 +356,8 @@ void run(Listener& listener, const Options& options) {
             start_accepting(ring, listener);
         }
     }
-    cancel_and_drain(ring, table, buffers, options);
+    cancel_everything(ring, table);
+    drain(ring, table, buffers, options);
 }
 
 }  // namespace

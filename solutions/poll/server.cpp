@@ -45,8 +45,9 @@ WatchList watch_list(const Listener& listener, const Connections& connections) {
     watched.reserve(kFirstConnectionEntry + connections.size());
     for (const auto& [fd, connection] : connections) {
         Interest interest = connection.interest();
-        short events =
-            static_cast<short>((interest.read ? POLLIN : 0) | (interest.write ? POLLOUT : 0));
+        short events = 0;
+        if (interest.read) events |= POLLIN;
+        if (interest.write) events |= POLLOUT;
         watched.push_back({fd, events, 0});
     }
     return watched;

@@ -327,7 +327,6 @@ bool on_completion(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table, 
     case kSend: connection.on_write_complete(cqe.res); break;  // short: the rest stays
     case kCancel: connection.cancelling = false; break;
     }
-    if (shutdown_requested()) connection.stop();
     if (!connection.stopped()) submit_next(ring, connection);
     return connection.finished() && !connection.cancelling && table.erase(&connection);
 }
@@ -340,8 +339,8 @@ void on_accept(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table,
     // or ENFILE (out of descriptors), where re-arming at once would fail at
     // once, forever: accepting = false until a connection closes.
     if (cqe.res >= 0)
-        table.add(std::make_unique<Connection>(UniqueFd(cqe.res)), [&](Connection& connection) {
-            start_read(ring, connection);
+        table.add(std::make_unique<Connection>(UniqueFd(cqe.res)), [&](Connection& accepted) {
+            start_read(ring, accepted);
             return true;
         });
     if (cqe.flags & IORING_CQE_F_MORE) return;
@@ -355,17 +354,22 @@ void on_accept(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table,
 }
 
 // Shutdown. No Connection may be freed while the kernel may still write into
-// its buffers: cancel every operation, and wait for the cancellations.
-void cancel_and_drain(Ring& ring, ConnectionTable& table, BufferRing& buffers,
-                      const Options& options) {
-    // BEGIN LAB: stop() every connection; io_uring_prep_cancel() of everything
-    // (IORING_ASYNC_CANCEL_ANY). Then, for at most kDrainBudget, reap the
-    // completions (on_completion erases the finished connections). abandon()
-    // what is still in flight after that.
+// its buffers: every operation is cancelled, then drain() waits for them.
+void cancel_everything(Ring& ring, ConnectionTable& table) {
+    // BEGIN LAB: stop() every connection (its socket is shut down: an armed
+    // receive completes with 0), then submit one io_uring_prep_cancel64() of
+    // every operation in the ring (IORING_ASYNC_CANCEL_ANY), user_data kShutdown.
     table.for_each([](Connection& connection) { connection.stop(); });
     io_uring_sqe* sqe = ring.slot();
     io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
     io_uring_sqe_set_data64(sqe, kShutdown);
+    // END LAB
+}
+
+// Reaps the completions of the cancelled operations for at most kDrainBudget
+// (on_completion erases each connection once nothing of it is in flight), and
+// abandons, never frees, what is still in flight after that.
+void drain(Ring& ring, ConnectionTable& table, BufferRing& buffers, const Options& options) {
     auto give_up = std::chrono::steady_clock::now() + kDrainBudget;
     while (table.size() > 0 && std::chrono::steady_clock::now() < give_up) {
         ring.submit_and_wait(10ms);
@@ -379,7 +383,6 @@ void cancel_and_drain(Ring& ring, ConnectionTable& table, BufferRing& buffers,
     std::fprintf(stderr, "uring: %zu connections still in flight at exit; not freed\n",
                  table.size());
     table.abandon();
-    // END LAB
 }
 
 void run(Listener& listener, const Options& options) {
@@ -403,7 +406,8 @@ void run(Listener& listener, const Options& options) {
             start_accepting(ring, listener);
         }
     }
-    cancel_and_drain(ring, table, buffers, options);
+    cancel_everything(ring, table);
+    drain(ring, table, buffers, options);
 }
 
 }  // namespace
