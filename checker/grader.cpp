@@ -1,6 +1,7 @@
 #include "grader.hpp"
 
 #include "binary_imports.hpp"
+#include "diagnosis.hpp"
 #include "text.hpp"
 #include "io_uring_probe.hpp"
 
@@ -194,6 +195,11 @@ TestOutcome grade_one(const Lab& lab, const RubricEntry& entry, const GradeTarge
     outcome.observed = context.observed;
     outcome.seconds = std::max(0.0, seconds(Clock::now() - start) - outcome.startup_seconds);
     apply_expectation(entry, outcome);
+    if (outcome.status == Status::Failed &&
+        outcome.message.find("MSG_NOSIGNAL") == std::string::npos)
+        if (std::optional<std::string> cause = likely_cause(outcome.message, outcome.server_output))
+            outcome.message =
+                *cause + "\n" + outcome.message;  // the mistake first, then the test's view
     if (outcome.status == Status::Passed) outcome.score = entry.points;
     return outcome;
 }
