@@ -11,12 +11,17 @@ struct Symptom {
     std::string_view cause;
 };
 
+constexpr std::string_view kFdSetPastFdSetsize =
+    "FD_SET() or FD_ISSET() was given a descriptor numbered FD_SETSIZE (1024) or more, past the end "
+    "of the fd_set, and the server was stopped there: close a client whose descriptor does not fit "
+    "before it goes into an fd_set";
+
 // clang-format off
 constexpr Symptom kSymptoms[] = {
     // _FORTIFY_SOURCE's FD_SET/FD_ISSET check, then abort().
-    {"bit out of range 0 - FD_SETSIZE", "",
-     "FD_SET() or FD_ISSET() was given a descriptor numbered FD_SETSIZE (1024) or more, and glibc "
-     "aborted the server: close a client whose descriptor does not fit before it goes into an fd_set"},
+    {"bit out of range 0 - FD_SETSIZE", "", kFdSetPastFdSetsize},
+    // UndefinedBehaviorSanitizer's bounds check on the fd_set's 16 words (1024 bits).
+    {"out of bounds for type 'long int [16]'", "", kFdSetPastFdSetsize},
     // glibc's malloc, finding its own bookkeeping broken, then abort().
     {"double free", "",
      "memory was freed twice: under a pool, two threads served one connection at once (epoll without "

@@ -12,10 +12,18 @@ TEST(LikelyCause, GlibcsFdSetAbortNamesFdSetPastFdSetsize) {
                               "*** bit out of range 0 - FD_SETSIZE on fd_set ***: terminated\n");
     ASSERT_TRUE(cause);
     EXPECT_EQ(cause->rfind("Likely cause: FD_SET() or FD_ISSET() was given a descriptor numbered "
-                           "FD_SETSIZE (1024) or more",
+                           "FD_SETSIZE (1024) or more, past the end",
                            0),
               0u)
         << *cause;
+}
+
+TEST(LikelyCause, UndefinedBehaviorSanitizersFdSetReportNamesItToo) {
+    auto cause = likely_cause("then the server exited with status 1",
+                              "server.cpp:32:17: runtime error: index 16 out of bounds for type "
+                              "'long int [16]'\n");
+    ASSERT_TRUE(cause);
+    EXPECT_NE(cause->find("FD_SETSIZE (1024)"), std::string::npos) << *cause;
 }
 
 TEST(LikelyCause, ADoubleFreeNamesTwoThreadsOnOneConnection) {
