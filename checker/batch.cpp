@@ -1,13 +1,17 @@
 #include "batch.hpp"
 
+#include "box.hpp"
 #include "report.hpp"
 #include "rubric.hpp"
 #include "server_process.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,6 +48,23 @@ struct Submission {
     std::string name;  // the subdirectory's name
     fs::path labs;     // where its LAB/server.cpp are ("" if none found)
     fs::path tree;     // its private build tree
+    uid_t uid = 0;     // the user ID its box runs under (BoxLevel::None: unused)
+    int jobs_left = 0;
+    bool mounted = false;   // its tree is a tmpfs of its own (BoxLevel::Full)
+    bool released = false;  // its processes killed and its tree unmounted, after its last job
+};
+
+// The kit's parts a student's tree needs, shown in the box at their own
+// paths; `linked` ones are links in the tree (tools/models.sh finds the list
+// through tools/..).
+struct KitPart {
+    const char* path;
+    bool linked;
+};
+constexpr KitPart kKitParts[] = {
+    {"Makefile", true},         {"tools", true},
+    {"labs/common", true},      {"labs/models.txt", false},
+    {"build/libiolab.a", true}, {"build/obj/labs/common", true},
 };
 
 // A directory under /tmp, removed with everything in it.
@@ -54,6 +75,8 @@ public:
         if (!::mkdtemp(pattern.data()))
             throw std::system_error(errno, std::generic_category(), "mkdtemp");
         path_ = pattern;
+        // Each box's user passes through to its own tree, lists nothing.
+        fs::permissions(path_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
     }
     ~TempDir() {
         std::error_code ignored;
@@ -163,19 +186,71 @@ fs::path prepare_kit(const fs::path& kit_dir, int timeout_seconds) {
     return kit;
 }
 
-// A student's private tree: the kit's parts as links, the student's labs as copies.
-void make_tree(const Submission& submission, const fs::path& kit,
-               const std::vector<std::string>& labs) {
+// Gives `dir` and everything in it to `uid` (links themselves, not what they point to).
+void give_to(const fs::path& dir, uid_t uid) {
+    if (::lchown(dir.c_str(), uid, uid) < 0)
+        throw std::system_error(errno, std::generic_category(), "lchown " + dir.string());
+    for (const fs::directory_entry& entry : fs::recursive_directory_iterator(dir))
+        if (::lchown(entry.path().c_str(), uid, uid) < 0)
+            throw std::system_error(errno, std::generic_category(),
+                                    "lchown " + entry.path().string());
+}
+
+// A student's private tree: the kit's parts as links, the student's labs as
+// copies; in a box, a tmpfs of its own (bounded), owned by its user.
+void make_tree(Submission& submission, const fs::path& kit, const std::vector<std::string>& labs,
+               BoxLevel box, long long max_disk_bytes) {
+    fs::create_directories(submission.tree);
+    if (box == BoxLevel::Full) {
+        mount_private_tmpfs(submission.tree, submission.uid, max_disk_bytes);
+        submission.mounted = true;
+    }
     fs::create_directories(submission.tree / "labs");
     fs::create_directories(submission.tree / "build/obj/labs");
-    for (const char* shared :
-         {"Makefile", "tools", "labs/common", "build/libiolab.a", "build/obj/labs/common"})
-        fs::create_symlink(kit / shared, submission.tree / shared);
+    for (const KitPart& part : kKitParts)
+        if (part.linked) fs::create_symlink(kit / part.path, submission.tree / part.path);
     touch(submission.tree / "build/.deps-ok");  // the dependencies are installed: the kit was built
     for (const std::string& lab : labs)
         if (!submission.labs.empty() && fs::is_directory(submission.labs / lab) &&
             !fs::is_symlink(submission.labs / lab))
             copy_lab(submission.labs / lab, submission.tree / "labs" / lab);
+    if (box != BoxLevel::None) {
+        give_to(submission.tree, submission.uid);
+        fs::permissions(submission.tree, fs::perms::owner_all);
+    }
+}
+
+// After a submission's last job: nothing of its user survives, and its tree's memory is freed.
+void release(Submission& submission, BoxLevel box) {
+    if (submission.released) return;
+    submission.released = true;
+    if (box != BoxLevel::None) kill_every_process_of(submission.uid);
+    if (submission.mounted) ::umount2(submission.tree.c_str(), MNT_DETACH);
+    submission.mounted = false;
+}
+
+// What a job sees of the files (box.hpp): its tree, the kit's parts it needs
+// (and for grading, the checker and its results directory), nothing of the
+// kit's solutions, the other submissions or the results.
+struct Paths {
+    fs::path kit, submissions, out, temp, checker;
+};
+
+FileView job_view(const Paths& paths, const fs::path& tree, const fs::path& results,
+                  long long scratch_bytes) {
+    FileView::Spec spec;
+    spec.tree = tree.string();
+    spec.scratch_bytes = scratch_bytes;
+    for (const KitPart& part : kKitParts) spec.shown.push_back((paths.kit / part.path).string());
+    if (!results.empty()) {
+        spec.writable.push_back(results.string());
+        spec.shown.push_back(paths.checker.string());
+        fs::path shim = paths.checker.parent_path() / "short_io_shim.so";
+        if (fs::exists(shim)) spec.shown.push_back(shim.string());
+    }
+    for (const fs::path& hidden : {paths.kit, paths.submissions, paths.out, paths.temp})
+        spec.hidden.push_back(hidden.string());
+    return FileView(spec);
 }
 
 int max_points(const std::string& lab) {
@@ -204,31 +279,55 @@ void read_checker_results(const fs::path& json_path, LabResult& result) {
     }
 }
 
+// How every job of the batch is run: where things are, and the box.
+struct Setting {
+    const BatchOptions& options;
+    Paths paths;
+    BoxLevel box = BoxLevel::None;
+    bool private_network = false;
+    long long max_disk_bytes() const { return static_cast<long long>(options.max_disk_mib) << 20; }
+};
+
 // One lab of one student, built then graded, each step a contained subprocess.
 class Job {
 public:
     enum class Step { Build, Grade, Done };
 
-    Job(const BatchOptions& options, const Submission& submission, const std::string& lab,
+    Job(const Setting& setting, Submission& submission, const std::string& lab,
         const fs::path& results)
-        : options_(options),
+        : setting_(setting),
           submission_(submission),
-          json_path_(results / (submission.name + "." + lab + ".json")) {
+          results_dir_(results / (submission.name + "." + lab)),
+          json_path_(results_dir_ / "results.json") {
         result_.student = submission.name;
         result_.lab = lab;
         result_.max = max_points(lab);
+        ++submission.jobs_left;
     }
 
     // Starts the first step (or finishes at once when there is nothing to build).
-    void start(bool private_network) {
-        private_network_ = private_network;
+    void start() {
         if (!fs::is_regular_file(submission_.tree / "labs" / result_.lab / "server.cpp")) {
             result_.note = "no " + result_.lab + "/server.cpp in the submission";
             step_ = Step::Done;
             return;
         }
+        // Only root reads or writes the results: the box's user cannot.
+        fs::create_directories(results_dir_);
+        fs::permissions(results_dir_, fs::perms::owner_all);
+        if (setting_.box == BoxLevel::Full) {
+            build_view_.emplace(job_view(setting_.paths, submission_.tree, {},
+                                         setting_.max_disk_bytes()));
+            grade_view_.emplace(job_view(setting_.paths, submission_.tree, results_dir_,
+                                         setting_.max_disk_bytes()));
+        }
+        ServerLimits limits{.open_files = 4096,
+                            .processes = 4096,
+                            .private_network = setting_.private_network,
+                            .view = build_view_ ? &*build_view_ : nullptr,
+                            .run_as_uid = boxed() ? static_cast<int>(submission_.uid) : -1};
         run(make_command(submission_.tree, "build/labs/" + result_.lab),
-            options_.build_timeout_seconds, {});
+            setting_.options.build_timeout_seconds, limits);
         step_ = Step::Build;
     }
 
@@ -239,13 +338,17 @@ public:
         if (!ended && !deadline_->passed()) return false;
         if (step_ == Step::Build) finish_build(ended);
         else finish_grade(ended);
+        if (step_ == Step::Done) note_full_disk();
         return step_ == Step::Done;
     }
 
     void stop() { process_.reset(); }
     const LabResult& result() const { return result_; }
+    Submission& submission() { return submission_; }
 
 private:
+    bool boxed() const { return setting_.box != BoxLevel::None; }
+
     void run(const std::vector<std::string>& command, int timeout_seconds, ServerLimits limits) {
         process_.reset();
         process_ = std::make_unique<ServerProcess>(command, limits);
@@ -257,21 +360,37 @@ private:
                WEXITSTATUS(*process_->exit_status()) == 0;
     }
 
+    // The grading checker runs as root (in the job's view and network), and
+    // runs each server under the submission's user ID.
+    std::vector<std::string> grade_command() const {
+        std::string server = (submission_.tree / "build/labs" / result_.lab).string();
+        std::vector<std::string> command{setting_.options.checker,
+                                         "grade",
+                                         "--lab",
+                                         result_.lab,
+                                         "--json",
+                                         json_path_.string(),
+                                         "--max-memory",
+                                         std::to_string(setting_.options.max_memory_mib)};
+        if (boxed()) command.insert(command.end(), {"--run-as", std::to_string(submission_.uid)});
+        command.insert(command.end(), {"--", server});
+        return command;
+    }
+
     void finish_build(bool ended) {
         if (!ended) {
             result_.note = "the build took longer than " +
-                           std::to_string(options_.build_timeout_seconds) + " s";
+                           std::to_string(setting_.options.build_timeout_seconds) + " s";
         } else if (!succeeded()) {
             result_.note = "does not compile: " + first_error(process_->output());
         } else {
             // The grading checker starts the server in its own network
             // namespace where it can: ports of parallel jobs cannot collide.
-            std::string server = (submission_.tree / "build/labs" / result_.lab).string();
-            run({options_.checker, "grade", "--lab", result_.lab, "--json", json_path_.string(),
-                 "--max-memory", std::to_string(options_.max_memory_mib), "--", server},
-                options_.lab_timeout_seconds,
-                ServerLimits{
-                    .open_files = 20000, .processes = 4096, .private_network = private_network_});
+            run(grade_command(), setting_.options.lab_timeout_seconds,
+                ServerLimits{.open_files = 20000,
+                             .processes = 4096,
+                             .private_network = setting_.private_network,
+                             .view = grade_view_ ? &*grade_view_ : nullptr});
             step_ = Step::Grade;
             return;
         }
@@ -282,7 +401,7 @@ private:
     void finish_grade(bool ended) {
         if (!ended) {
             result_.note = "grading took longer than " +
-                           std::to_string(options_.lab_timeout_seconds) + " s: stopped";
+                           std::to_string(setting_.options.lab_timeout_seconds) + " s: stopped";
         } else {
             read_checker_results(json_path_, result_);
         }
@@ -290,18 +409,30 @@ private:
         step_ = Step::Done;
     }
 
-    const BatchOptions& options_;
-    const Submission& submission_;
+    // A full tree explains a build that failed, or a server that could not
+    // write: the gradebook says so.
+    void note_full_disk() {
+        struct statvfs tree {};
+        if (!submission_.mounted || ::statvfs(submission_.tree.c_str(), &tree) < 0) return;
+        if (tree.f_bavail * tree.f_frsize >= (1u << 20) && tree.f_favail > 0) return;
+        result_.note += std::string(result_.note.empty() ? "" : "; ") + "its files filled the " +
+                        std::to_string(setting_.options.max_disk_mib) +
+                        " MiB its box may write (--max-disk)";
+    }
+
+    const Setting& setting_;
+    Submission& submission_;
+    fs::path results_dir_;
     fs::path json_path_;
     LabResult result_;
     Step step_ = Step::Build;
-    bool private_network_ = false;
+    std::optional<FileView> build_view_, grade_view_;
     std::unique_ptr<ServerProcess> process_;
     std::optional<Deadline> deadline_;
 };
 
 // Runs the jobs, at most `parallel` at a time. False if interrupted.
-bool run_jobs(std::vector<std::unique_ptr<Job>>& jobs, int parallel, bool private_network) {
+bool run_jobs(std::vector<std::unique_ptr<Job>>& jobs, int parallel, BoxLevel box) {
     std::size_t next = 0, done = 0;
     std::vector<Job*> running;
     while (done < jobs.size()) {
@@ -310,7 +441,7 @@ bool run_jobs(std::vector<std::unique_ptr<Job>>& jobs, int parallel, bool privat
             return false;
         }
         while (static_cast<int>(running.size()) < parallel && next < jobs.size()) {
-            jobs[next]->start(private_network);
+            jobs[next]->start();
             running.push_back(jobs[next++].get());
         }
         for (auto it = running.begin(); it != running.end();) {
@@ -324,6 +455,7 @@ bool run_jobs(std::vector<std::unique_ptr<Job>>& jobs, int parallel, bool privat
                       << "\n"
                       << std::flush;
             ++done;
+            if (--(*it)->submission().jobs_left == 0) release((*it)->submission(), box);
             it = running.erase(it);
         }
         std::this_thread::sleep_for(kPollInterval);
@@ -446,6 +578,46 @@ int run_combine(const std::vector<std::string>& lab_results, const std::string& 
     return 0;
 }
 
+// Finds the box this machine allows, and says so in one line.
+BoxSupport set_up_box(const BatchOptions& options, std::size_t students) {
+    BoxSupport box = probe_box(!options.no_box);
+    if (box.level == BoxLevel::Full) {
+        try {
+            enter_private_mounts();  // the trees' tmpfs mounts: the batch's and its jobs' only
+        } catch (const std::system_error& error) {
+            box = {BoxLevel::UserOnly, error.what()};
+        }
+    }
+    for (std::size_t n = 0; box.level != BoxLevel::None && n < students; ++n)
+        if (const passwd* account = ::getpwuid(kFirstBoxUid + static_cast<uid_t>(n)))
+            throw std::runtime_error("user ID " + std::to_string(kFirstBoxUid + n) +
+                                     ", which the box uses, belongs to the account " +
+                                     account->pw_name + " (docs/instructors.md)");
+    std::string first = std::to_string(kFirstBoxUid);
+    if (box.level == BoxLevel::Full)
+        std::cout << "Each submission in a box: user ID " << first
+                  << " + n, its own tree and /tmp (" << options.max_disk_mib
+                  << " MiB each), the kit without solutions/, no other submission, no results\n";
+    else if (box.level == BoxLevel::UserOnly)
+        std::cout << "Each submission under a user ID of its own (" << first
+                  << " + n), but seeing the machine's files (" << box.reason
+                  << "): grade untrusted code where mount namespaces are allowed\n";
+    else
+        std::cout << "No box (" << box.reason
+                  << "): submissions run as this user and see its files; grade untrusted code as "
+                     "root (docs/instructors.md)\n";
+    return box;
+}
+
+// Releases every submission's box, however the batch ends.
+struct ReleaseAll {
+    std::vector<Submission>& submissions;
+    BoxLevel box;
+    ~ReleaseAll() {
+        for (Submission& submission : submissions) release(submission, box);
+    }
+};
+
 int run_batch(const BatchOptions& options) {
     try {
         if (!fs::is_directory(options.submissions))
@@ -461,24 +633,36 @@ int run_batch(const BatchOptions& options) {
         catch_interrupts();
 
         fs::path kit = prepare_kit(options.kit, options.build_timeout_seconds);
+        Setting setting{.options = options, .paths = {}};
+        setting.box = set_up_box(options, submissions.size()).level;
         TempDir temp;
-        for (Submission& submission : submissions) {
-            submission.tree = temp.path() / "students" / submission.name;
-            make_tree(submission, kit, labs);
+        ReleaseAll release_all{submissions, setting.box};
+        setting.paths = {kit, fs::absolute(options.submissions).lexically_normal(),
+                         fs::absolute(options.out).lexically_normal(), temp.path(),
+                         options.checker};
+        fs::create_directories(temp.path() / "students");
+        fs::permissions(temp.path() / "students",
+                        fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+        for (std::size_t n = 0; n < submissions.size(); ++n) {
+            submissions[n].tree = temp.path() / "students" / submissions[n].name;
+            submissions[n].uid = kFirstBoxUid + static_cast<uid_t>(n);
+            make_tree(submissions[n], kit, labs, setting.box, setting.max_disk_bytes());
         }
         fs::path results_dir = temp.path() / "results";
         fs::create_directories(results_dir);
+        fs::permissions(results_dir, fs::perms::owner_all);
 
         std::vector<std::unique_ptr<Job>> jobs;
-        for (const Submission& submission : submissions)
+        for (Submission& submission : submissions)
             for (const std::string& lab : labs)
-                jobs.push_back(std::make_unique<Job>(options, submission, lab, results_dir));
-        bool private_network = private_network_available();
+                jobs.push_back(std::make_unique<Job>(setting, submission, lab, results_dir));
+        setting.private_network = private_network_available();
         std::cout << "Grading " << submissions.size() << " submissions x " << labs.size()
                   << " labs, " << options.jobs << " at a time"
-                  << (private_network ? ", each in its own network namespace" : "") << "\n"
+                  << (setting.private_network ? ", each in its own network namespace" : "")
+                  << "\n"
                   << std::flush;
-        if (!run_jobs(jobs, options.jobs, private_network)) {
+        if (!run_jobs(jobs, options.jobs, setting.box)) {
             std::cerr << "checker batch: interrupted; no gradebook written\n";
             return 130;
         }

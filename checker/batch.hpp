@@ -19,6 +19,8 @@ struct BatchOptions {
     int lab_timeout_seconds = 120;    // grading one lab of one student
     int build_timeout_seconds = 300;  // building one lab of one student
     int max_memory_mib = 4096;        // each server's address space (RLIMIT_AS); 0: no limit
+    int max_disk_mib = 512;           // what a submission may write in its tree, a job in its /tmp
+    bool no_box = false;              // run submissions as this user, with its view (box.hpp)
     std::string checker;              // this checker's binary, run for `checker grade`
 };
 

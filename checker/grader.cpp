@@ -106,6 +106,7 @@ std::optional<std::string> start_server(const RubricEntry& entry, const GradeTar
     constexpr int kAttempts = 3;
     ServerLimits limits = entry.test.limits;
     if (target.max_memory_bytes > 0) limits.max_memory_bytes = target.max_memory_bytes;
+    limits.run_as_uid = target.run_as_uid;
     for (int attempt = 1;; ++attempt) {
         context.server.port = pick_free_port();
         std::vector<std::string> command = target.command;

@@ -15,6 +15,7 @@ struct GradeTarget {
     std::vector<std::string> command;
     std::optional<Endpoint> connect;
     long long max_memory_bytes = 0;  // the server's RLIMIT_AS (0: none)
+    int run_as_uid = -1;             // the user ID the server runs under (checker batch's box)
     std::string describe() const;
 };
 

@@ -33,6 +33,7 @@ struct GradeArguments {
     std::vector<std::string> only;
     std::string connect;
     long long max_memory_mib = 0;
+    int run_as_uid = -1;
     std::vector<std::string> command;
 };
 
@@ -78,6 +79,7 @@ int run_grade(const GradeArguments& arguments) {
     }
     target.command = arguments.command;
     target.max_memory_bytes = arguments.max_memory_mib << 20;
+    target.run_as_uid = arguments.run_as_uid;
     try {
         GradeReport report = grade(*lab, target, arguments.only);
         print_report(std::cout, report);
@@ -186,6 +188,10 @@ int main(int argc, char** argv) {
     grade_command->add_option(
         "--max-memory", arguments.max_memory_mib,
         "limit the server's address space to this many MiB (RLIMIT_AS; not for ASan builds)");
+    grade_command
+        ->add_option("--run-as", arguments.run_as_uid,
+                     "run the server under this user ID (as root; checker batch's box does)")
+        ->check(CLI::Range(0, 2147483647));
 
     BatchOptions batch;
     CLI::App* batch_command =
@@ -215,6 +221,14 @@ int main(int argc, char** argv) {
         ->add_option("--max-memory", batch.max_memory_mib,
                      "each server's address space in MiB (0: no limit)")
         ->capture_default_str();
+    batch_command
+        ->add_option("--max-disk", batch.max_disk_mib,
+                     "MiB each submission may write in its tree, and each job in its /tmp")
+        ->capture_default_str()
+        ->check(CLI::Range(16, 65536));
+    batch_command->add_flag("--no-box", batch.no_box,
+                            "run every submission as this user, seeing the machine's files "
+                            "(the box needs root: docs/instructors.md)");
 
     std::vector<std::string> combine_files;
     std::string combine_format = "gradescope";

@@ -1,5 +1,6 @@
 #include "server_process.hpp"
 
+#include "box.hpp"
 #include "containment.hpp"
 #include "proc_files.hpp"
 
@@ -50,7 +51,6 @@ std::map<pid_t, ServerProcess*>& live_processes() {
             ::close(fd);
         }
     }
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // if the checker dies, so does the server
     rlimit files{static_cast<rlim_t>(limits.open_files), static_cast<rlim_t>(limits.open_files)};
     rlimit no_core{0, 0};
     rlimit output_size{kMaxOutputBytes, kMaxOutputBytes};
@@ -65,6 +65,18 @@ std::map<pid_t, ServerProcess*>& live_processes() {
     // Without one, it shares the machine's loopback; the grader then detects a
     // port another program took (port_taken_by_another) and picks another.
     if (limits.private_network) enter_private_network();
+    // checker batch's box: the view of the files, then its user ID. Both
+    // before exec(), so that not one instruction of the program runs outside.
+    int box_error = limits.view ? limits.view->enter() : 0;
+    if (box_error == 0 && limits.run_as_uid >= 0)
+        box_error = become_user(static_cast<uid_t>(limits.run_as_uid));
+    if (box_error != 0) {
+        [[maybe_unused]] ssize_t ignored = ::write(error_pipe, &box_error, sizeof box_error);
+        ::_exit(127);
+    }
+    // If the checker dies, so does the server. (After the change of user,
+    // which clears it.)
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // only its copy on 0 outlives exec
     ::dup2(null_fd, 0);
     ::dup2(output_fd, 1);

@@ -27,6 +27,8 @@
 
 namespace checker {
 
+class FileView;
+
 struct ServerLimits {
     int open_files = 1024;  // RLIMIT_NOFILE
     int processes = 512;    // pids.max of the cgroup, where there is one
@@ -34,6 +36,8 @@ struct ServerLimits {
         0;  // RLIMIT_AS (0: none). AddressSanitizer needs none: never set it for ASan builds
     bool private_network =
         false;  // a network namespace of its own (loopback only), where the machine allows one
+    const FileView* view = nullptr;  // checker batch's view of the files (box.hpp), entered as root
+    int run_as_uid = -1;             // then the user ID it runs under (-1: the checker's own)
 };
 
 // What the server and every process it started use, from /proc (for bench).

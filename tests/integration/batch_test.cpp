@@ -1,6 +1,7 @@
 // checker batch grades a class: one sample submission of each kind a class
 // produces, built in a temporary directory, graded in parallel; each costs
 // only its own grade, and nothing is left behind.
+#include "box.hpp"
 #include "commands.hpp"
 #include "run_checker.hpp"
 
@@ -8,6 +9,9 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+
+#include <signal.h>
+#include <unistd.h>
 
 #include <map>
 #include <sstream>
@@ -255,6 +259,143 @@ TEST(BatchTimeout, StopsALabThatGradesTooLong) {
     EXPECT_NE(rows["hangs/blocking"].note.find("took longer than 2 s"), std::string::npos)
         << rows["hangs/blocking"].note;
     EXPECT_TRUE(processes_matching(dir.path().string()).empty());
+}
+
+// ---- the box: each attacker is graded beside a correct submission
+
+constexpr int kBoxDiskMiB = 32;  // the batch's --max-disk for these tests
+
+// The attacks of tests/fixtures/box/attacks.hpp, each a submission of its own.
+const char* const kAttacks[] = {"reads_another_submission", "reads_the_solutions",
+                                "writes_outside_its_tree",  "kills_the_grader",
+                                "fills_the_disk",           "leaves_a_process"};
+
+// Processes whose command line holds `needle`, wherever they run.
+std::vector<int> processes_anywhere(const std::string& needle) {
+    std::vector<int> found;
+    for (const fs::directory_entry& entry : fs::directory_iterator("/proc")) {
+        int pid = std::atoi(entry.path().filename().c_str());
+        if (pid <= 0 || pid == ::getpid()) continue;
+        std::string cmdline = read_file(entry.path() / "cmdline");
+        if (cmdline.find(needle) != std::string::npos) found.push_back(pid);
+    }
+    return found;
+}
+
+class BatchBox : public testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        checker::BoxSupport box = checker::probe_box(true);
+        if (box.level != checker::BoxLevel::Full) {
+            skipped_ = new std::string("no box here (" + box.reason + "): run as root");
+            return;
+        }
+        dir_ = new TempDir;
+        fs::path subs = dir_->path() / "submissions";
+        copy_dir("solutions/blocking", subs / "victim/blocking");
+        planted_ = new std::string("iolab-planted-" + dir_->path().filename().string());
+        std::string solution = read_file("solutions/blocking/server.cpp");
+        for (const char* attack : kAttacks) {
+            fs::path lab = subs / attack / "blocking";
+            write_file(lab / "attacks.hpp", read_file("tests/fixtures/box/attacks.hpp"));
+            write_file(lab / "attack.hpp",
+                       "constexpr const char* kSubmissions = \"" + subs.string() + "\";\n" +
+                           "constexpr const char* kOut = \"" + (dir_->path() / "out").string() +
+                           "\";\n" + "constexpr const char* kKit = \"" +
+                           fs::current_path().string() + "\";\n" +
+                           "constexpr const char* kPlanted = \"" + *planted_ + "\";\n" +
+                           "constexpr const char* kVictim = \"victim\";\n" +
+                           "constexpr long long kFillBytes = " +
+                           std::to_string(2LL * kBoxDiskMiB << 20) + ";\n" +
+                           "#include \"attacks.hpp\"\n" +
+                           "static const bool attacked = (box_attack::" + attack + "(), true);\n");
+            write_file(lab / "server.cpp", "#include \"attack.hpp\"\n" + solution);
+        }
+        victim_source_ = new std::string(read_file(subs / "victim/blocking/server.cpp"));
+        run_ = new CommandRun(run_batch(subs, dir_->path() / "out",
+                                        {"--max-disk", std::to_string(kBoxDiskMiB)}));
+        left_behind_ = new std::vector<int>(processes_anywhere("students/leaves_a_process/"));
+        for (int pid : *left_behind_) ::kill(pid, SIGKILL);  // so that a failure leaks nothing
+        std::string header;
+        rows_ = new std::map<std::string, Row>(
+            read_gradebook(dir_->path() / "out/gradebook.csv", header));
+    }
+    static void TearDownTestSuite() {
+        for (int pid : processes_anywhere("students/leaves_a_process/")) ::kill(pid, SIGKILL);
+        delete rows_;
+        delete left_behind_;
+        delete victim_source_;
+        delete run_;
+        delete planted_;
+        delete dir_;
+        delete skipped_;
+    }
+    void SetUp() override {
+        if (skipped_) GTEST_SKIP() << *skipped_;
+    }
+
+    // The attacker's row, and its results (where an attack that succeeded says so).
+    static void expect_full_marks(const std::string& student) {
+        auto found = rows_->find(student + "/blocking");
+        ASSERT_NE(found, rows_->end()) << "no gradebook row for " << student << "\n"
+                                       << run_->output;
+        std::string results = read_file(dir_->path() / "out" / (student + ".json"));
+        EXPECT_EQ(results.find("attack succeeded"), std::string::npos) << results;
+        EXPECT_GT(found->second.max, 0);
+        EXPECT_EQ(found->second.score, found->second.max)
+            << found->second.failed << " " << found->second.note << "\n"
+            << results.substr(0, 4000);
+    }
+
+    static inline TempDir* dir_ = nullptr;
+    static inline CommandRun* run_ = nullptr;
+    static inline std::map<std::string, Row>* rows_ = nullptr;
+    static inline std::string* planted_ = nullptr;
+    static inline std::string* victim_source_ = nullptr;
+    static inline std::vector<int>* left_behind_ = nullptr;
+    static inline std::string* skipped_ = nullptr;
+};
+
+TEST_F(BatchBox, CompletesAndTheCorrectSubmissionKeepsFullMarks) {
+    EXPECT_EQ(run_->exit_code, 0) << run_->output;
+    EXPECT_NE(run_->output.find("Each submission in a box: user ID 1800000000 + n"),
+              std::string::npos)
+        << run_->output;
+    EXPECT_EQ(rows_->size(), std::size(kAttacks) + 1) << run_->output;
+    expect_full_marks("victim");
+}
+
+TEST_F(BatchBox, AnotherSubmissionCannotBeRead) { expect_full_marks("reads_another_submission"); }
+
+TEST_F(BatchBox, TheSolutionsCannotBeReadThroughTheKitsLinks) {
+    expect_full_marks("reads_the_solutions");
+}
+
+TEST_F(BatchBox, NothingOutsideItsTreeIsWritten) {
+    expect_full_marks("writes_outside_its_tree");
+    for (const fs::path& dir : {dir_->path() / "submissions", dir_->path() / "out",
+                                fs::temp_directory_path(), dir_->path()})
+        EXPECT_FALSE(fs::exists(dir / *planted_)) << dir / *planted_;
+    EXPECT_EQ(read_file(dir_->path() / "submissions/victim/blocking/server.cpp"), *victim_source_);
+}
+
+TEST_F(BatchBox, TheGraderCannotBeSignalled) {
+    EXPECT_EQ(run_->exit_code, 0) << run_->output;
+    expect_full_marks("kills_the_grader");
+}
+
+TEST_F(BatchBox, WritesStopAtTheDiskLimitAndTheGradebookSaysSo) {
+    expect_full_marks("fills_the_disk");
+    Row r = (*rows_)["fills_the_disk/blocking"];
+    EXPECT_NE(r.note.find("its files filled the " + std::to_string(kBoxDiskMiB) + " MiB"),
+              std::string::npos)
+        << r.note;
+}
+
+TEST_F(BatchBox, NoProcessOfItsUserSurvivesItsJobs) {
+    expect_full_marks("leaves_a_process");
+    EXPECT_TRUE(left_behind_->empty()) << left_behind_->size() << " left, pid "
+                                       << left_behind_->front();
 }
 
 TEST(BatchUsage, SaysWhatIsWrongInOneLine) {
