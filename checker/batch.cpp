@@ -76,7 +76,8 @@ public:
             throw std::system_error(errno, std::generic_category(), "mkdtemp");
         path_ = pattern;
         // Each box's user passes through to its own tree, lists nothing.
-        fs::permissions(path_, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+        fs::permissions(path_,
+                        fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
     }
     ~TempDir() {
         std::error_code ignored;
@@ -316,14 +317,15 @@ public:
         fs::create_directories(results_dir_);
         fs::permissions(results_dir_, fs::perms::owner_all);
         if (setting_.box == BoxLevel::Full) {
-            build_view_.emplace(job_view(setting_.paths, submission_.tree, {},
-                                         setting_.max_disk_bytes()));
+            build_view_.emplace(
+                job_view(setting_.paths, submission_.tree, {}, setting_.max_disk_bytes()));
             grade_view_.emplace(job_view(setting_.paths, submission_.tree, results_dir_,
                                          setting_.max_disk_bytes()));
         }
         ServerLimits limits{.open_files = 4096,
                             .processes = 4096,
                             .private_network = setting_.private_network,
+                            .working_directory = submission_.tree.string(),
                             .view = build_view_ ? &*build_view_ : nullptr,
                             .run_as_uid = boxed() ? static_cast<int>(submission_.uid) : -1};
         run(make_command(submission_.tree, "build/labs/" + result_.lab),
@@ -390,6 +392,7 @@ private:
                 ServerLimits{.open_files = 20000,
                              .processes = 4096,
                              .private_network = setting_.private_network,
+                             .working_directory = submission_.tree.string(),
                              .view = grade_view_ ? &*grade_view_ : nullptr});
             step_ = Step::Grade;
             return;
@@ -659,8 +662,7 @@ int run_batch(const BatchOptions& options) {
         setting.private_network = private_network_available();
         std::cout << "Grading " << submissions.size() << " submissions x " << labs.size()
                   << " labs, " << options.jobs << " at a time"
-                  << (setting.private_network ? ", each in its own network namespace" : "")
-                  << "\n"
+                  << (setting.private_network ? ", each in its own network namespace" : "") << "\n"
                   << std::flush;
         if (!run_jobs(jobs, options.jobs, setting.box)) {
             std::cerr << "checker batch: interrupted; no gradebook written\n";

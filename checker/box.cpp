@@ -132,37 +132,37 @@ int FileView::enter(const char** failed) const noexcept {
         const char* path = step.path.c_str();
         int result = 0;
         switch (step.kind) {
-            case Kind::Clone:
-            case Kind::ReadOnlyClone:
-                result = clone[step.slot] =
-                    ::open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
-                if (result >= 0 && step.kind == Kind::ReadOnlyClone)
-                    result = set_read_only(clone[step.slot], "", AT_EMPTY_PATH, true);
-                break;
-            case Kind::ReadOnlyAll: result = set_read_only(AT_FDCWD, path, AT_RECURSIVE, true); break;
-            case Kind::WritableAgain:
-                result = set_read_only(AT_FDCWD, path, AT_RECURSIVE, false);
-                break;
-            case Kind::Tmpfs:
-                result = ::mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, step.data.c_str());
-                break;
-            case Kind::Bind:
-                result = ::mount(step.data.c_str(), path, nullptr, MS_BIND, nullptr);
-                break;
-            case Kind::MakeDir:
-                if (!exists(path)) result = ::mkdir(path, 0755);
-                break;
-            case Kind::MakeFile:
-                if (!exists(path)) {
-                    result = ::open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-                    if (result >= 0) ::close(result);
-                }
-                break;
-            case Kind::Attach:
-                result = ::move_mount(clone[step.slot], "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH);
-                break;
-            case Kind::ReadOnly: result = set_read_only(AT_FDCWD, path, 0, true); break;
-            case Kind::ChangeDir: result = ::chdir(path); break;
+        case Kind::Clone:
+        case Kind::ReadOnlyClone:
+            result = clone[step.slot] =
+                ::open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+            if (result >= 0 && step.kind == Kind::ReadOnlyClone)
+                result = set_read_only(clone[step.slot], "", AT_EMPTY_PATH, true);
+            break;
+        case Kind::ReadOnlyAll: result = set_read_only(AT_FDCWD, path, AT_RECURSIVE, true); break;
+        case Kind::WritableAgain:
+            result = set_read_only(AT_FDCWD, path, AT_RECURSIVE, false);
+            break;
+        case Kind::Tmpfs:
+            result = ::mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, step.data.c_str());
+            break;
+        case Kind::Bind:
+            result = ::mount(step.data.c_str(), path, nullptr, MS_BIND, nullptr);
+            break;
+        case Kind::MakeDir:
+            if (!exists(path)) result = ::mkdir(path, 0755);
+            break;
+        case Kind::MakeFile:
+            if (!exists(path)) {
+                result = ::open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+                if (result >= 0) ::close(result);
+            }
+            break;
+        case Kind::Attach:
+            result = ::move_mount(clone[step.slot], "", AT_FDCWD, path, MOVE_MOUNT_F_EMPTY_PATH);
+            break;
+        case Kind::ReadOnly: result = set_read_only(AT_FDCWD, path, 0, true); break;
+        case Kind::ChangeDir: result = ::chdir(path); break;
         }
         if (result < 0 && !(step.optional && errno == ENOENT)) {
             if (failed) *failed = step.what.c_str();
@@ -257,8 +257,9 @@ void kill_every_process_of(uid_t uid) {
         bool left = false;
         for (const ProcEntry& entry : all_processes()) {
             if (real_uid_of(std::to_string(entry.pid)) != uid) continue;
-            left = true;
-            if (entry.parent == ::getpid()) ::waitpid(entry.pid, nullptr, WNOHANG);
+            bool ours = entry.parent == ::getpid();
+            if (ours) ::waitpid(entry.pid, nullptr, WNOHANG);
+            left = left || ours || entry.state != 'Z';  // another's zombie is its parent's to reap
         }
         if (!left || std::chrono::steady_clock::now() > deadline) return;
         std::this_thread::sleep_for(std::chrono::milliseconds(5));

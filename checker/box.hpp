@@ -48,10 +48,12 @@ struct BoxSupport {
 class FileView {
 public:
     struct Spec {
-        std::string tree;                   // its own tree: writable, and its working directory
-        std::vector<std::string> shown;     // shown read-only at their own paths (files or directories)
-        std::vector<std::string> writable;  // shown writable at their own paths (its results directory)
-        std::vector<std::string> hidden;    // directories shown empty and read-only
+        std::string tree;  // its own tree: writable, and its working directory
+        std::vector<std::string>
+            shown;  // shown read-only at their own paths (files or directories)
+        std::vector<std::string>
+            writable;  // shown writable at their own paths (its results directory)
+        std::vector<std::string> hidden;      // directories shown empty and read-only
         long long scratch_bytes = 256 << 20;  // the private /tmp, /var/tmp and /dev/shm, together
     };
 
@@ -63,15 +65,26 @@ public:
     int enter(const char** failed = nullptr) const noexcept;
 
 private:
-    enum class Kind { Clone, ReadOnlyClone, ReadOnlyAll, WritableAgain, Tmpfs, Bind, MakeDir,
-                      MakeFile, Attach, ReadOnly, ChangeDir };
+    enum class Kind {
+        Clone,
+        ReadOnlyClone,
+        ReadOnlyAll,
+        WritableAgain,
+        Tmpfs,
+        Bind,
+        MakeDir,
+        MakeFile,
+        Attach,
+        ReadOnly,
+        ChangeDir
+    };
     struct Step {
         Kind kind;
         std::string path;
-        std::string data;  // tmpfs options; for Bind, the source
-        int slot = -1;     // for Clone and Attach: which clone
+        std::string data;       // tmpfs options; for Bind, the source
+        int slot = -1;          // for Clone and Attach: which clone
         bool optional = false;  // a missing path is skipped, not an error
-        std::string what;  // "mount tmpfs on /tmp", for the diagnosis
+        std::string what;       // "mount tmpfs on /tmp", for the diagnosis
     };
     void add(Kind kind, const std::string& path, const std::string& what, int slot = -1,
              const std::string& data = "", bool optional = false);

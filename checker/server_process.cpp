@@ -67,7 +67,10 @@ std::map<pid_t, ServerProcess*>& live_processes() {
     if (limits.private_network) enter_private_network();
     // checker batch's box: the view of the files, then its user ID. Both
     // before exec(), so that not one instruction of the program runs outside.
-    int box_error = limits.view ? limits.view->enter() : 0;
+    int box_error = 0;
+    if (!limits.working_directory.empty() && ::chdir(limits.working_directory.c_str()) < 0)
+        box_error = errno;
+    if (box_error == 0 && limits.view) box_error = limits.view->enter();
     if (box_error == 0 && limits.run_as_uid >= 0)
         box_error = become_user(static_cast<uid_t>(limits.run_as_uid));
     if (box_error != 0) {

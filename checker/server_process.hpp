@@ -36,6 +36,7 @@ struct ServerLimits {
         0;  // RLIMIT_AS (0: none). AddressSanitizer needs none: never set it for ASan builds
     bool private_network =
         false;  // a network namespace of its own (loopback only), where the machine allows one
+    std::string working_directory{};  // where it starts ("": the checker's own directory)
     const FileView* view = nullptr;  // checker batch's view of the files (box.hpp), entered as root
     int run_as_uid = -1;             // then the user ID it runs under (-1: the checker's own)
 };

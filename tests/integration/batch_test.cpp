@@ -298,22 +298,21 @@ protected:
         for (const char* attack : kAttacks) {
             fs::path lab = subs / attack / "blocking";
             write_file(lab / "attacks.hpp", read_file("tests/fixtures/box/attacks.hpp"));
-            write_file(lab / "attack.hpp",
-                       "constexpr const char* kSubmissions = \"" + subs.string() + "\";\n" +
-                           "constexpr const char* kOut = \"" + (dir_->path() / "out").string() +
-                           "\";\n" + "constexpr const char* kKit = \"" +
-                           fs::current_path().string() + "\";\n" +
-                           "constexpr const char* kPlanted = \"" + *planted_ + "\";\n" +
-                           "constexpr const char* kVictim = \"victim\";\n" +
-                           "constexpr long long kFillBytes = " +
-                           std::to_string(2LL * kBoxDiskMiB << 20) + ";\n" +
-                           "#include \"attacks.hpp\"\n" +
-                           "static const bool attacked = (box_attack::" + attack + "(), true);\n");
+            write_file(
+                lab / "attack.hpp",
+                "constexpr const char* kSubmissions = \"" + subs.string() + "\";\n" +
+                    "constexpr const char* kOut = \"" + (dir_->path() / "out").string() + "\";\n" +
+                    "constexpr const char* kKit = \"" + fs::current_path().string() + "\";\n" +
+                    "constexpr const char* kPlanted = \"" + *planted_ + "\";\n" +
+                    "constexpr const char* kVictim = \"victim\";\n" +
+                    "constexpr long long kFillBytes = " + std::to_string(2LL * kBoxDiskMiB << 20) +
+                    ";\n" + "#include \"attacks.hpp\"\n" +
+                    "static const bool attacked = (box_attack::" + attack + "(), true);\n");
             write_file(lab / "server.cpp", "#include \"attack.hpp\"\n" + solution);
         }
         victim_source_ = new std::string(read_file(subs / "victim/blocking/server.cpp"));
-        run_ = new CommandRun(run_batch(subs, dir_->path() / "out",
-                                        {"--max-disk", std::to_string(kBoxDiskMiB)}));
+        run_ = new CommandRun(
+            run_batch(subs, dir_->path() / "out", {"--max-disk", std::to_string(kBoxDiskMiB)}));
         left_behind_ = new std::vector<int>(processes_anywhere("students/leaves_a_process/"));
         for (int pid : *left_behind_) ::kill(pid, SIGKILL);  // so that a failure leaks nothing
         std::string header;
@@ -394,8 +393,8 @@ TEST_F(BatchBox, WritesStopAtTheDiskLimitAndTheGradebookSaysSo) {
 
 TEST_F(BatchBox, NoProcessOfItsUserSurvivesItsJobs) {
     expect_full_marks("leaves_a_process");
-    EXPECT_TRUE(left_behind_->empty()) << left_behind_->size() << " left, pid "
-                                       << left_behind_->front();
+    EXPECT_TRUE(left_behind_->empty())
+        << left_behind_->size() << " left, pid " << left_behind_->front();
 }
 
 TEST(BatchUsage, SaysWhatIsWrongInOneLine) {
