@@ -18,10 +18,12 @@ struct BatchOptions {
     int jobs = 2;                     // builds and grading runs at once
     int lab_timeout_seconds = 120;    // grading one lab of one student
     int build_timeout_seconds = 300;  // building one lab of one student
-    int max_memory_mib = 4096;        // each server's address space (RLIMIT_AS); 0: no limit
-    int max_disk_mib = 512;           // what a submission may write in its tree, a job in its /tmp
-    bool no_box = false;              // run submissions as this user, with its view (box.hpp)
-    std::string checker;              // this checker's binary, run for `checker grade`
+    // Each server's address space (RLIMIT_AS; 0: no limit). A thread reserves
+    // 8 MiB of it for its stack: the threads lab's 500 clients need 4 GiB.
+    int max_memory_mib = 8192;
+    int max_disk_mib = 512;  // what a submission may write in its tree, a job in its /tmp
+    bool no_box = false;     // run submissions as this user, with its view (box.hpp)
+    std::string checker;     // this checker's binary, run for `checker grade`
 };
 
 // Builds and grades every submission; writes OUT/gradebook.csv (student, lab,

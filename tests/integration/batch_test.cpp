@@ -397,6 +397,28 @@ TEST_F(BatchBox, NoProcessOfItsUserSurvivesItsJobs) {
         << left_behind_->size() << " left, pid " << left_behind_->front();
 }
 
+// A thread per client reserves 8 MiB of address space per thread: the
+// batch's default memory limit must leave room for the threads lab's 500.
+TEST(BatchMemoryLimit, LeavesRoomForAThreadPerClient) {
+    TempDir dir;
+    copy_dir("solutions/threads", dir.path() / "submissions/reference/threads");
+    std::vector<std::string> command{build_dir() + "/checker",
+                                     "batch",
+                                     "--submissions",
+                                     (dir.path() / "submissions").string(),
+                                     "--out",
+                                     (dir.path() / "out").string(),
+                                     "--labs",
+                                     "threads"};
+    CommandRun run = run_command(command, 300);
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    std::string header;
+    auto rows = read_gradebook(dir.path() / "out/gradebook.csv", header);
+    ASSERT_EQ(rows.count("reference/threads"), 1u) << run.output;
+    Row r = rows["reference/threads"];
+    EXPECT_EQ(r.score, r.max) << r.failed << "\n" << run.output;
+}
+
 TEST(BatchUsage, SaysWhatIsWrongInOneLine) {
     TempDir dir;
     CommandRun run =
