@@ -7,14 +7,17 @@
 
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -199,8 +202,8 @@ void give_to(const fs::path& dir, uid_t uid) {
 
 // A student's private tree: the kit's parts as links, the student's labs as
 // copies; in a box, a tmpfs of its own (bounded), owned by its user.
-void make_tree(Submission& submission, const fs::path& kit, const std::vector<std::string>& labs,
-               BoxLevel box, long long max_disk_bytes) {
+void make_tree(Submission& submission, const fs::path& kit_in_box,
+               const std::vector<std::string>& labs, BoxLevel box, long long max_disk_bytes) {
     fs::create_directories(submission.tree);
     if (box == BoxLevel::Full) {
         mount_private_tmpfs(submission.tree, submission.uid, max_disk_bytes);
@@ -209,7 +212,7 @@ void make_tree(Submission& submission, const fs::path& kit, const std::vector<st
     fs::create_directories(submission.tree / "labs");
     fs::create_directories(submission.tree / "build/obj/labs");
     for (const KitPart& part : kKitParts)
-        if (part.linked) fs::create_symlink(kit / part.path, submission.tree / part.path);
+        if (part.linked) fs::create_symlink(kit_in_box / part.path, submission.tree / part.path);
     touch(submission.tree / "build/.deps-ok");  // the dependencies are installed: the kit was built
     for (const std::string& lab : labs)
         if (!submission.labs.empty() && fs::is_directory(submission.labs / lab) &&
@@ -233,21 +236,38 @@ void release(Submission& submission, BoxLevel box) {
 // What a job sees of the files (box.hpp): its tree, the kit's parts it needs
 // (and for grading, the checker and its results directory), nothing of the
 // kit's solutions, the other submissions or the results.
+// In the box, the kit's parts and the checker are shown under the batch's
+// temporary directory (TEMP/kit), whose directories are root's and open to
+// all: a kit in /root, say, whose directories the box's user cannot pass
+// through, still builds.
 struct Paths {
     fs::path kit, submissions, out, temp, checker;
+    fs::path kit_in_box{};      // where a job finds the kit's parts (the tree's links point there)
+    fs::path checker_in_box{};  // and the checker, with its shim beside it
+
+    void place(BoxLevel box) {
+        kit_in_box = box == BoxLevel::Full ? temp / "kit" : kit;
+        checker_in_box =
+            box == BoxLevel::Full ? temp / "kit/checker" / checker.filename() : checker;
+    }
 };
+
+fs::path shim_beside(const fs::path& checker) { return checker.parent_path() / "short_io_shim.so"; }
 
 FileView job_view(const Paths& paths, const fs::path& tree, const fs::path& results,
                   long long scratch_bytes) {
     FileView::Spec spec;
     spec.tree = tree.string();
     spec.scratch_bytes = scratch_bytes;
-    for (const KitPart& part : kKitParts) spec.shown.push_back((paths.kit / part.path).string());
+    for (const KitPart& part : kKitParts)
+        spec.shown.push_back(
+            {(paths.kit / part.path).string(), (paths.kit_in_box / part.path).string()});
     if (!results.empty()) {
         spec.writable.push_back(results.string());
-        spec.shown.push_back(paths.checker.string());
-        fs::path shim = paths.checker.parent_path() / "short_io_shim.so";
-        if (fs::exists(shim)) spec.shown.push_back(shim.string());
+        spec.shown.push_back({paths.checker.string(), paths.checker_in_box.string()});
+        if (fs::exists(shim_beside(paths.checker)))
+            spec.shown.push_back(
+                {shim_beside(paths.checker).string(), shim_beside(paths.checker_in_box).string()});
     }
     for (const fs::path& hidden : {paths.kit, paths.submissions, paths.out, paths.temp})
         spec.hidden.push_back(hidden.string());
@@ -366,7 +386,7 @@ private:
     // runs each server under the submission's user ID.
     std::vector<std::string> grade_command() const {
         std::string server = (submission_.tree / "build/labs" / result_.lab).string();
-        std::vector<std::string> command{setting_.options.checker,
+        std::vector<std::string> command{setting_.paths.checker_in_box.string(),
                                          "grade",
                                          "--lab",
                                          result_.lab,
@@ -596,6 +616,53 @@ BoxSupport set_up_box(const BatchOptions& options, std::size_t students) {
             throw std::runtime_error("user ID " + std::to_string(kFirstBoxUid + n) +
                                      ", which the box uses, belongs to the account " +
                                      account->pw_name + " (docs/instructors.md)");
+    return box;
+}
+
+// What a job needs of the kit, and whether the box's user can read it there
+// (a kit whose files only root may read would fail every build). Tried in a
+// child, in the view of a grading job. Returns the first path it cannot read.
+std::optional<std::string> unreadable_in_box(const Paths& paths, BoxLevel box,
+                                             const fs::path& results) {
+    std::optional<FileView> view;
+    if (box == BoxLevel::Full)
+        view.emplace(job_view(paths, paths.temp / "students", results, 1 << 20));
+    std::vector<std::string> needed, named;  // where the job sees each, and what it is
+    auto need = [&](const fs::path& in_box, const fs::path& real) {
+        needed.push_back(in_box.string());
+        named.push_back(real.string());
+    };
+    for (const KitPart& part : kKitParts) need(paths.kit_in_box / part.path, paths.kit / part.path);
+    need(paths.checker_in_box, paths.checker);
+    if (fs::exists(shim_beside(paths.checker)))
+        need(shim_beside(paths.checker_in_box), shim_beside(paths.checker));
+    int pipe_fds[2];
+    if (::pipe2(pipe_fds, O_CLOEXEC) < 0) return "pipe2: " + std::string(std::strerror(errno));
+    pid_t child = ::fork();
+    if (child == 0) {
+        std::string answer;
+        if (view && view->enter() != 0) answer = "the view: " + std::string(std::strerror(errno));
+        else if (become_user(kFirstBoxUid) != 0) answer = "setresuid";
+        for (std::size_t i = 0; answer.empty() && i < needed.size(); ++i)
+            if (::access(needed[i].c_str(), R_OK) < 0)
+                answer = named[i] + " (" + std::strerror(errno) + ")";
+        [[maybe_unused]] ssize_t ignored = ::write(pipe_fds[1], answer.data(), answer.size());
+        ::_exit(0);
+    }
+    ::close(pipe_fds[1]);
+    std::string answer;
+    char buffer[512];
+    for (ssize_t got; child > 0 && (got = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;)
+        answer.append(buffer, static_cast<std::size_t>(got));
+    ::close(pipe_fds[0]);
+    if (child > 0)
+        while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) {
+        }
+    if (child < 0) return "fork: " + std::string(std::strerror(errno));
+    return answer.empty() ? std::nullopt : std::optional<std::string>(answer);
+}
+
+void say_box(const BoxSupport& box, const BatchOptions& options) {
     std::string first = std::to_string(kFirstBoxUid);
     if (box.level == BoxLevel::Full)
         std::cout << "Each submission in a box: user ID " << first
@@ -609,7 +676,6 @@ BoxSupport set_up_box(const BatchOptions& options, std::size_t students) {
         std::cout << "No box (" << box.reason
                   << "): submissions run as this user and see its files; grade untrusted code as "
                      "root (docs/instructors.md)\n";
-    return box;
 }
 
 // Releases every submission's box, however the batch ends.
@@ -637,23 +703,36 @@ int run_batch(const BatchOptions& options) {
 
         fs::path kit = prepare_kit(options.kit, options.build_timeout_seconds);
         Setting setting{.options = options, .paths = {}};
-        setting.box = set_up_box(options, submissions.size()).level;
+        BoxSupport box = set_up_box(options, submissions.size());
         TempDir temp;
-        ReleaseAll release_all{submissions, setting.box};
-        setting.paths = {kit, fs::absolute(options.submissions).lexically_normal(),
-                         fs::absolute(options.out).lexically_normal(), temp.path(),
-                         options.checker};
-        fs::create_directories(temp.path() / "students");
-        fs::permissions(temp.path() / "students",
-                        fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
-        for (std::size_t n = 0; n < submissions.size(); ++n) {
-            submissions[n].tree = temp.path() / "students" / submissions[n].name;
-            submissions[n].uid = kFirstBoxUid + static_cast<uid_t>(n);
-            make_tree(submissions[n], kit, labs, setting.box, setting.max_disk_bytes());
-        }
+        setting.paths = {.kit = kit,
+                         .submissions = fs::absolute(options.submissions).lexically_normal(),
+                         .out = fs::absolute(options.out).lexically_normal(),
+                         .temp = temp.path(),
+                         .checker = options.checker};
         fs::path results_dir = temp.path() / "results";
         fs::create_directories(results_dir);
         fs::permissions(results_dir, fs::perms::owner_all);
+        fs::create_directories(temp.path() / "students");
+        fs::permissions(temp.path() / "students",
+                        fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+        setting.paths.place(box.level);
+        if (box.level != BoxLevel::None)
+            if (std::optional<std::string> unreadable =
+                    unreadable_in_box(setting.paths, box.level, results_dir)) {
+                box = {BoxLevel::None, "its user cannot read " + *unreadable +
+                                           ": make the kit readable by all, chmod -R o+rX"};
+                setting.paths.place(box.level);
+            }
+        setting.box = box.level;
+        say_box(box, options);
+        ReleaseAll release_all{submissions, setting.box};
+        for (std::size_t n = 0; n < submissions.size(); ++n) {
+            submissions[n].tree = temp.path() / "students" / submissions[n].name;
+            submissions[n].uid = kFirstBoxUid + static_cast<uid_t>(n);
+            make_tree(submissions[n], setting.paths.kit_in_box, labs, setting.box,
+                      setting.max_disk_bytes());
+        }
 
         std::vector<std::unique_ptr<Job>> jobs;
         for (Submission& submission : submissions)

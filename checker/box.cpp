@@ -72,12 +72,13 @@ FileView::FileView(const Spec& spec) {
     // The sources first, cloned while the whole machine is still in view.
     struct Source {
         std::string path;
+        std::string at;
         bool writable;
         int slot;
     };
-    std::vector<Source> sources{{spec.tree, true, 0}};
-    for (const std::string& path : spec.writable) sources.push_back({path, true, 0});
-    for (const std::string& path : spec.shown) sources.push_back({path, false, 0});
+    std::vector<Source> sources{{spec.tree, spec.tree, true, 0}};
+    for (const std::string& path : spec.writable) sources.push_back({path, path, true, 0});
+    for (const Shown& shown : spec.shown) sources.push_back({shown.source, shown.at, false, 0});
     if (sources.size() > kMaxClones) throw std::length_error("FileView: too many paths shown");
     for (Source& source : sources) {
         source.slot = clones_++;
@@ -103,13 +104,13 @@ FileView::FileView(const Spec& spec) {
     }
     // The sources again, each at its own path (made where a cover hid it).
     for (const Source& source : sources) {
-        for (std::size_t slash = source.path.find('/', 1); slash != std::string::npos;
-             slash = source.path.find('/', slash + 1))
-            add(Kind::MakeDir, source.path.substr(0, slash), "make directory");
+        for (std::size_t slash = source.at.find('/', 1); slash != std::string::npos;
+             slash = source.at.find('/', slash + 1))
+            add(Kind::MakeDir, source.at.substr(0, slash), "make directory");
         struct stat info {};
         bool directory = ::stat(source.path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
-        add(directory ? Kind::MakeDir : Kind::MakeFile, source.path, "make mount point");
-        add(Kind::Attach, source.path, "attach the clone on", source.slot);
+        add(directory ? Kind::MakeDir : Kind::MakeFile, source.at, "make mount point");
+        add(Kind::Attach, source.at, "attach the clone on", source.slot);
     }
     for (std::size_t i = scratch.size(); i < covered.size(); ++i)
         add(Kind::ReadOnly, covered[i], "make read-only");

@@ -47,12 +47,14 @@ struct BoxSupport {
 // made here, as an async-signal-safe child must.
 class FileView {
 public:
+    struct Shown {
+        std::string source;  // a file or a directory of the machine
+        std::string at;      // where the job sees it (made if need be)
+    };
     struct Spec {
-        std::string tree;  // its own tree: writable, and its working directory
-        std::vector<std::string>
-            shown;  // shown read-only at their own paths (files or directories)
-        std::vector<std::string>
-            writable;  // shown writable at their own paths (its results directory)
+        std::string tree;                     // its own tree: writable, its working directory
+        std::vector<Shown> shown;             // shown read-only
+        std::vector<std::string> writable;    // shown writable at their own paths (its results)
         std::vector<std::string> hidden;      // directories shown empty and read-only
         long long scratch_bytes = 256 << 20;  // the private /tmp, /var/tmp and /dev/shm, together
     };

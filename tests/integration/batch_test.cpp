@@ -397,6 +397,68 @@ TEST_F(BatchBox, NoProcessOfItsUserSurvivesItsJobs) {
         << left_behind_->size() << " left, pid " << left_behind_->front();
 }
 
+// A kit of links to this one, in a directory that only root may enter (as a
+// kit in /root is): `make_file` names a part given as a copy instead.
+fs::path kit_of_links(const fs::path& dir, const std::string& copied = "") {
+    fs::path kit = dir / "kit";
+    fs::create_directories(kit);
+    fs::permissions(dir, fs::perms::owner_all);
+    for (const char* part : {"Makefile", "tools", "labs", "build"}) {
+        if (part == copied) fs::copy_file(part, kit / part);
+        else fs::create_symlink(fs::current_path() / part, kit / part);
+    }
+    return kit;
+}
+
+Row batch_of_one_reference(const fs::path& dir, const fs::path& kit, CommandRun& run) {
+    copy_dir("solutions/blocking", dir / "submissions/reference/blocking");
+    run = run_batch(dir / "submissions", dir / "out", {"--kit", kit.string()});
+    std::string header;
+    auto rows = read_gradebook(dir / "out/gradebook.csv", header);
+    EXPECT_EQ(rows.count("reference/blocking"), 1u) << run.output;
+    return rows["reference/blocking"];
+}
+
+// A directory only root may enter, which the box neither hides nor makes
+// anew (not under /tmp, the kit, the submissions or the results), as /root is.
+struct RootOnlyDir {
+    fs::path path;
+    RootOnlyDir() {
+        char pattern[] = "/run/iolab-test-XXXXXX";
+        if (::mkdtemp(pattern)) path = pattern;
+    }
+    ~RootOnlyDir() {
+        std::error_code ignored;
+        if (!path.empty()) fs::remove_all(path, ignored);
+    }
+};
+
+TEST(BatchBoxKit, AKitInADirectoryOnlyRootMayEnterStillBuildsInTheBox) {
+    if (checker::probe_box(true).level != checker::BoxLevel::Full) GTEST_SKIP() << "no box here";
+    RootOnlyDir kit_dir;
+    if (kit_dir.path.empty()) GTEST_SKIP() << "no /run here";
+    TempDir dir;
+    CommandRun run;
+    Row r = batch_of_one_reference(dir.path(), kit_of_links(kit_dir.path), run);
+    EXPECT_NE(run.output.find("Each submission in a box"), std::string::npos) << run.output;
+    EXPECT_EQ(r.score, r.max) << r.note << "\n" << run.output;
+}
+
+TEST(BatchBoxKit, AKitItsUserCannotReadMeansNoBoxAndSaysWhy) {
+    if (checker::probe_box(true).level != checker::BoxLevel::Full) GTEST_SKIP() << "no box here";
+    TempDir dir;
+    fs::path kit = kit_of_links(dir.path(), "Makefile");
+    fs::permissions(kit / "Makefile", fs::perms::owner_read | fs::perms::owner_write);
+    CommandRun run;
+    Row r = batch_of_one_reference(dir.path(), kit, run);
+    EXPECT_EQ(run.output.rfind("No box (its user cannot read " + (kit / "Makefile").string() +
+                                   " (Permission denied): make the kit readable by all",
+                               0),
+              0u)
+        << run.output;
+    EXPECT_EQ(r.score, r.max) << r.note << "\n" << run.output;  // graded all the same
+}
+
 // A thread per client reserves 8 MiB of address space per thread: the
 // batch's default memory limit must leave room for the threads lab's 500.
 TEST(BatchMemoryLimit, LeavesRoomForAThreadPerClient) {
