@@ -399,6 +399,10 @@ double BenchResult::requests_per_second() const {
     return load.window_seconds > 0 ? static_cast<double>(load.answered) / load.window_seconds : 0;
 }
 
+double BenchResult::per_connection_rate(std::uint64_t replies) const {
+    return load.window_seconds > 0 ? static_cast<double>(replies) / load.window_seconds : 0;
+}
+
 double BenchResult::server_cpu_share() const {
     return load.window_seconds > 0 ? server_cpu_seconds / load.window_seconds : 0;
 }
@@ -556,6 +560,15 @@ void print_bench(std::ostream& out, const BenchResult& r) {
         << (r.options.load.mode == LoadMode::Churn ? " connections/s" : " requests/s") << " ("
         << format_bytes(static_cast<double>(load.reply_bytes) / std::max(load.window_seconds, 1e-9))
         << "/s each way)\n";
+    out << "  fairness      per connection: min "
+        << format_count(r.per_connection_rate(load.per_connection_min)) << ", median "
+        << format_count(r.per_connection_rate(load.per_connection_median)) << ", max "
+        << format_count(r.per_connection_rate(load.per_connection_max))
+        << (r.options.load.mode == LoadMode::Churn ? " connections/s" : " requests/s");
+    if (load.unserved_in_window > 0)
+        out << "; " << format_count(load.unserved_in_window) << " of "
+            << format_count(r.options.load.connections) << " had no reply in the window";
+    out << "\n";
     out << "  latency       p50 "
         << format_latency(static_cast<double>(load.latency_ns.percentile(50))) << "   p90 "
         << format_latency(static_cast<double>(load.latency_ns.percentile(90))) << "   p99 "
@@ -644,6 +657,10 @@ const std::vector<std::string>& csv_columns() {
                                                      "answered",
                                                      "unanswered",
                                                      "requests_per_s",
+                                                     "per_connection_min_per_s",
+                                                     "per_connection_median_per_s",
+                                                     "per_connection_max_per_s",
+                                                     "unserved_in_window",
                                                      "p50_us",
                                                      "p90_us",
                                                      "p99_us",
@@ -698,6 +715,10 @@ std::vector<std::string> csv_values(const BenchResult& r) {
             std::to_string(load.answered),
             std::to_string(load.unanswered),
             number(r.requests_per_second(), 1),
+            number(r.per_connection_rate(load.per_connection_min), 1),
+            number(r.per_connection_rate(load.per_connection_median), 1),
+            number(r.per_connection_rate(load.per_connection_max), 1),
+            std::to_string(load.unserved_in_window),
             number(latency_us(r, 50), 1),
             number(latency_us(r, 90), 1),
             number(latency_us(r, 99), 1),

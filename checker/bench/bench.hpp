@@ -46,12 +46,13 @@ struct BenchResult {
     double other_cpus = 0;  // CPUs the rest of the machine kept busy during the window
 
     double requests_per_second() const;
-    double server_cpu_share() const;    // in CPUs
-    double client_cpu_share() const;    // of its one CPU
-    double cpu_us_per_request() const;  // NaN if no request was answered
-    bool all_served() const;            // every connection answered under load (after the ramp-in)
-    bool client_bound() const;          // the load generator, not the server, was the limit
-    bool machine_busy() const;          // other processes took enough CPU to distort the figures
+    double per_connection_rate(std::uint64_t replies) const;  // replies / the window's seconds
+    double server_cpu_share() const;                          // in CPUs
+    double client_cpu_share() const;                          // of its one CPU
+    double cpu_us_per_request() const;                        // NaN if no request was answered
+    bool all_served() const;    // every connection answered under load (after the ramp-in)
+    bool client_bound() const;  // the load generator, not the server, was the limit
+    bool machine_busy() const;  // other processes took enough CPU to distort the figures
     // "ok", "partial" (not every connection served), "corrupt", "server died", "did not start", "not run".
     std::string status() const;
     // What became of the connections when not all were served, in one line ("" when all were).

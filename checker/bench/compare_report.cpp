@@ -443,24 +443,35 @@ void throughput_table(std::ostream& out, const std::vector<BenchRow>& rows) {
     }
 }
 
+// "12 / 950 / 1,020", and how many connections had no reply in the window.
+std::string fairness_text(const BenchRow& row) {
+    if (std::isnan(row.number("per_connection_min_per_s"))) return "-";
+    std::string text = format_count(row.number("per_connection_min_per_s")) + " / " +
+                       format_count(row.number("per_connection_median_per_s")) + " / " +
+                       format_count(row.number("per_connection_max_per_s"));
+    double unserved = row.number("unserved_in_window");
+    if (!std::isnan(unserved) && unserved > 0) text += " (" + format_count(unserved) + " unserved)";
+    return text;
+}
+
 void detail_table(std::ostream& out, const std::vector<BenchRow>& rows, const Cell& cell) {
-    out << "| model | served | requests/s | p50 | p99 | p99.9 | max | "
-        << "CPU µs/request | memory | processes / threads | generator CPU | note |\n"
-        << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
+    out << "| model | served | requests/s | per connection min / median / max | p50 | p99 | "
+           "p99.9 | max | CPU µs/request | memory | processes / threads | generator CPU | note |\n"
+        << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n";
     for (const BenchRow& row : rows) {
         if (!in_cell(row, cell)) continue;
         out << "| " << row.text("model") << " | ";
         if (row.text("status") == "did not start" || row.text("status") == "not run") {
-            out << "| | | | | | | | | | " << row.text("note") << " |\n";
+            out << "| | | | | | | | | | | " << row.text("note") << " |\n";
             continue;
         }
         bool churn = is_churn(row);
         out << (churn ? format_count(row.number("answered")) + " conn."
                       : format_count(row.number("served")) + "/" +
                             format_count(row.number("connections")))
-            << " | " << format_count(row.number("requests_per_s")) << " | "
-            << format_latency(row.number("p50_us") * 1e3) << " | " << p99_text(row) << " | "
-            << format_latency(row.number("p999_us") * 1e3) << " | "
+            << " | " << format_count(row.number("requests_per_s")) << " | " << fairness_text(row)
+            << " | " << format_latency(row.number("p50_us") * 1e3) << " | " << p99_text(row)
+            << " | " << format_latency(row.number("p999_us") * 1e3) << " | "
             << format_latency(row.number("max_us") * 1e3) << " | "
             << (std::isnan(row.number("cpu_us_per_request"))
                     ? "-"

@@ -136,7 +136,8 @@ struct Client {
     bool watching_writable = false;
     bool answered = false;
     bool answered_under_load = false;
-    Clock::time_point reconnect_at{};  // churn: after a failed attempt
+    std::uint64_t measured_replies = 0;  // verified replies to measured requests (fairness)
+    Clock::time_point reconnect_at{};    // churn: after a failed attempt
 };
 
 enum class Phase { RampIn, Warmup, Measure, Drain, Done };
@@ -169,6 +170,7 @@ private:
     Clock::time_point next_wakeup(Clock::time_point now) const;
     void wait_for_events(Clock::time_point until);
     void finish(Clock::time_point now);
+    void count_fairness();  // per_connection_* and unserved_in_window, from every client
 
     // Connections.
     void open_more_connections(Clock::time_point now);
@@ -316,6 +318,21 @@ void LoadGenerator::finish(Clock::time_point now) {
         result_.latency_ns.record(nanoseconds(now - issued));
         ++result_.unanswered;
     }
+    count_fairness();
+}
+
+void LoadGenerator::count_fairness() {
+    std::vector<std::uint64_t> replies;
+    for (const Client& client : clients_)
+        if (client.sequence > 0 || client.state != Client::Unopened)
+            replies.push_back(client.measured_replies);
+    if (replies.empty()) return;
+    std::sort(replies.begin(), replies.end());
+    result_.per_connection_min = replies.front();
+    result_.per_connection_median = replies[replies.size() / 2];
+    result_.per_connection_max = replies.back();
+    result_.unserved_in_window =
+        static_cast<int>(std::count(replies.begin(), replies.end(), std::uint64_t{0}));
 }
 
 Clock::time_point LoadGenerator::next_wakeup(Clock::time_point now) const {
@@ -370,6 +387,7 @@ void LoadGenerator::start_connecting(std::size_t index, Clock::time_point now) {
     Client fresh;  // churn reuses the slot: keep its count and its record
     fresh.sequence = client.sequence;
     fresh.answered_under_load = client.answered_under_load;
+    fresh.measured_replies = client.measured_replies;
     client = std::move(fresh);
     ++result_.opened;
     if (spec_.mode == LoadMode::Churn) {
@@ -606,6 +624,7 @@ void LoadGenerator::on_reply(std::size_t index, const Request& request, Clock::t
     if (phase_ != Phase::RampIn) client.answered_under_load = true;
     if (request.measured) {
         ++result_.answered;
+        ++client.measured_replies;
         result_.reply_bytes += payloads_.line_bytes();
         result_.latency_ns.record(nanoseconds(now - request.issued));
     }

@@ -64,6 +64,14 @@ struct LoadResult {
     int still_connecting = 0;    // handshake not done at the end (the backlog was full)
     int waiting = 0;             // connected but never answered
     int starved = 0;             // answered during the ramp-in, never after it, still open
+
+    // Fairness: measured replies per connection (per client slot in churn mode),
+    // over the connections opened. An average hides a connection that the
+    // model left waiting while the others were served.
+    std::uint64_t per_connection_min = 0;
+    std::uint64_t per_connection_median = 0;
+    std::uint64_t per_connection_max = 0;
+    int unserved_in_window = 0;  // opened, and not one measured request of theirs answered
     std::string
         ramp_stopped;  // why the ramp-in ended before every connection was answered ("" if it did not)
     double ramp_seconds = 0;

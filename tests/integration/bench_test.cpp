@@ -84,6 +84,32 @@ TEST(Bench, ShowsAModelThatCannotHoldTheConnections) {
               std::string::npos)
         << run.results_json;
     EXPECT_LT(run.seconds, 20) << "the ramp-in must give up within its stall limit";
+    // Fairness: the one client served has all the replies, the other four none.
+    EXPECT_EQ(json_number(run.results_json, "unserved_in_window"), 4) << run.results_json;
+    EXPECT_EQ(json_number(run.results_json, "per_connection_min_per_s"), 0) << run.results_json;
+    EXPECT_EQ(json_number(run.results_json, "per_connection_median_per_s"), 0) << run.results_json;
+    EXPECT_NEAR(json_number(run.results_json, "per_connection_max_per_s"),
+                json_number(run.results_json, "requests_per_s"), 0.2)
+        << run.results_json;
+    EXPECT_NE(run.output.find("4 of 5 had no reply in the window"), std::string::npos)
+        << run.output;
+}
+
+// An event loop shares its time: every connection is served in the window,
+// and no connection gets more than all the replies.
+TEST(Bench, FairnessSpreadsOverEveryConnectionOfAnEventLoop) {
+    auto run = bench(build_dir() + "/solutions/poll", {"--connections", "20"});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_EQ(json_number(run.results_json, "unserved_in_window"), 0) << run.results_json;
+    double least = json_number(run.results_json, "per_connection_min_per_s");
+    double median = json_number(run.results_json, "per_connection_median_per_s");
+    double most = json_number(run.results_json, "per_connection_max_per_s");
+    EXPECT_GT(least, 0) << run.results_json;
+    EXPECT_LE(least, median) << run.results_json;
+    EXPECT_LE(median, most) << run.results_json;
+    EXPECT_LE(most, json_number(run.results_json, "requests_per_s")) << run.results_json;
+    EXPECT_NE(run.output.find("fairness      per connection: min "), std::string::npos)
+        << run.output;
 }
 
 // Open loop: requests to connections the server never serves are counted at
