@@ -139,6 +139,10 @@ void add_bench_commands(CLI::App& app, bench::BenchCommandLine& bench,
                   "append one row to this CSV file (the header too if it is new)");
     b->add_option("--json", bench.json, "write the result as JSON to this file");
     b->add_flag("--brief", bench.brief, "print one line instead of the table");
+    b->add_option("--calibrate", bench.calibrate,
+                  "measure what verifying costs the load generator: N pairs of it and a minimal "
+                  "client run in turn against one server, and the ratio of their throughputs")
+        ->check(CLI::Range(1, 100));
     b->add_flag("--no-pin", bench.no_pin,
                 "do not pin the server and the load generator to different CPUs");
     b->add_option("command", o.command, "the server command, after --; --port P is appended");

@@ -1,5 +1,8 @@
 #include "bench.hpp"
 
+#include "compare_report.hpp"
+#include "minimal_client.hpp"
+
 #include "report.hpp"
 
 #include <sched.h>
@@ -363,6 +366,118 @@ BenchResult run_bench(const BenchOptions& options) {
     return result;
 }
 
+// ---- calibration: what the verifying generator costs -----------------------------
+
+namespace {
+
+std::string describe_load(const BenchOptions& options);  // "closed loop, 100 connections, ..."
+
+double replies_per_second(const LoadResult& load) {
+    return load.window_seconds > 0 ? static_cast<double>(load.answered) / load.window_seconds : 0;
+}
+
+// One pair: the verifying generator and the minimal client, in the given order.
+CalibrationPair calibration_pair(const LoadSpec& spec, bool verifying_first) {
+    CalibrationPair pair;
+    pair.verifying_first = verifying_first;
+    for (int turn = 0; turn < 2; ++turn) {
+        if ((turn == 0) == verifying_first) {
+            LoadResult load = run_load(spec);
+            pair.verifying = replies_per_second(load);
+            pair.corrupt_replies = load.corrupt_replies;
+        } else {
+            pair.minimal = run_minimal_load(spec.server, spec.connections, spec.line_bytes,
+                                            spec.warmup, spec.measure)
+                               .requests_per_second();
+        }
+    }
+    return pair;
+}
+
+}  // namespace
+
+double CalibrationPair::ratio() const { return minimal > 0 ? verifying / minimal : 0; }
+
+Calibration run_calibration(const BenchOptions& options, int pairs) {
+    Calibration calibration;
+    BenchResult result;  // the server's start and stop, as for a run
+    result.options = options;
+    try {
+        raise_descriptor_limit(options.load.connections + kSpareDescriptors);
+    } catch (const std::runtime_error& error) {
+        calibration.setup_error = error.what();
+        return calibration;
+    }
+    AffinityRestorer restore_affinity;
+    CpuPlan cpus = plan_cpus(options.pin, options.pin ? busy_cpus_now() : 0);
+    std::optional<ServerProcess> server;
+    if (!start_server(options, cpus, server, result)) {
+        calibration.setup_error = result.setup_error;
+        return calibration;
+    }
+    // The order alternates, so that neither client always meets a warmer server.
+    for (int i = 0; i < pairs && server->running(); ++i)
+        calibration.pairs.push_back(calibration_pair(result.options.load, i % 2 == 0));
+    stop_server(*server, result);
+    calibration.server_failure = result.server_failure;
+    return calibration;
+}
+
+void print_calibration(std::ostream& out, const BenchOptions& options,
+                       const Calibration& calibration) {
+    out << "calibrate " << options.model << ": " << describe_load(options)
+        << "; the verifying load generator and a minimal client (no verification, no latency "
+           "recording) run in turn against one server\n";
+    if (!calibration.setup_error.empty()) {
+        out << "  did not start: " << calibration.setup_error << "\n";
+        return;
+    }
+    std::vector<double> ratios;
+    for (std::size_t i = 0; i < calibration.pairs.size(); ++i) {
+        const CalibrationPair& pair = calibration.pairs[i];
+        out << "  pair " << i + 1
+            << (pair.verifying_first ? " (verifying first)" : " (minimal first)  ")
+            << "   verifying " << format_count(pair.verifying) << " requests/s   minimal "
+            << format_count(pair.minimal) << " requests/s   " << fixed(pair.ratio(), 2) << "x"
+            << (pair.corrupt_replies > 0 ? "   CORRUPT replies" : "") << "\n";
+        if (pair.minimal > 0) ratios.push_back(pair.ratio());
+    }
+    if (!calibration.server_failure.empty()) out << "  " << calibration.server_failure << "\n";
+    if (ratios.empty()) {
+        out << "  no complete pair: nothing to compare\n";
+        return;
+    }
+    Spread spread = spread_of(ratios);
+    out << "  the verifying generator reached " << fixed(spread.median, 2)
+        << "x the minimal client's throughput (median of " << ratios.size() << " pairs, spread "
+        << fixed(spread.lowest, 2) << "x-" << fixed(spread.highest, 2) << "x); the goal is "
+        << fixed(kCalibrationGoal, 2)
+        << "x: " << (spread.median >= kCalibrationGoal ? "met" : "NOT met") << "\n";
+}
+
+namespace {
+
+int run_calibrate_command(BenchCommandLine& command_line) {
+    BenchOptions& options = command_line.options;
+    if (options.load.mode != LoadMode::ClosedLoop || options.load.pipeline != 1) {
+        std::cerr
+            << "checker: bench: --calibrate compares closed loops with one line in flight per "
+               "connection: drop --churn, --rate and --pipeline\n";
+        return 2;
+    }
+    if (options.model.empty())
+        options.model = options.command.front().substr(options.command.front().rfind('/') + 1);
+    Calibration calibration = run_calibration(options, command_line.calibrate);
+    print_calibration(std::cout, options, calibration);
+    if (!calibration.setup_error.empty()) return 2;
+    bool corrupt =
+        std::any_of(calibration.pairs.begin(), calibration.pairs.end(),
+                    [](const CalibrationPair& pair) { return pair.corrupt_replies > 0; });
+    return corrupt || !calibration.server_failure.empty() ? 1 : 0;
+}
+
+}  // namespace
+
 int run_bench_command(BenchCommandLine& command_line) {
     BenchOptions& options = command_line.options;
     if (options.command.empty()) {
@@ -379,6 +494,7 @@ int run_bench_command(BenchCommandLine& command_line) {
     options.load.stall_limit = to_duration(command_line.stall);
     options.pin = !command_line.no_pin;
     try {
+        if (command_line.calibrate > 0) return run_calibrate_command(command_line);
         BenchResult result = run_bench(options);
         if (command_line.brief) std::cout << summary_line(result) << std::endl;
         else print_bench(std::cout, result);

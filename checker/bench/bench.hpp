@@ -61,11 +61,33 @@ struct BenchResult {
 
 BenchResult run_bench(const BenchOptions& options);
 
+// `checker bench --calibrate`: what verifying every reply costs the load
+// generator. It and a minimal client (checker/bench/minimal_client.hpp) load
+// one server in turn, `pairs` times, order alternating; the ratio of their
+// throughputs, near 1 when the server is the limit, falls as the generator
+// becomes the limit.
+struct CalibrationPair {
+    double verifying = 0, minimal = 0;  // requests/s
+    bool verifying_first = true;
+    std::uint64_t corrupt_replies = 0;
+    double ratio() const;  // verifying / minimal
+};
+struct Calibration {
+    std::string setup_error;
+    std::string server_failure;
+    std::vector<CalibrationPair> pairs;
+};
+constexpr double kCalibrationGoal = 0.95;  // of the minimal client's throughput
+Calibration run_calibration(const BenchOptions& options, int pairs);
+void print_calibration(std::ostream& out, const BenchOptions& options,
+                       const Calibration& calibration);
+
 // `checker bench`, as main.cpp parsed its command line.
 struct BenchCommandLine {
     BenchOptions options;
     double duration = 2, warmup = 0.5, stall = 1;  // seconds
     bool churn = false, brief = false, no_pin = false;
+    int calibrate = 0;      // > 0: that many pairs of --calibrate instead of one run
     std::string csv, json;  // files to write, if given
 };
 

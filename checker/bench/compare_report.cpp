@@ -18,6 +18,13 @@
 
 namespace checker::bench {
 
+Spread spread_of(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    std::size_t n = values.size();
+    double median = n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+    return {median, values.front(), values.back()};
+}
+
 namespace {
 
 constexpr double kBar = 0.8;      // the reference epoll server must reach this much of the baseline
@@ -289,14 +296,11 @@ std::string bar_from_pairs(const std::vector<BenchRow>& pairs) {
         listed += (listed.empty() ? "" : ", ") + ratio(multiple);
     }
     if (ratios.empty()) return "";
-    std::vector<double> sorted = ratios;
-    std::sort(sorted.begin(), sorted.end());
-    std::size_t n = sorted.size();
-    double median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-    return std::to_string(n) + " pairs of runs in turn, " + pairs.front().text("scenario") +
-           " at " + pairs.front().text("connections") + " connections: " + listed + "; median **" +
-           ratio(median) + "** (the bar is " + ratio(kBar) + ": " +
-           (median >= kBar ? "met" : "**NOT met**") + ")";
+    double median = spread_of(ratios).median;
+    return std::to_string(ratios.size()) + " pairs of runs in turn, " +
+           pairs.front().text("scenario") + " at " + pairs.front().text("connections") +
+           " connections: " + listed + "; median **" + ratio(median) + "** (the bar is " +
+           ratio(kBar) + ": " + (median >= kBar ? "met" : "**NOT met**") + ")";
 }
 
 // ---- plots ------------------------------------------------------------------------------
@@ -515,17 +519,6 @@ void generator_section(std::ostream& out, const std::vector<BenchRow>& rows) {
         for (std::size_t i = 0; i < bound.size(); ++i) out << (i ? ", " : "") << bound[i];
         out << ".\n\n";
     }
-}
-
-// The median of `values` (not empty), and its lowest and highest.
-struct Spread {
-    double median, lowest, highest;
-};
-Spread spread_of(std::vector<double> values) {
-    std::sort(values.begin(), values.end());
-    std::size_t n = values.size();
-    double median = n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-    return {median, values.front(), values.back()};
 }
 
 // Which model used the least server CPU per request in each plain echo cell

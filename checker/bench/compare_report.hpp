@@ -49,6 +49,13 @@ std::vector<std::string> models_of(
 // connection and verified every reply can win; the baseline is not a contestant.
 std::string winner_sentence(const std::vector<BenchRow>& rows, const Cell& cell);
 
+// The median of `values` (not empty), and its lowest and highest: how a ratio
+// of repeated pairs is quoted.
+struct Spread {
+    double median, lowest, highest;
+};
+Spread spread_of(std::vector<double> values);
+
 // The reference epoll server's throughput as a multiple of the baseline's, in every cell both ran.
 std::vector<std::string> baseline_comparison(const std::vector<BenchRow>& rows);
 

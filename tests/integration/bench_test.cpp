@@ -133,6 +133,34 @@ TEST(Bench, ChurnConnectsOncePerRequest) {
     EXPECT_GT(json_number(run.results_json, "answered"), 0) << run.results_json;
 }
 
+// --calibrate: the verifying generator and the minimal client take turns
+// against one server; each pair shows both figures and their ratio.
+TEST(Bench, CalibrateRunsBothClientsInTurnAndQuotesTheMedianRatio) {
+    auto run = run_checker({"bench", "--calibrate", "2", "--connections", "10", "--duration", "0.3",
+                            "--warmup", "0.1", "--", build_dir() + "/bench/epoll_baseline"},
+                           60);
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    for (const char* pair : {"pair 1 (verifying first)", "pair 2 (minimal first)"}) {
+        std::size_t at = run.output.find(pair);
+        ASSERT_NE(at, std::string::npos) << run.output;
+        std::string line = run.output.substr(at, run.output.find('\n', at) - at);
+        // Both clients were answered: neither figure is zero.
+        EXPECT_EQ(line.find("verifying 0 requests/s"), std::string::npos) << line;
+        EXPECT_EQ(line.find("minimal 0 requests/s"), std::string::npos) << line;
+    }
+    EXPECT_NE(run.output.find("the verifying generator reached "), std::string::npos) << run.output;
+    EXPECT_NE(run.output.find("median of 2 pairs"), std::string::npos) << run.output;
+    EXPECT_TRUE(iolab_test::processes_matching(build_dir() + "/bench/epoll_baseline").empty());
+}
+
+TEST(Bench, CalibrateRefusesALoadTheMinimalClientCannotMake) {
+    auto run = run_checker(
+        {"bench", "--calibrate", "2", "--churn", "--", build_dir() + "/bench/epoll_baseline"}, 30);
+    EXPECT_EQ(run.exit_code, 2) << run.output;
+    EXPECT_NE(run.output.find("drop --churn, --rate and --pipeline"), std::string::npos)
+        << run.output;
+}
+
 TEST(Bench, SaysWhenTheServerDoesNotStart) {
     auto run = bench(build_dir() + "/labs/blocking", {"--connections", "1"});
     EXPECT_EQ(run.exit_code, 2) << run.output;
