@@ -40,6 +40,16 @@ std::string ReadResult::how() const {
     return "";
 }
 
+std::optional<Endpoint> parse_endpoint(const std::string& text) {
+    std::size_t colon = text.rfind(':');
+    if (colon == std::string::npos) return std::nullopt;
+    try {
+        return Endpoint{text.substr(0, colon), std::stoi(text.substr(colon + 1))};
+    } catch (const std::exception&) {
+        return std::nullopt;
+    }
+}
+
 bool Connection::try_open(const Endpoint& server, Deadline deadline, Connection& out,
                           std::string& why, int receive_buffer) {
     sockaddr_in address{};

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <stdexcept>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,6 +23,9 @@ struct Endpoint {
     int port = 0;
     std::string str() const { return host + ":" + std::to_string(port); }
 };
+
+// "127.0.0.1:8080" as an Endpoint; nullopt if it is not HOST:PORT.
+std::optional<Endpoint> parse_endpoint(const std::string& text);
 
 // How a read ended.
 struct ReadResult {

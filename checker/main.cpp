@@ -37,16 +37,6 @@ struct GradeArguments {
     std::vector<std::string> command;
 };
 
-std::optional<Endpoint> parse_endpoint(const std::string& text) {
-    std::size_t colon = text.rfind(':');
-    if (colon == std::string::npos) return std::nullopt;
-    try {
-        return Endpoint{text.substr(0, colon), std::stoi(text.substr(colon + 1))};
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-}
-
 // A usage or setup error: one line, results.json still written, exit 2.
 int setup_error(const GradeArguments& arguments, const std::string& message) {
     std::cerr << "checker: " << message << "\n";
@@ -132,6 +122,9 @@ void add_bench_commands(CLI::App& app, bench::BenchCommandLine& bench,
         ->check(CLI::Range(0L, 60'000'000L));
     b->add_option("--workers", o.workers, "passed to the server: worker threads")
         ->check(CLI::Range(0, 4096));
+    b->add_option("--connect", bench.connect,
+                  "benchmark a server already running at HOST:PORT (started by hand, on this or "
+                  "another machine) instead of starting one; its CPU and memory are not measured");
     b->add_option("--model", o.model,
                   "name shown in the reports (default: the server's file name)");
     b->add_option("--scenario", o.scenario, "scenario name shown in the reports");

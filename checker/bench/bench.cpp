@@ -325,6 +325,16 @@ void measure(const ServerProcess& server, BenchResult& result) {
     take_window_figures(result, sampler);
 }
 
+// A server started by hand (--connect), perhaps on another machine: only the
+// load is measured. Its CPU and memory are not the checker's to see.
+BenchResult measure_remote(BenchResult& result) {
+    result.options.load.server = *result.options.connect;
+    result.not_pinned = "the server was started by hand (--connect)";
+    result.server_cpu_seconds = NAN;
+    result.load = run_load(result.options.load);
+    return result;
+}
+
 // SIGTERM, as a user would stop it; then nothing of it is left.
 void stop_server(ServerProcess& server, BenchResult& result) {
     if (!server.running()) {
@@ -354,6 +364,7 @@ BenchResult run_bench(const BenchOptions& options) {
         result.not_run = error.what();
         return result;
     }
+    if (options.connect) return measure_remote(result);
     AffinityRestorer restore_affinity;
     CpuPlan cpus = plan_cpus(options.pin, options.pin ? busy_cpus_now() : 0);
     result.not_pinned = cpus.not_pinned;
@@ -409,16 +420,18 @@ Calibration run_calibration(const BenchOptions& options, int pairs) {
         return calibration;
     }
     AffinityRestorer restore_affinity;
-    CpuPlan cpus = plan_cpus(options.pin, options.pin ? busy_cpus_now() : 0);
     std::optional<ServerProcess> server;
-    if (!start_server(options, cpus, server, result)) {
+    if (options.connect) {
+        result.options.load.server = *options.connect;
+    } else if (!start_server(options, plan_cpus(options.pin, options.pin ? busy_cpus_now() : 0),
+                             server, result)) {
         calibration.setup_error = result.setup_error;
         return calibration;
     }
     // The order alternates, so that neither client always meets a warmer server.
-    for (int i = 0; i < pairs && server->running(); ++i)
+    for (int i = 0; i < pairs && (!server || server->running()); ++i)
         calibration.pairs.push_back(calibration_pair(result.options.load, i % 2 == 0));
-    stop_server(*server, result);
+    if (server) stop_server(*server, result);
     calibration.server_failure = result.server_failure;
     return calibration;
 }
@@ -480,8 +493,17 @@ int run_calibrate_command(BenchCommandLine& command_line) {
 
 int run_bench_command(BenchCommandLine& command_line) {
     BenchOptions& options = command_line.options;
-    if (options.command.empty()) {
-        std::cerr << "checker: bench: no server given: put its command after --\n";
+    if (!command_line.connect.empty()) {
+        options.connect = parse_endpoint(command_line.connect);
+        if (!options.connect || !options.command.empty()) {
+            std::cerr << "checker: bench: --connect wants HOST:PORT (e.g. 192.0.2.7:8080) and no "
+                         "server command\n";
+            return 2;
+        }
+        if (options.model.empty()) options.model = command_line.connect;
+    } else if (options.command.empty()) {
+        std::cerr << "checker: bench: no server given: put its command after --, or --connect "
+                     "HOST:PORT\n";
         return 2;
     }
     if (command_line.churn) options.load.mode = LoadMode::Churn;
@@ -647,6 +669,11 @@ double latency_us(const BenchResult& result, double percentile) {
 
 }  // namespace
 
+namespace {
+void print_server_figures(std::ostream& out, const BenchResult& r);     // CPU, memory, tasks
+void print_generator_figures(std::ostream& out, const BenchResult& r);  // and the verdicts
+}  // namespace
+
 void print_bench(std::ostream& out, const BenchResult& r) {
     const LoadResult& load = r.load;
     out << "bench " << r.options.model
@@ -701,6 +728,19 @@ void print_bench(std::ostream& out, const BenchResult& r) {
         out << "  schedule      the load generator sent "
             << format_latency(static_cast<double>(load.send_lag_ns.percentile(99)))
             << " late or less (p99)\n";
+    if (r.options.connect) {
+        out << "  server        at " << r.options.connect->str()
+            << ", started by hand: its CPU and memory are not measured\n";
+    } else {
+        print_server_figures(out, r);
+    }
+    print_generator_figures(out, r);
+}
+
+namespace {
+
+void print_server_figures(std::ostream& out, const BenchResult& r) {
+    const LoadResult& load = r.load;
     out << "  server        CPU " << fixed(r.server_cpu_seconds, 2) << " s ("
         << percent(r.server_cpu_share()) << " of "
         << (r.server_cpus == 1 ? "its CPU" : "one CPU; it may use " + std::to_string(r.server_cpus))
@@ -718,6 +758,10 @@ void print_bench(std::ostream& out, const BenchResult& r) {
         << (r.server_peak.processes == 1 ? " process, " : " processes, ") << r.server_peak.threads
         << (r.server_peak.threads == 1 ? " thread, " : " threads, ") << r.server_peak.descriptors
         << " descriptors\n";
+}
+
+void print_generator_figures(std::ostream& out, const BenchResult& r) {
+    const LoadResult& load = r.load;
     out << "  generator     CPU " << percent(r.client_cpu_share()) << " of its CPU"
         << (r.client_cpu >= 0
                 ? " (CPU " + std::to_string(r.client_cpu) + "; the server on the others)"
@@ -737,6 +781,8 @@ void print_bench(std::ostream& out, const BenchResult& r) {
     if (!r.server_failure.empty()) out << "  SERVER        " << r.server_failure << "\n";
     if (!r.server_output.empty()) out << "  its output    " << last_line(r.server_output) << "\n";
 }
+
+}  // namespace
 
 std::string summary_line(const BenchResult& r) {
     std::string text = r.options.model + ": ";

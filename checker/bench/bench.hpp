@@ -9,6 +9,7 @@
 #include "server_process.hpp"
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ struct BenchOptions {
     long compute_us = 0;               // passed to the server as --compute-us
     int workers = -1;                  // passed as --workers when >= 0
     bool pin = true;  // server and load generator on different CPUs (unless the machine is busy)
+    // A server already running (checker bench --connect): not started, not
+    // stopped, not sampled; `command` is then empty.
+    std::optional<Endpoint> connect;
 };
 
 struct BenchResult {
@@ -89,6 +93,7 @@ struct BenchCommandLine {
     bool churn = false, brief = false, no_pin = false;
     int calibrate = 0;      // > 0: that many pairs of --calibrate instead of one run
     std::string csv, json;  // files to write, if given
+    std::string connect;    // HOST:PORT of a server started by hand
 };
 
 // Runs it, prints, writes the files. Exit status: 0 measured and verified

@@ -33,7 +33,8 @@ struct MinimalConnection {
 class MinimalClient {
 public:
     MinimalClient(const Endpoint& server, int connections, std::size_t line_bytes)
-        : line_(std::string(line_bytes - 1, 'x') + "\n"), epoll_(::epoll_create1(EPOLL_CLOEXEC)),
+        : line_(std::string(line_bytes - 1, 'x') + "\n"),
+          epoll_(::epoll_create1(EPOLL_CLOEXEC)),
           connections_(static_cast<std::size_t>(connections)) {
         if (!epoll_) fail("epoll_create1");
         for (std::size_t i = 0; i < connections_.size(); ++i) start_connecting(server, i);
@@ -43,8 +44,10 @@ public:
     void run(Clock::time_point until, bool counting) {
         epoll_event events[256];
         for (Clock::time_point now = Clock::now(); now < until; now = Clock::now()) {
-            int wait_ms = static_cast<int>(
-                std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()) + 1;
+            int wait_ms =
+                static_cast<int>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(until - now).count()) +
+                1;
             int ready = ::epoll_wait(epoll_.get(), events, 256, std::min(wait_ms, 50));
             if (ready < 0 && errno != EINTR) fail("epoll_wait");
             for (int i = 0; i < ready; ++i) on_event(events[i], counting);
@@ -110,7 +113,8 @@ private:
     void send_owed(std::size_t index) {
         MinimalConnection& c = connections_[index];
         if (!c.owed) return;
-        ssize_t put = ::send(c.fd.get(), line_.data() + c.sent, line_.size() - c.sent, MSG_NOSIGNAL);
+        ssize_t put =
+            ::send(c.fd.get(), line_.data() + c.sent, line_.size() - c.sent, MSG_NOSIGNAL);
         if (put < 0 && errno != EAGAIN && errno != EINTR) return close(index);
         c.sent += put > 0 ? static_cast<std::size_t>(put) : 0;
         bool done = c.sent == line_.size();

@@ -20,7 +20,7 @@ using iolab_test::run_checker;
 CheckerRun bench(const std::string& server, std::vector<std::string> options = {}) {
     std::vector<std::string> arguments{"bench", "--duration", "0.5", "--warmup", "0.1"};
     arguments.insert(arguments.end(), options.begin(), options.end());
-    arguments.insert(arguments.end(), {"--", server});
+    if (!server.empty()) arguments.insert(arguments.end(), {"--", server});  // "": --connect
     return run_checker(arguments, 60);
 }
 
@@ -159,6 +159,31 @@ TEST(Bench, CalibrateRefusesALoadTheMinimalClientCannotMake) {
     EXPECT_EQ(run.exit_code, 2) << run.output;
     EXPECT_NE(run.output.find("drop --churn, --rate and --pipeline"), std::string::npos)
         << run.output;
+}
+
+// --connect: a server started by hand (here, by the test) is loaded, not
+// started, sampled or stopped; the report says what was not measured.
+TEST(Bench, ConnectLoadsAServerStartedByHandAndLeavesItRunning) {
+    int port = checker::pick_free_port();
+    checker::ServerProcess server({build_dir() + "/solutions/poll", "--port", std::to_string(port)},
+                                  {});
+    ASSERT_FALSE(server.wait_until_listening(checker::Endpoint{"127.0.0.1", port},
+                                             checker::Deadline(std::chrono::seconds(5))));
+    auto run = bench("", {"--connections", "5", "--connect", "127.0.0.1:" + std::to_string(port)});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_EQ(json_value(run.results_json, "status"), "ok") << run.results_json;
+    EXPECT_EQ(json_number(run.results_json, "served"), 5) << run.results_json;
+    EXPECT_EQ(json_value(run.results_json, "server_cpu_s"), "") << run.results_json;
+    EXPECT_NE(run.output.find("started by hand: its CPU and memory are not measured"),
+              std::string::npos)
+        << run.output;
+    EXPECT_TRUE(server.running()) << "the checker stopped a server it did not start";
+}
+
+TEST(Bench, ConnectWantsHostAndPortAndNoCommand) {
+    auto run = run_checker({"bench", "--connect", "8080"}, 30);
+    EXPECT_EQ(run.exit_code, 2) << run.output;
+    EXPECT_NE(run.output.find("--connect wants HOST:PORT"), std::string::npos) << run.output;
 }
 
 TEST(Bench, SaysWhenTheServerDoesNotStart) {
