@@ -92,6 +92,10 @@ void add_bench_commands(CLI::App& app, bench::BenchCommandLine& bench,
                   "connections held open (with --churn: clients at once)")
         ->capture_default_str()
         ->check(CLI::Range(1, 19000));
+    b->add_option("--active", o.load.active,
+                  "only N of the connections carry the load; the others, opened first, are an "
+                  "idle crowd (each answered once, then silent)")
+        ->check(CLI::Range(1, 19000));
     b->add_option("--size", o.load.line_bytes, "bytes per request line, its newline included")
         ->capture_default_str()
         ->check(CLI::Range(2, 65537));

@@ -25,6 +25,7 @@ case "$src" in labs|solutions) ;; *) echo "compare: SRC must be labs or solution
 matrix=(
     "echo 64 B|1 10 100 1000 10000|--size 64"
     "echo 4 KiB|1 100 1000|--size 4096"
+    "idle crowd, 10 active|10 1010 10010|--size 64 --active 10"
     "delay 1 ms|100|--size 64 --delay-us 1000"
     "open loop 10,000/s|100|--size 64 --rate 10000"
     "churn|10|--size 64 --churn"

@@ -506,6 +506,12 @@ int run_bench_command(BenchCommandLine& command_line) {
                      "HOST:PORT\n";
         return 2;
     }
+    if (options.load.active > 0 &&
+        (command_line.churn || options.load.active > options.load.connections)) {
+        std::cerr << "checker: bench: --active N loads N of the --connections and holds the rest "
+                     "idle: N may not exceed --connections, and churn has no idle connections\n";
+        return 2;
+    }
     if (command_line.churn) options.load.mode = LoadMode::Churn;
     else if (options.load.rate > 0) options.load.mode = LoadMode::OpenLoop;
     auto to_duration = [](double s) {
@@ -649,11 +655,15 @@ namespace {
 
 std::string describe_load(const BenchOptions& options) {
     const LoadSpec& spec = options.load;
-    std::string text = std::string(mode_name(spec.mode)) + ", " + format_count(spec.connections) +
-                       (spec.mode == LoadMode::Churn ? " concurrent clients"
-                        : spec.connections == 1      ? " connection"
-                                                     : " connections") +
-                       ", " + format_count(static_cast<double>(spec.line_bytes)) + "-byte lines";
+    std::string text =
+        std::string(mode_name(spec.mode)) + ", " + format_count(spec.connections) +
+        (spec.mode == LoadMode::Churn ? " concurrent clients"
+         : spec.connections == 1      ? " connection"
+                                      : " connections") +
+        (spec.active > 0 ? " (" + format_count(spec.active) + " active, " +
+                               format_count(spec.connections - spec.active) + " idle)"
+                         : std::string()) +
+        ", " + format_count(static_cast<double>(spec.line_bytes)) + "-byte lines";
     if (spec.mode == LoadMode::ClosedLoop && spec.pipeline > 1)
         text += ", pipeline " + std::to_string(spec.pipeline);
     if (spec.mode == LoadMode::OpenLoop)
@@ -710,7 +720,7 @@ void print_bench(std::ostream& out, const BenchResult& r) {
         << (r.options.load.mode == LoadMode::Churn ? " connections/s" : " requests/s");
     if (load.unserved_in_window > 0)
         out << "; " << format_count(load.unserved_in_window) << " of "
-            << format_count(r.options.load.connections) << " had no reply in the window";
+            << format_count(r.options.load.loaded_connections()) << " had no reply in the window";
     out << "\n";
     out << "  latency       p50 "
         << format_latency(static_cast<double>(load.latency_ns.percentile(50))) << "   p90 "
@@ -804,6 +814,7 @@ const std::vector<std::string>& csv_columns() {
                                                      "scenario",
                                                      "mode",
                                                      "connections",
+                                                     "active",
                                                      "line_bytes",
                                                      "pipeline",
                                                      "rate",
@@ -862,6 +873,7 @@ std::vector<std::string> csv_values(const BenchResult& r) {
             r.options.scenario,
             mode_name(spec.mode),
             std::to_string(spec.connections),
+            std::to_string(spec.loaded_connections()),
             std::to_string(spec.line_bytes),
             std::to_string(spec.pipeline),
             fixed(spec.rate, 0),

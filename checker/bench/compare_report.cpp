@@ -321,6 +321,11 @@ constexpr Plot kPlots[] = {
     {"p99", "p99_us", 1000, "p99 latency", "p99 latency (ms, log scale)", true},
     {"memory", "anon_memory_bytes", 1024 * 1024, "Server memory",
      "peak anonymous memory, all its processes (MiB, log scale)", true},
+    // Measured from the server's own processes: it does not depend on whether
+    // the load generator kept up. Against an idle crowd it shows what each
+    // model pays per request for the connections it merely watches.
+    {"cpu", "cpu_us_per_request", 1, "Server CPU per request",
+     "server CPU time per request (µs, log scale)", true},
 };
 
 // Scenarios measured at two or more numbers of connections: the x axis of a plot.
@@ -341,7 +346,9 @@ std::vector<std::string> swept_scenarios(const std::vector<BenchRow>& rows) {
 // Colours that stay apart on a projector (Tableau 10), one per model in the
 // order of the run, the same in every plot.
 constexpr const char* kColours[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                                    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"};
+                                    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f",
+                                    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896"};
+constexpr std::size_t kStyles = std::size(kColours);
 
 void write_plot(std::ostream& gp, const Plot& plot, const std::string& scenario,
                 const std::vector<std::string>& files, const std::vector<std::string>& models,
@@ -369,9 +376,9 @@ void write_plot(std::ostream& gp, const Plot& plot, const std::string& scenario,
                 std::find(all_models.begin(), all_models.end(), models[i]) - all_models.begin());
             bool baseline = models[i] == kBaselineModel;
             gp << (i ? ", \\\n     " : "") << "'" << files[i]
-               << "' using 1:2 with linespoints lw 2.5 pt " << (n % 10) + 4 << " ps 1.4 lc rgb '"
-               << (baseline ? "#555555" : kColours[n % 10]) << "'" << (baseline ? " dt 2" : "")
-               << " title '" << models[i] << "'";
+               << "' using 1:2 with linespoints lw 2.5 pt " << (n % kStyles) + 1
+               << " ps 1.4 lc rgb '" << (baseline ? "#555555" : kColours[n % kStyles]) << "'"
+               << (baseline ? " dt 2" : "") << " title '" << models[i] << "'";
         }
         gp << "\n\n";
     }

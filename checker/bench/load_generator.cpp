@@ -159,6 +159,11 @@ public:
 
     LoadResult run();
 
+    // One of the idle crowd (LoadSpec::active): the first connections opened.
+    bool is_idle(std::size_t index) const {
+        return spec_.active > 0 && index < clients_.size() - static_cast<std::size_t>(spec_.active);
+    }
+
 private:
     // The loop and its phases.
     void advance_phase(Clock::time_point now);
@@ -271,7 +276,7 @@ void LoadGenerator::end_ramp_in(Clock::time_point now) {
     if (spec_.mode == LoadMode::OpenLoop) {
         schedule_start_ = now;
         for (std::size_t i = 0; i < clients_.size(); ++i)
-            if (clients_[i].state == Client::Open) schedule_targets_.push_back(i);
+            if (clients_[i].state == Client::Open && !is_idle(i)) schedule_targets_.push_back(i);
     }
 }
 
@@ -306,13 +311,17 @@ void LoadGenerator::finish(Clock::time_point now) {
             result_.latency_ns.record(nanoseconds(now - request.issued));
             ++result_.unanswered;
         }
+        std::size_t index = static_cast<std::size_t>(&client - clients_.data());
         if (spec_.mode != LoadMode::Churn) {
             if (client.state == Client::Connecting) ++result_.still_connecting;
             if (client.state == Client::Open && !client.answered) ++result_.waiting;
-            if (client.state == Client::Open && client.answered && !client.answered_under_load)
+            if (client.state == Client::Open && client.answered && !client.answered_under_load &&
+                !is_idle(index))
                 ++result_.starved;
         }
-        if (client.answered_under_load) ++result_.served;
+        // An idle connection is served when the server still holds it, answered once.
+        bool held = is_idle(index) && client.state == Client::Open && client.answered;
+        if (client.answered_under_load || held) ++result_.served;
     }
     for (Clock::time_point issued : lost_) {
         result_.latency_ns.record(nanoseconds(now - issued));
@@ -323,9 +332,9 @@ void LoadGenerator::finish(Clock::time_point now) {
 
 void LoadGenerator::count_fairness() {
     std::vector<std::uint64_t> replies;
-    for (const Client& client : clients_)
-        if (client.sequence > 0 || client.state != Client::Unopened)
-            replies.push_back(client.measured_replies);
+    for (std::size_t i = 0; i < clients_.size(); ++i)
+        if (!is_idle(i) && (clients_[i].sequence > 0 || clients_[i].state != Client::Unopened))
+            replies.push_back(clients_[i].measured_replies);
     if (replies.empty()) return;
     std::sort(replies.begin(), replies.end());
     result_.per_connection_min = replies.front();
@@ -645,6 +654,7 @@ void LoadGenerator::on_reply(std::size_t index, const Request& request, Clock::t
 void LoadGenerator::refill_closed_loop(std::size_t index, Clock::time_point now) {
     Client& client = clients_[index];
     if (!issuing() || (phase_ == Phase::RampIn && client.answered)) return;
+    if (is_idle(index) && client.answered) return;  // its one request is behind it
     while (client.in_flight.size() < static_cast<std::size_t>(spec_.pipeline))
         issue(index, now, phase_ == Phase::Measure);
 }

@@ -36,7 +36,14 @@ const char* mode_name(LoadMode mode);  // "closed loop", "open loop", "churn"
 struct LoadSpec {
     Endpoint server;
     LoadMode mode = LoadMode::ClosedLoop;
-    int connections = 100;        // held open; in churn mode, connections in progress at once
+    int connections = 100;  // held open; in churn mode, connections in progress at once
+    // Closed and open loop: only this many of the connections carry the load
+    // (0: all). The others, opened first, are an idle crowd: each is answered
+    // once during the ramp-in, so that the server surely holds it, then stays
+    // silent. What a model pays per request for the crowd it watches is what
+    // epoll was made for: poll() and select() scan every descriptor per call.
+    int active = 0;
+    int loaded_connections() const { return active > 0 ? active : connections; }
     std::size_t line_bytes = 64;  // bytes per request, its '\n' included
     int pipeline = 1;             // closed loop: requests in flight per connection
     double rate = 0;              // open loop: requests per second over all connections

@@ -186,6 +186,37 @@ TEST(Bench, ConnectWantsHostAndPortAndNoCommand) {
     EXPECT_NE(run.output.find("--connect wants HOST:PORT"), std::string::npos) << run.output;
 }
 
+// --active: an idle crowd beside the load. The server holds every idle
+// connection (each answered once), only the active ones carry the load, and
+// fairness is counted over the active ones alone.
+TEST(Bench, AnIdleCrowdIsHeldBesideTheActiveConnections) {
+    auto run = bench(build_dir() + "/solutions/poll", {"--connections", "60", "--active", "4"});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_EQ(json_value(run.results_json, "status"), "ok") << run.results_json;
+    EXPECT_EQ(json_number(run.results_json, "served"), 60) << run.results_json;
+    EXPECT_EQ(json_number(run.results_json, "active"), 4) << run.results_json;
+    EXPECT_GE(json_number(run.results_json, "descriptors"), 60) << run.results_json;
+    EXPECT_EQ(json_number(run.results_json, "unserved_in_window"), 0) << run.results_json;
+    EXPECT_GT(json_number(run.results_json, "per_connection_min_per_s"), 0) << run.results_json;
+    EXPECT_NE(run.output.find("60 connections (4 active, 56 idle)"), std::string::npos)
+        << run.output;
+}
+
+// The iterative server serves the first idle connection and waits on it for
+// ever: the active ones are never served, and the report says so.
+TEST(Bench, AnIdleCrowdStallsTheIterativeServer) {
+    auto run = bench(build_dir() + "/solutions/blocking", {"--connections", "3", "--active", "1"});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    EXPECT_EQ(json_value(run.results_json, "status"), "partial") << run.results_json;
+    EXPECT_EQ(json_number(run.results_json, "answered"), 0) << run.results_json;
+}
+
+TEST(Bench, ActiveMayNotExceedTheConnections) {
+    auto run = bench(build_dir() + "/solutions/poll", {"--connections", "4", "--active", "5"});
+    EXPECT_EQ(run.exit_code, 2) << run.output;
+    EXPECT_NE(run.output.find("N may not exceed --connections"), std::string::npos) << run.output;
+}
+
 TEST(Bench, SaysWhenTheServerDoesNotStart) {
     auto run = bench(build_dir() + "/labs/blocking", {"--connections", "1"});
     EXPECT_EQ(run.exit_code, 2) << run.output;
@@ -222,6 +253,8 @@ TEST(BenchReport, WritesTheTableAndThePlotScript) {
     // An SVG without width and height has no intrinsic size: an <img> of it shows nothing.
     EXPECT_NE(gp.find("set terminal svg size 960,600 fixed"), std::string::npos) << gp;
     EXPECT_NE(gp.find("set output 'memory-echo-64-B.png'"), std::string::npos) << gp;
+    EXPECT_NE(gp.find("set output 'cpu-echo-64-B.svg'"), std::string::npos) << gp;
+    EXPECT_TRUE(std::filesystem::exists(dir + "/plot-data/cpu-echo-64-B-epoll-baseline.dat"));
     EXPECT_TRUE(
         std::filesystem::exists(dir + "/plot-data/throughput-echo-64-B-epoll-baseline.dat"));
     std::filesystem::remove_all(dir);
