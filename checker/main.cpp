@@ -126,6 +126,9 @@ void add_bench_commands(CLI::App& app, bench::BenchCommandLine& bench,
         ->check(CLI::Range(0L, 60'000'000L));
     b->add_option("--workers", o.workers, "passed to the server: worker threads")
         ->check(CLI::Range(0, 4096));
+    b->add_flag("--syscalls", bench.syscalls,
+                "count the server's system calls per request with strace (slows it down: a run "
+                "for counting only)");
     b->add_option("--connect", bench.connect,
                   "benchmark a server already running at HOST:PORT (started by hand, on this or "
                   "another machine) instead of starting one; its CPU and memory are not measured");
@@ -156,6 +159,9 @@ void add_bench_commands(CLI::App& app, bench::BenchCommandLine& bench,
     r->add_option("--cpu-pairs", report.cpu_pairs,
                   "rows of uring and the baseline run in turn, for the CPU goal "
                   "(make compare writes cpu-pairs.csv)");
+    r->add_option("--syscalls", report.syscalls,
+                  "rows of checker bench --syscalls, one per model (make compare writes "
+                  "syscalls.csv)");
 }
 
 }  // namespace

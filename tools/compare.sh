@@ -68,7 +68,7 @@ for line in "${matrix[@]}"; do
 done
 runs=$((cells * ${#models[@]}))
 mkdir -p "$out"
-rm -f "$out"/results.csv "$out"/pairs.csv "$out"/cpu-pairs.csv "$out"/bench.log "$out"/*.svg "$out"/*.png "$out"/plot-data/*.dat
+rm -f "$out"/results.csv "$out"/pairs.csv "$out"/cpu-pairs.csv "$out"/syscalls.csv "$out"/bench.log "$out"/*.svg "$out"/*.png "$out"/plot-data/*.dat
 echo "compare: ${#models[@]} servers (${models[*]}) x $cells cells = $runs runs of ${duration} s + ${warmup} s warm-up,"
 echo "         then $pairs pairs of epoll and $baseline in turn for the bar, and 2 x $pairs of uring and $baseline for the CPU goal;"
 echo "         about $(awk -v r="$((runs + 6 * pairs))" -v d="$duration" -v w="$warmup" 'BEGIN { printf "%.0f", r * (d + w + 1.2) / 60 + 0.5 }') min. Details: $out/bench.log"
@@ -136,11 +136,27 @@ if [ "$pairs" -gt 0 ] && printf '%s\n' "${models[@]}" | grep -qx uring && printf
     done
 fi
 
+# ---- system calls per request: a separate, short counting run per model ----------------
+# strace slows the server down several times: nothing else is taken from these runs.
+if command -v strace >/dev/null; then
+    for model in "${models[@]}"; do
+        [ -n "${dead[$model]:-}" ] && continue
+        summary=$(timeout -k 5 60 "$build/checker" bench --brief --syscalls --model "$model" \
+            --scenario "echo 64 B" --size 64 --connections 100 --duration 0.5 --warmup "$warmup" \
+            --csv "$out/syscalls.csv" -- "$(server_of "$model")" 2>&1)
+        printf '%s\n%s\n' "== system calls, $model (exit $?)" "$summary" >>"$out/bench.log"
+        printf '[syscalls] echo 64 B, 100 conn.  %-15s counted\n' "$model"
+    done
+else
+    echo "compare: strace is not installed (apt-get install strace): no system calls counted"
+fi
+
 # ---- the report ---------------------------------------------------------------------
 [ -s "$out/results.csv" ] || { echo "compare: no run produced a result" >&2; exit 1; }
 title="The I/O models compared ($src/)"
 pairs_option=(); [ -s "$out/pairs.csv" ] && pairs_option=(--pairs "$out/pairs.csv")
 [ -s "$out/cpu-pairs.csv" ] && pairs_option+=(--cpu-pairs "$out/cpu-pairs.csv")
+[ -s "$out/syscalls.csv" ] && pairs_option+=(--syscalls "$out/syscalls.csv")
 "$build/checker" bench-report --csv "$out/results.csv" --out "$out" --title "$title" "${pairs_option[@]}" || exit 1
 if command -v gnuplot >/dev/null; then
     (cd "$out" && gnuplot plots.gp) || echo "compare: gnuplot failed on $out/plots.gp (see above)"

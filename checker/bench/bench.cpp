@@ -2,6 +2,7 @@
 
 #include "compare_report.hpp"
 #include "minimal_client.hpp"
+#include "syscall_counter.hpp"
 
 #include "report.hpp"
 
@@ -318,11 +319,26 @@ bool start_server(const BenchOptions& options, const CpuPlan& cpus,
 // The load, with the server sampled meanwhile.
 void measure(const ServerProcess& server, BenchResult& result) {
     ServerSampler sampler(server);
-    LoadHooks hooks{[&] { sampler.window_opened(); }, [&] { sampler.window_closed(); },
+    std::optional<SyscallCounter> counter;
+    if (result.options.count_syscalls) counter.emplace();
+    std::optional<long long> calls;
+    LoadHooks hooks{[&] {
+                        sampler.window_opened();
+                        if (counter) counter->start(server.processes());
+                    },
+                    [&] {
+                        sampler.window_closed();
+                        if (counter) calls = counter->stop();
+                    },
                     [&] { sampler.stop(); }};
     result.load = run_load(result.options.load, hooks);
     sampler.stop();
     take_window_figures(result, sampler);
+    if (counter && calls && result.load.answered > 0)
+        result.syscalls_per_request =
+            static_cast<double>(*calls) / static_cast<double>(result.load.answered);
+    else if (counter)
+        result.syscalls_not_counted = calls ? "no request was answered" : counter->why();
 }
 
 // A server started by hand (--connect), perhaps on another machine: only the
@@ -521,6 +537,7 @@ int run_bench_command(BenchCommandLine& command_line) {
     options.load.warmup = to_duration(command_line.warmup);
     options.load.stall_limit = to_duration(command_line.stall);
     options.pin = !command_line.no_pin;
+    options.count_syscalls = command_line.syscalls;
     try {
         if (command_line.calibrate > 0) return run_calibrate_command(command_line);
         BenchResult result = run_bench(options);
@@ -738,6 +755,15 @@ void print_bench(std::ostream& out, const BenchResult& r) {
         out << "  schedule      the load generator sent "
             << format_latency(static_cast<double>(load.send_lag_ns.percentile(99)))
             << " late or less (p99)\n";
+    if (r.options.count_syscalls)
+        out << "  system calls  "
+            << (std::isnan(r.syscalls_per_request)
+                    ? "not counted: " + r.syscalls_not_counted
+                    : fixed(r.syscalls_per_request, 2) +
+                          " per request, all the server's threads and processes (strace -c -f "
+                          "over the window; tracing slows the server down, so the other figures "
+                          "of this run are not comparable)")
+            << "\n";
     if (r.options.connect) {
         out << "  server        at " << r.options.connect->str()
             << ", started by hand: its CPU and memory are not measured\n";
@@ -843,6 +869,7 @@ const std::vector<std::string>& csv_columns() {
                                                      "server_cpu_s",
                                                      "server_cpu_share",
                                                      "cpu_us_per_request",
+                                                     "syscalls_per_request",
                                                      "memory_bytes",
                                                      "anon_memory_bytes",
                                                      "processes",
@@ -902,6 +929,7 @@ std::vector<std::string> csv_values(const BenchResult& r) {
             number(r.server_cpu_seconds, 3),
             number(r.server_cpu_share(), 3),
             number(r.cpu_us_per_request(), 2),
+            number(r.syscalls_per_request, 2),
             std::to_string(r.server_peak.memory_bytes),
             std::to_string(r.server_peak.anon_memory_bytes),
             std::to_string(r.server_peak.processes),

@@ -8,6 +8,7 @@
 #include "load_generator.hpp"
 #include "server_process.hpp"
 
+#include <cmath>
 #include <iosfwd>
 #include <optional>
 #include <string>
@@ -27,6 +28,9 @@ struct BenchOptions {
     // A server already running (checker bench --connect): not started, not
     // stopped, not sampled; `command` is then empty.
     std::optional<Endpoint> connect;
+    // Count the server's system calls over the window (strace): a run that
+    // counts is slowed down, and is for counting only.
+    bool count_syscalls = false;
 };
 
 struct BenchResult {
@@ -47,7 +51,9 @@ struct BenchResult {
     int client_cpu = -1;  // the load generator's CPU (-1: not pinned)
     std::string
         not_pinned;  // why server and load generator were not pinned, if they could have been
-    double other_cpus = 0;  // CPUs the rest of the machine kept busy during the window
+    double other_cpus = 0;              // CPUs the rest of the machine kept busy during the window
+    double syscalls_per_request = NAN;  // with options.count_syscalls
+    std::string syscalls_not_counted;   // why not, when it was asked for
 
     double requests_per_second() const;
     double per_connection_rate(std::uint64_t replies) const;  // replies / the window's seconds
@@ -90,7 +96,7 @@ void print_calibration(std::ostream& out, const BenchOptions& options,
 struct BenchCommandLine {
     BenchOptions options;
     double duration = 2, warmup = 0.5, stall = 1;  // seconds
-    bool churn = false, brief = false, no_pin = false;
+    bool churn = false, brief = false, no_pin = false, syscalls = false;
     int calibrate = 0;      // > 0: that many pairs of --calibrate instead of one run
     std::string csv, json;  // files to write, if given
     std::string connect;    // HOST:PORT of a server started by hand

@@ -569,6 +569,25 @@ void cpu_goal_section(std::ostream& out, const std::vector<BenchRow>& rows,
     out << "\n";
 }
 
+// The counting runs (checker bench --syscalls): one line per model.
+void syscalls_section(std::ostream& out, const std::vector<BenchRow>& syscall_rows) {
+    if (syscall_rows.empty()) return;
+    out << "## System calls per request\n\n"
+        << "Counted with `strace -c -f` over the window of a separate, short run per model ("
+        << syscall_rows.front().text("scenario") << ", " << syscall_rows.front().text("connections")
+        << " connections): tracing slows a server down several times, so no other figure comes "
+           "from these runs. The figure that explains the others: a readiness loop pays its wait, "
+           "a receive and a send per request, epoll + pool a re-arm besides, io_uring batches "
+           "many operations into one call.\n\n"
+        << "| model | system calls per request |\n|---|---:|\n";
+    for (const BenchRow& row : syscall_rows) {
+        double calls = row.number("syscalls_per_request");
+        out << "| " << row.text("model") << " | "
+            << (std::isnan(calls) ? "not counted: " + row.text("note") : fixed(calls, 2)) << " |\n";
+    }
+    out << "\n";
+}
+
 }  // namespace
 
 std::vector<std::string> cpu_goal_from_pairs(const std::vector<BenchRow>& cpu_pairs) {
@@ -607,7 +626,8 @@ std::vector<std::string> cpu_goal_from_pairs(const std::vector<BenchRow>& cpu_pa
 
 std::string markdown_report(const std::vector<BenchRow>& rows, const std::string& title,
                             const std::vector<BenchRow>& pairs,
-                            const std::vector<BenchRow>& cpu_pairs) {
+                            const std::vector<BenchRow>& cpu_pairs,
+                            const std::vector<BenchRow>& syscall_rows) {
     std::ostringstream out;
     out << "# " << (title.empty() ? "The I/O models compared" : title) << "\n\n"
         << machine_line(rows) << "\n\n"
@@ -659,6 +679,7 @@ std::string markdown_report(const std::vector<BenchRow>& rows, const std::string
     }
 
     cpu_goal_section(out, rows, cpu_pairs);
+    syscalls_section(out, syscall_rows);
     generator_section(out, rows);
 
     out << "## Plots\n\n"
@@ -687,14 +708,17 @@ std::string throughput_slide(const std::vector<BenchRow>& rows) {
 
 void write_compare_report(const std::string& csv_path, const std::string& out_dir,
                           const std::string& title, const std::string& pairs_path,
-                          const std::string& cpu_pairs_path) {
+                          const std::string& cpu_pairs_path, const std::string& syscalls_path) {
     std::vector<BenchRow> rows = read_bench_csv(csv_path);
+    std::vector<BenchRow> syscall_rows =
+        syscalls_path.empty() ? std::vector<BenchRow>{} : read_bench_csv(syscalls_path);
     std::vector<BenchRow> pairs =
         pairs_path.empty() ? std::vector<BenchRow>{} : read_bench_csv(pairs_path);
     std::vector<BenchRow> cpu_pairs =
         cpu_pairs_path.empty() ? std::vector<BenchRow>{} : read_bench_csv(cpu_pairs_path);
     std::filesystem::create_directories(out_dir + "/plot-data");
-    std::ofstream(out_dir + "/report.md") << markdown_report(rows, title, pairs, cpu_pairs);
+    std::ofstream(out_dir + "/report.md")
+        << markdown_report(rows, title, pairs, cpu_pairs, syscall_rows);
     std::ofstream(out_dir + "/throughput.md") << throughput_slide(rows);
 
     std::ofstream gp(out_dir + "/plots.gp");
@@ -720,7 +744,7 @@ void write_compare_report(const std::string& csv_path, const std::string& out_di
 int run_report_command(const ReportCommandLine& command_line) {
     try {
         write_compare_report(command_line.csv, command_line.out, command_line.title,
-                             command_line.pairs, command_line.cpu_pairs);
+                             command_line.pairs, command_line.cpu_pairs, command_line.syscalls);
         return 0;
     } catch (const std::exception& error) {
         std::cerr << "checker: bench-report: " << error.what() << "\n";

@@ -75,19 +75,22 @@ std::vector<std::string> cpu_goal_from_pairs(const std::vector<BenchRow>& cpu_pa
 // `pairs` may be empty: the bar is then judged on the one run of the matrix.
 std::string markdown_report(const std::vector<BenchRow>& rows, const std::string& title,
                             const std::vector<BenchRow>& pairs = {},
-                            const std::vector<BenchRow>& cpu_pairs = {});
+                            const std::vector<BenchRow>& cpu_pairs = {},
+                            const std::vector<BenchRow>& syscall_rows = {});
 
 // Writes report.md (the whole report), throughput.md (its throughput table
 // alone, sized for the lecture's slide), plot-data/ and plots.gp into `out_dir`
 // (created if needed). `pairs_path` (may be empty): the CSV of bar_from_pairs().
 // `cpu_pairs_path` (may be empty): the CSV of cpu_goal_from_pairs().
+// `syscalls_path` (may be empty): the rows of checker bench --syscalls, one per model.
 void write_compare_report(const std::string& csv_path, const std::string& out_dir,
                           const std::string& title, const std::string& pairs_path = "",
-                          const std::string& cpu_pairs_path = "");
+                          const std::string& cpu_pairs_path = "",
+                          const std::string& syscalls_path = "");
 
 // `checker bench-report`, as main.cpp parsed its command line.
 struct ReportCommandLine {
-    std::string csv, out, title, pairs, cpu_pairs;
+    std::string csv, out, title, pairs, cpu_pairs, syscalls;
 };
 
 // Exit status: 0 written, 2 the CSV could not be read or the report not written.

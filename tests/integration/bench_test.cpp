@@ -217,6 +217,23 @@ TEST(Bench, ActiveMayNotExceedTheConnections) {
     EXPECT_NE(run.output.find("N may not exceed --connections"), std::string::npos) << run.output;
 }
 
+// --syscalls: strace counts the server's calls over the window. A poll loop
+// needs at least a recv() and a send() per request, and a poll() now and then.
+TEST(Bench, CountsTheServersSystemCallsPerRequest) {
+    std::string server = std::filesystem::absolute(build_dir() + "/solutions/poll").string();
+    auto run = bench(server, {"--connections", "10", "--syscalls"});
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    double calls = json_number(run.results_json, "syscalls_per_request");
+    EXPECT_GT(calls, 1.5) << run.output;
+    EXPECT_LT(calls, 6) << run.output;
+    EXPECT_NE(run.output.find(" per request, all the server's threads and processes (strace"),
+              std::string::npos)
+        << run.output;
+    EXPECT_TRUE(iolab_test::processes_matching("iolab-strace-").empty())
+        << "strace outlived the run";
+    EXPECT_TRUE(iolab_test::processes_matching(server).empty()) << "the server outlived the run";
+}
+
 TEST(Bench, SaysWhenTheServerDoesNotStart) {
     auto run = bench(build_dir() + "/labs/blocking", {"--connections", "1"});
     EXPECT_EQ(run.exit_code, 2) << run.output;

@@ -4,6 +4,7 @@
 #include "bench/bench.hpp"
 #include "bench/compare_report.hpp"
 #include "bench/histogram.hpp"
+#include "bench/syscall_counter.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,6 +17,24 @@
 namespace {
 
 using namespace checker::bench;
+
+// strace -c's summary, as strace 6.1 writes it: the calls of the "total" line,
+// whether or not its errors column is blank.
+TEST(SyscallSummary, TheTotalLineGivesTheCalls) {
+    const char* with_errors =
+        "% time     seconds  usecs/call     calls    errors syscall\n"
+        "------ ----------- ----------- --------- --------- ----------------\n"
+        " 60.00    0.006000           3      2000           sendto\n"
+        " 40.00    0.004000           2      2010        10 recvfrom\n"
+        "------ ----------- ----------- --------- --------- ----------------\n"
+        "100.00    0.010000           2      4010        10 total\n";
+    EXPECT_EQ(total_calls(with_errors), 4010);
+    const char* without_errors =
+        "------ ----------- ----------- --------- --------- ----------------\n"
+        "100.00    0.000120          12        10           total\n";
+    EXPECT_EQ(total_calls(without_errors), 10);
+    EXPECT_FALSE(total_calls("strace: attach: ptrace(PTRACE_SEIZE, 1): Operation not permitted\n"));
+}
 
 TEST(Histogram, EmptyReportsZero) {
     LatencyHistogram histogram;
@@ -151,6 +170,21 @@ TEST(CompareReport, OpenLoopIsWonOnLatency) {
     EXPECT_NE(sentence.find("**poll** with p99 100 µs, 3.00× lower than threads"),
               std::string::npos)
         << sentence;
+}
+
+TEST(CompareReport, ListsTheSystemCallsOfTheCountingRuns) {
+    std::vector<BenchRow> rows = {row("poll", "echo 64 B", 100, 50'000)};
+    BenchRow poll = row("poll", "echo 64 B", 100, 9'000);
+    poll.fields["syscalls_per_request"] = "2.03";
+    BenchRow aio = row("aio", "echo 64 B", 100, 0, "did not start");
+    aio.fields["note"] = "strace wrote no summary";
+    std::string report = markdown_report(rows, "", {}, {}, {poll, aio});
+    EXPECT_NE(report.find("## System calls per request"), std::string::npos) << report;
+    EXPECT_NE(report.find("| poll | 2.03 |"), std::string::npos) << report;
+    EXPECT_NE(report.find("| aio | not counted: strace wrote no summary |"), std::string::npos)
+        << report;
+    EXPECT_EQ(markdown_report(rows, "").find("System calls"), std::string::npos)
+        << "no section without counting runs";
 }
 
 TEST(CompareReport, SaysWhenNoModelServedEveryConnection) {
