@@ -31,8 +31,7 @@ void SyscallCounter::start(const std::vector<pid_t>& processes) {
     }
     // Counting starts once strace is attached: the processes name it as their tracer.
     Deadline attached(2s);
-    while (!attached.passed() && strace_->running() && !all_traced(processes))
-        ::usleep(2000);
+    while (!attached.passed() && strace_->running() && !all_traced(processes)) ::usleep(2000);
 }
 
 bool SyscallCounter::all_traced(const std::vector<pid_t>& processes) {
@@ -62,11 +61,10 @@ std::optional<long long> SyscallCounter::stop() {
     summary << file.rdbuf();
     std::optional<long long> calls = total_calls(summary.str());
     if (!calls)
-        why_ = !ended ? "strace did not end within 5 s of SIGINT"
-               : output.empty()
-                   ? "strace wrote no summary"
-                   : "strace: " + output.substr(0, output.find('\n')) +
-                         " (tracing needs root, or kernel.yama.ptrace_scope 0 or 1)";
+        why_ = !ended           ? "strace did not end within 5 s of SIGINT"
+               : output.empty() ? "strace wrote no summary"
+                                : "strace: " + output.substr(0, output.find('\n')) +
+                                      " (tracing needs root, or kernel.yama.ptrace_scope 0 or 1)";
     return calls;
 }
 
