@@ -31,7 +31,7 @@ int server_main(int argc, char** argv, const ModelInfo& model, RunFunction run) 
     // checker, say) finds the reason in the server's output.
     std::optional<Listener> listener;
     try {
-        listener.emplace(options);
+        listener.emplace(options, model.shares_port ? PortSharing::shared : PortSharing::exclusive);
         install_shutdown_handlers(listener->fd());
         std::printf("%s: listening on %s:%d\n", model.name, options.host.c_str(), listener->port());
         std::fflush(stdout);
