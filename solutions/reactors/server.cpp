@@ -173,10 +173,8 @@ void run_loop(Loop& loop, int stop, const Options& options) {
         for (const epoll_event& event : ready) {
             int fd = event.data.fd;
             if (fd == shutdown_wakeup_fd() || fd == stop) return;
-            if (fd == loop.listener.fd())
-                clients_waiting = true;
-            else
-                serve_connection(loop, event, options);
+            if (fd == loop.listener.fd()) clients_waiting = true;
+            else serve_connection(loop, event, options);
         }
         if (clients_waiting) accept_clients(loop);
     }
@@ -224,7 +222,8 @@ public:
 private:
     void join() {
         std::uint64_t one = 1;
-        [[maybe_unused]] ssize_t written = ::write(stop_, &one, sizeof one);  // cannot fail below 2^64 - 1
+        [[maybe_unused]] ssize_t written =
+            ::write(stop_, &one, sizeof one);  // cannot fail below 2^64 - 1
         for (std::thread& thread : threads_) thread.join();
         threads_.clear();
     }
