@@ -134,10 +134,8 @@ void run_loop(Loop& loop, int stop, const Options& options) {
         for (const epoll_event& event : ready) {
             int fd = event.data.fd;
             if (fd == shutdown_wakeup_fd() || fd == stop) return;
-            if (fd == loop.listener.fd())
-                clients_waiting = true;
-            else
-                serve_connection(loop, event, options);
+            if (fd == loop.listener.fd()) clients_waiting = true;
+            else serve_connection(loop, event, options);
         }
         if (clients_waiting) accept_clients(loop);
     }
@@ -152,7 +150,7 @@ std::deque<Listener> more_listeners(const Listener& first, const Options& option
     //       SO_REUSEPORT before bind(); without it, the second bind() fails with
     //       EADDRINUSE). Put each in set_nonblocking() mode: a loop must never
     //       block in accept(), the kernel may give the waiting client to another loop.
-    throw NotImplemented("labs/reactors/server.cpp:150: see the TODO there");
+    throw NotImplemented("labs/reactors/server.cpp:148: see the TODO there");
 }
 
 // The loops' threads, but loop 0's, which is the main thread: started once,
@@ -177,7 +175,8 @@ public:
 private:
     void join() {
         std::uint64_t one = 1;
-        [[maybe_unused]] ssize_t written = ::write(stop_, &one, sizeof one);  // cannot fail below 2^64 - 1
+        [[maybe_unused]] ssize_t written =
+            ::write(stop_, &one, sizeof one);  // cannot fail below 2^64 - 1
         for (std::thread& thread : threads_) thread.join();
         threads_.clear();
     }
