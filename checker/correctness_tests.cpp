@@ -222,6 +222,10 @@ void test_pipelined_clients(TestContext& context) {
 constexpr int kSequenceRequests = 8;
 constexpr long kSequenceDelayUs = 50'000;
 constexpr Duration kSequenceGap = 2ms;  // between two requests, well below one's service time
+// How each threaded model keeps a connection to one thread at a time.
+constexpr const char* kOneThreadPerConnection =
+    "with a pool, EPOLLONESHOT gives a connection one worker at a time; with a loop per thread, "
+    "each connection belongs to one loop, the only thread waiting on its epoll set";
 
 void test_requests_in_sequence(TestContext& context) {
     std::vector<SwarmClient> clients = open_swarm(context.server, 1, context.deadline);
@@ -244,8 +248,8 @@ void test_requests_in_sequence(TestContext& context) {
             situation + ": " + (count.wrong ? count.first_wrong : count.str()) +
             ". A connection's "
             "requests are answered in the order they came, each exactly once; two threads serving "
-            "one connection at once mix its replies up (with a pool, EPOLLONESHOT gives a connection "
-            "one worker at a time)");
+            "one connection at once mix its replies up (" +
+            kOneThreadPerConnection + ")");
     if (took < std::chrono::microseconds(kSequenceRequests * kSequenceDelayUs * 95 / 100))
         throw TestFailure(
             situation + ": " + context.observed +
@@ -253,7 +257,8 @@ void test_requests_in_sequence(TestContext& context) {
             "service at the same time: two threads served the connection at once, and its buffers "
             "are shared between them unsynchronized (a data race). With a pool, register each "
             "connection with EPOLLONESHOT: the kernel then reports it to one worker, and not again "
-            "until that worker re-arms it");
+            "until that worker re-arms it; with a loop per thread, each connection belongs to one "
+            "loop, the only thread waiting on its epoll set");
 }
 
 }  // namespace

@@ -33,6 +33,12 @@ constexpr Symptom kSymptoms[] = {
     {"corrupted", "",
      "the heap was corrupted: two threads writing one connection's buffers at once, or a write past "
      "the end of a buffer"},
+    // bind() refused the port the checker had found free and given with --port.
+    {"Address already in use", "",
+     "bind() found the port taken though the checker had found it free: the server binds it more "
+     "than once (several listening sockets on one port need SO_REUSEPORT, set on each before "
+     "bind(): the kernel decides at bind() whether the port may be shared), or binds a port "
+     "other than --port"},
     {"", "killed by SIGPIPE",
      "a write to a connection its client had reset raised SIGPIPE, whose default action ends the "
      "process: ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or pass MSG_NOSIGNAL to send()"},

@@ -64,6 +64,21 @@ std::string read_first_line(const std::string& path) {
     return line;
 }
 
+int descriptors_to(pid_t pid, const std::string& target) {
+    int count = 0;
+    std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+    DIR* fds = ::opendir(dir.c_str());
+    if (!fds) return 0;
+    while (dirent* entry = ::readdir(fds)) {
+        char link[64] = {};
+        if (::readlink((dir + "/" + entry->d_name).c_str(), link, sizeof link - 1) > 0 &&
+            target == link)
+            ++count;
+    }
+    ::closedir(fds);
+    return count;
+}
+
 std::set<std::string> socket_inodes(const std::vector<pid_t>& pids) {
     std::set<std::string> inodes;
     for (pid_t pid : pids) {

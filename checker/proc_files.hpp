@@ -27,6 +27,10 @@ std::vector<pid_t> descendants_of(pid_t root, bool include_root, char only_state
 
 std::string read_first_line(const std::string& path);
 
+// How many of a process's descriptors lead to `target`, as /proc/PID/fd
+// shows it: "anon_inode:[eventpoll]" for epoll sets.
+int descriptors_to(pid_t pid, const std::string& target);
+
 // The inodes of the sockets the given processes hold open.
 std::set<std::string> socket_inodes(const std::vector<pid_t>& pids);
 

@@ -58,6 +58,8 @@ extern const TestCase past_fd_setsize;
 
 // epoll_tests.cpp: a loop and a fixed pool of workers (epoll)
 extern const TestCase loop_and_pool_threads;
+// and one loop per thread, each with its epoll set and listener (reactors)
+extern const TestCase loop_per_thread;
 
 // aio_tests.cpp: glibc's POSIX AIO pool (aio)
 extern const TestCase many_idle_clients;

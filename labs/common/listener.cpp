@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <mutex>
 #include <stdexcept>
 
 namespace iolab {
@@ -29,11 +30,19 @@ sockaddr_in parse_address(const Options& options) {
     return address;
 }
 
+// Taken by every accept() on a listener that shares its port. At EMFILE the
+// trick below frees a descriptor for a moment: an accept() of another thread
+// could take it first, leaving this listener without its spare, and its loop
+// woken at once, forever, by the client it can no longer turn away. Held for
+// one accept4() (two at EMFILE), never while a request is served.
+std::mutex shared_port_accepts;
+
 UniqueFd open_spare() { return UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
 
 }  // namespace
 
-Listener::Listener(const Options& options) : spare_(open_spare()) {
+Listener::Listener(const Options& options, PortSharing sharing)
+    : spare_(open_spare()), sharing_(sharing) {
     sockaddr_in address = parse_address(options);
     socket_.reset(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!socket_) throw_errno("socket");
@@ -42,6 +51,9 @@ Listener::Listener(const Options& options) : spare_(open_spare()) {
     int on = 1;
     if (::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) < 0)
         throw_errno("setsockopt(SO_REUSEADDR)");
+    if (sharing == PortSharing::shared &&
+        ::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) < 0)
+        throw_errno("setsockopt(SO_REUSEPORT)");
     if (::bind(socket_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) < 0)
         throw_errno("bind " + options.host + ":" + std::to_string(options.port));
     if (::listen(socket_.get(), kListenBacklog) < 0) throw_errno("listen");
@@ -52,6 +64,8 @@ Listener::Listener(const Options& options) : spare_(open_spare()) {
 }
 
 UniqueFd Listener::accept() {
+    std::unique_lock turn(shared_port_accepts, std::defer_lock);
+    if (sharing_ == PortSharing::shared) turn.lock();
     int fd = ::accept4(socket_.get(), nullptr, nullptr, SOCK_CLOEXEC);
     if (fd >= 0) return UniqueFd(fd);
     switch (errno) {

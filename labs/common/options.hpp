@@ -21,6 +21,7 @@ struct ModelInfo {
     bool has_workers = false;  // does --workers mean anything for this model?
     const char* workers_help =
         nullptr;  // --help text for --workers, where the model gives it its own meaning
+    bool shares_port = false;  // the model opens more listeners on its port (SO_REUSEPORT)
 };
 
 // Parses argv. On --help prints the help and exits 0; on a bad option prints

@@ -87,6 +87,12 @@ const Catch kCatches[] = {
     {"epoll_fixed_table",             "epoll",  "c10k",                  "table of fixed size"},
     {"poll_zero_timeout",             "epoll",  "system_interfaces",     "imports nothing for epoll"},
     {"poll_thread_per_client",        "epoll",  "loop_and_pool_threads", "no thread per client"},
+    // one event loop per core
+    {"reactors_shared_epoll",         "reactors", "loop_per_thread",      "each loop owns an epoll set of its own"},
+    {"reactors_shared_epoll",         "reactors", "requests_in_sequence", "each connection belongs to one loop"},
+    {"reactors_reuseport_after_bind", "reactors", "one_line",             "SO_REUSEPORT, set on each before bind()"},
+    {"reactors_one_listener",         "reactors", "loop_per_thread",      "SO_REUSEPORT set before bind()"},
+    {"poll_zero_timeout",             "reactors", "system_interfaces",    "imports nothing for epoll"},
 };
 // clang-format on
 

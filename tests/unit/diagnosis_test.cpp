@@ -40,6 +40,13 @@ TEST(LikelyCause, DeathBySigpipeNamesTheSignalAndBothRemedies) {
     EXPECT_NE(cause->find("MSG_NOSIGNAL"), std::string::npos) << *cause;
 }
 
+TEST(LikelyCause, APortBoundTwiceNamesSoReuseportBeforeBind) {
+    auto cause = likely_cause("the server exited with status 1 before it accepted a connection",
+                              "reactors: bind 127.0.0.1:4242: Address already in use\n");
+    ASSERT_TRUE(cause);
+    EXPECT_NE(cause->find("SO_REUSEPORT, set on each before bind()"), std::string::npos) << *cause;
+}
+
 TEST(LikelyCause, NothingToSayWhenTheSymptomNamesNoCause) {
     EXPECT_FALSE(likely_cause("the reply stopped short: 10 of 20 bytes came back",
                               "poll: listening on 127.0.0.1:1\n"));

@@ -6,11 +6,14 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <chrono>
 #include <system_error>
+#include <vector>
 
 namespace {
 
@@ -70,6 +73,50 @@ TEST(Listener, BusyPortIsASystemErrorNamingBind) {
     } catch (const std::system_error& error) {
         EXPECT_EQ(error.code().value(), EADDRINUSE);
         EXPECT_NE(std::string(error.what()).find("bind"), std::string::npos);
+    }
+}
+
+// SO_REUSEPORT (the reactors lab): sockets that all set it before bind() share
+// the port, and the kernel spreads the connections over them.
+TEST(Listener, SharedListenersBindOnePortAndEachGetsConnections) {
+    iolab::Options options;
+    options.port = 0;
+    iolab::Listener first(options, iolab::PortSharing::shared);
+    options.port = first.port();
+    iolab::Listener second(options, iolab::PortSharing::shared);
+    iolab::set_nonblocking(first.fd());
+    iolab::set_nonblocking(second.fd());
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<std::uint16_t>(first.port()));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    std::vector<UniqueFd> clients;
+    for (int i = 0; i < 32; ++i) {  // all 32 on one socket: a chance of 2^-31
+        clients.emplace_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        ASSERT_EQ(
+            ::connect(clients.back().get(), reinterpret_cast<sockaddr*>(&address), sizeof address),
+            0);
+    }
+    int accepted[2] = {0, 0};
+    while (first.accept()) ++accepted[0];
+    while (second.accept()) ++accepted[1];
+    EXPECT_EQ(accepted[0] + accepted[1], 32);
+    EXPECT_GT(accepted[0], 0);
+    EXPECT_GT(accepted[1], 0);
+}
+
+// The kernel decides at bind() whether a port may be shared: a socket bound
+// without SO_REUSEPORT keeps every later one out, whatever they set.
+TEST(Listener, AnExclusiveListenerKeepsSharedOnesOut) {
+    iolab::Options options;
+    options.port = 0;
+    iolab::Listener first(options);
+    options.port = first.port();
+    try {
+        iolab::Listener second(options, iolab::PortSharing::shared);
+        FAIL() << "a shared listener bound the port of an exclusive one";
+    } catch (const std::system_error& error) {
+        EXPECT_EQ(error.code().value(), EADDRINUSE);
     }
 }
 

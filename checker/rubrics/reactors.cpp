@@ -1,0 +1,42 @@
+// Rubric of one event loop per core, SO_REUSEPORT (labs/reactors).
+#include "../models.hpp"
+#include "../test_cases.hpp"
+
+namespace checker {
+
+Rubric reactors_rubric() {
+    using namespace tests;
+    // the table is aligned by hand, a column per field (clang-format leaves it so):
+    // clang-format off
+    return {
+        // test                 points  timeout  expected of this model
+        {one_line,                  10,    3s},
+        {pipelined_lines,           10,    3s},
+        {large_payload,             10,    8s},
+        {any_byte_values,           10,    3s},
+        {trickled_line,             10,    3s},
+        {partial_line_at_eof,       10,    3s},
+        {overlong_line,             10,    3s},
+        {pipelined_clients,         10,    5s},
+        {requests_in_sequence,      10,    3s},
+        {idle_client,               10,    3s},
+        {slow_reader,               10,    5s},
+        {many_clients,              10,    5s},
+        {slow_clients,              10,    3s},
+        {past_fd_setsize,           10,    8s},
+        {c10k,                      10,   15s},
+        {overlap,                    0,    3s,   Expect::Blocks},
+        {client_reset,              10,    3s},
+        {sigterm_exit,              10,    3s},
+        {short_io,                  10,    8s},
+        {bounded_memory,            10,    8s},
+        {descriptor_exhaustion,     10,    8s},
+        {idle_cpu,                  10,    3s},
+        {no_descriptor_leak,        10,    8s},
+        {loop_per_thread,           10,    3s},
+        {system_interfaces,         10,    3s},
+    };
+    // clang-format on
+}
+
+}  // namespace checker
