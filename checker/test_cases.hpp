@@ -59,6 +59,10 @@ extern const TestCase past_fd_setsize;
 // epoll_tests.cpp: a loop and a fixed pool of workers (epoll)
 extern const TestCase loop_and_pool_threads;
 
+// coro_tests.cpp: many requests waiting at once on one I/O thread (coro)
+extern const TestCase overlap_one_thread;
+extern const TestCase one_io_thread;
+
 // aio_tests.cpp: glibc's POSIX AIO pool (aio)
 extern const TestCase many_idle_clients;
 extern const TestCase idle_client_capacity;
