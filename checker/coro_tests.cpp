@@ -80,9 +80,11 @@ Waiting measure_waiting(TestContext& context) {
 }
 
 std::string situation(const Waiting& seen) {
-    return str(kWaitingClients, " clients sent one request each at the same moment to a server "
-               "started with --delay-us ", kWaitDelayUs, " --workers ", kOffloadThreads, ": ",
-               seen.count.str(), "; ", seen.str());
+    return str(kWaitingClients,
+               " clients sent one request each at the same moment to a server "
+               "started with --delay-us ",
+               kWaitDelayUs, " --workers ", kOffloadThreads, ": ", seen.count.str(), "; ",
+               seen.str());
 }
 
 void test_overlap_one_thread(TestContext& context) {
@@ -110,8 +112,7 @@ void test_one_io_thread(TestContext& context) {
     context.observed = str(seen.str(), ", in ", seen.processes, " process(es)");
     if (seen.most_threads > allowed || seen.processes != 1)
         throw TestFailure(str(
-            situation(seen), ", in ", seen.processes, " process(es); at most ",
-            1 + kOffloadThreads,
+            situation(seen), ", in ", seen.processes, " process(es); at most ", 1 + kOffloadThreads,
             " threads in one process were expected: the loop thread, which runs every coroutine, "
             "and the offload pool of exactly --workers threads, started once. A thread per client "
             "or per request is the thread-per-client model, not coroutines"));
@@ -122,7 +123,8 @@ void test_one_io_thread(TestContext& context) {
 const TestCase overlap_one_thread{
     .name = "overlap_one_thread",
     .category = Category::Concurrency,
-    .checks = "1,000 requests at once, each waiting 500 ms (--delay-us): hundreds in service at once",
+    .checks =
+        "1,000 requests at once, each waiting 500 ms (--delay-us): hundreds in service at once",
     .run = test_overlap_one_thread,
     .needs_process = true,
     .limits = {.open_files = kWaitingClients + 512},

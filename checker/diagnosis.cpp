@@ -33,6 +33,12 @@ constexpr Symptom kSymptoms[] = {
     {"corrupted", "",
      "the heap was corrupted: two threads writing one connection's buffers at once, or a write past "
      "the end of a buffer"},
+    // labs/common/coro_reactor.cpp, as a frame it still holds to resume is destroyed.
+    {"destroyed while still registered", "",
+     "a coroutine frame was destroyed while still registered with the reactor (waiting for a "
+     "descriptor, a timer or the pool), and the loop would have resumed freed memory (a "
+     "use-after-free): hand every Task to Reactor::spawn(), which owns the frame, and never destroy "
+     "a suspended coroutine yourself"},
     {"", "killed by SIGPIPE",
      "a write to a connection its client had reset raised SIGPIPE, whose default action ends the "
      "process: ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or pass MSG_NOSIGNAL to send()"},

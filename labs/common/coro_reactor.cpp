@@ -100,7 +100,8 @@ void Reactor::resume(Task::Handle waiter) {
 
 Reactor::Watch& Reactor::watch_of(int fd) {
     if (static_cast<std::size_t>(fd) >= watches_.size())
-        watches_.resize(std::max<std::size_t>(static_cast<std::size_t>(fd) + 1, watches_.size() * 2));
+        watches_.resize(
+            std::max<std::size_t>(static_cast<std::size_t>(fd) + 1, watches_.size() * 2));
     return watches_[static_cast<std::size_t>(fd)];
 }
 

@@ -92,8 +92,8 @@ Task serve_in_coroutine(UniqueFd client, Options options) {
         std::size_t sent = 0;
         while (sent < replies.size()) {
             // MSG_NOSIGNAL: a reset peer gives EPIPE here, never SIGPIPE.
-            ssize_t written = ::send(client.get(), replies.data() + sent, replies.size() - sent,
-                                     MSG_NOSIGNAL);
+            ssize_t written =
+                ::send(client.get(), replies.data() + sent, replies.size() - sent, MSG_NOSIGNAL);
             if (written >= 0) sent += static_cast<std::size_t>(written);
             else if (would_block(errno)) co_await writable(client.get());
             else break;
@@ -161,7 +161,8 @@ void run_loop(Reactor& reactor) {
         throw_errno("epoll_ctl");
     std::vector<epoll_event> ready(kMaxEvents);
     while (!shutdown_requested()) {
-        int count = ::epoll_wait(reactor.epoll_fd(), ready.data(), kMaxEvents, reactor.timeout_ms());
+        int count =
+            ::epoll_wait(reactor.epoll_fd(), ready.data(), kMaxEvents, reactor.timeout_ms());
         if (count < 0 && errno != EINTR) throw_errno("epoll_wait");
         for (int i = 0; i < count; ++i) {
             if (ready[static_cast<std::size_t>(i)].data.fd == shutdown_wakeup_fd()) return;
