@@ -210,7 +210,7 @@ inline SleepAwaiter sleep_for(Reactor::Clock::duration duration) { return {durat
 
 struct OffloadAwaiter {
     std::function<void()> work;
-    bool await_ready() const noexcept { return false; }
+    bool await_ready() const noexcept { return !work; }  // nothing to do: go on at once
     void await_suspend(Task::Handle waiter) {
         Reactor::current().start_offload(std::move(work), waiter);
     }
@@ -219,7 +219,7 @@ struct OffloadAwaiter {
 // Runs `work` on a pool thread (Tokio's spawn_blocking) and resumes the
 // coroutine on the loop thread once it is done. `work` runs on another
 // thread: it must not touch the coroutine's locals (capture copies), and
-// must not throw.
+// must not throw. An empty `work` does not suspend.
 inline OffloadAwaiter offload(std::function<void()> work) { return {std::move(work)}; }
 
 // While a Watched lives, the Reactor may hold a coroutine waiting for `fd`;

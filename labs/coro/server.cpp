@@ -33,6 +33,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -47,18 +49,19 @@ constexpr std::size_t kChunk = 16 * 1024;
 constexpr int kMaxAcceptsPerWakeup = 256;
 constexpr int kMaxEvents = 256;
 
-// One thread does all the I/O, and a coroutine uses this buffer only between
-// its recv() and protocol.consume(), with no co_await in between: no other
-// coroutine can run meanwhile, so one buffer serves every connection (and
-// 10,000 idle frames stay small). What must survive a co_await (the partial
-// line, the replies) lives in the frame.
-char receive_buffer[kChunk];
-
 // Touched by the loop thread only, like everything a coroutine touches: no
 // std::atomic, no mutex (compare the thread-per-client server's counters).
 long connections_served = 0;
 
 bool would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
+
+// A request's CPU work (--compute-us) as the pool runs it: with a copy of
+// the options, never the frame's (the frame belongs to the loop thread).
+// Empty without --compute-us: co_await offload() then goes on at once.
+std::function<void()> request_compute(const Options& options) {
+    if (options.compute_us <= 0) return {};
+    return [options] { simulate_request_compute(options); };
+}
 
 // The whole life of a connection. It takes the connection and a copy of the
 // options by value: a coroutine's parameters are copied into its frame, and
@@ -66,13 +69,15 @@ bool would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK || 
 Task serve_in_coroutine(UniqueFd client, Options options) {
     // TODO: The loop of serve_until_eof() (labs/common/blocking_session.cpp),
     //       with co_await where it blocks. Declare Watched watched(client.get())
-    //       first. Then, until EOF or a failure: co_await readable(client.get()), one
-    //       recv() into receive_buffer (EAGAIN or EINTR: wait again), feed the
-    //       LineProtocol; for each request co_await sleep_for(delay_us) and, with
-    //       --compute-us, co_await offload([options] { simulate_request_compute(options); });
-    //       send all the replies (MSG_NOSIGNAL), co_await writable(client.get()) when
-    //       send() says EAGAIN. At the end count the connection in connections_served.
-    throw NotImplemented("labs/coro/server.cpp:67: see the TODO there");
+    //       first, and one static receive buffer of kChunk bytes shared by every
+    //       coroutine (no co_await between recv() and consume(): nobody else runs).
+    //       Then, until EOF or a failure: co_await readable(client.get()), one
+    //       recv() into it (EAGAIN or EINTR: wait again), feed the
+    //       LineProtocol; for each request co_await sleep_for() the --delay-us, then
+    //       co_await offload() its request_compute(); send all the replies
+    //       (MSG_NOSIGNAL), co_await writable(client.get()) when send() says EAGAIN.
+    //       At the end count the connection in connections_served.
+    throw NotImplemented("labs/coro/server.cpp:70: see the TODO there");
 }
 
 // The accept loop, a coroutine too: it waits for the listener like any
@@ -84,7 +89,7 @@ Task accept_clients(Reactor& reactor, Listener& listener, Options options) {
     //       returns an empty UniqueFd (at most kMaxAcceptsPerWakeup times), making
     //       each client non-blocking (set_nonblocking) and handing it to
     //       reactor.spawn(serve_in_coroutine(std::move(client), options)).
-    throw NotImplemented("labs/coro/server.cpp:82: see the TODO there");
+    throw NotImplemented("labs/coro/server.cpp:87: see the TODO there");
 }
 
 // One descriptor the kernel reported: resume whoever waits for it. EPOLLERR
@@ -95,7 +100,7 @@ void resume_ready(Reactor& reactor, const epoll_event& event) {
     //       reactor.resume_offloaded() and return. Otherwise resume the reader
     //       (reactor.resume_reader(fd)) if EPOLLIN, EPOLLERR or EPOLLHUP was
     //       reported, then the writer (resume_writer) if EPOLLOUT, EPOLLERR or EPOLLHUP.
-    throw NotImplemented("labs/coro/server.cpp:94: see the TODO there");
+    throw NotImplemented("labs/coro/server.cpp:99: see the TODO there");
 }
 
 // The loop: wait for any descriptor or the earliest timer, resume what is
@@ -108,7 +113,7 @@ void run_loop(Reactor& reactor) {
     //       timeout (EINTR: wait again; another error: throw_errno("epoll_wait")); return
     //       if the shutdown descriptor is among the ready ones, else resume_ready()
     //       each; then reactor.resume_expired_timers().
-    throw NotImplemented("labs/coro/server.cpp:105: see the TODO there");
+    throw NotImplemented("labs/coro/server.cpp:110: see the TODO there");
 }
 
 void run(Listener& listener, const Options& options) {

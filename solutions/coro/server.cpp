@@ -33,6 +33,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <functional>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -47,18 +49,19 @@ constexpr std::size_t kChunk = 16 * 1024;
 constexpr int kMaxAcceptsPerWakeup = 256;
 constexpr int kMaxEvents = 256;
 
-// One thread does all the I/O, and a coroutine uses this buffer only between
-// its recv() and protocol.consume(), with no co_await in between: no other
-// coroutine can run meanwhile, so one buffer serves every connection (and
-// 10,000 idle frames stay small). What must survive a co_await (the partial
-// line, the replies) lives in the frame.
-char receive_buffer[kChunk];
-
 // Touched by the loop thread only, like everything a coroutine touches: no
 // std::atomic, no mutex (compare the thread-per-client server's counters).
 long connections_served = 0;
 
 bool would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
+
+// A request's CPU work (--compute-us) as the pool runs it: with a copy of
+// the options, never the frame's (the frame belongs to the loop thread).
+// Empty without --compute-us: co_await offload() then goes on at once.
+std::function<void()> request_compute(const Options& options) {
+    if (options.compute_us <= 0) return {};
+    return [options] { simulate_request_compute(options); };
+}
 
 // The whole life of a connection. It takes the connection and a copy of the
 // options by value: a coroutine's parameters are copied into its frame, and
@@ -66,13 +69,21 @@ bool would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK || 
 Task serve_in_coroutine(UniqueFd client, Options options) {
     // BEGIN LAB: The loop of serve_until_eof() (labs/common/blocking_session.cpp),
     // with co_await where it blocks. Declare Watched watched(client.get())
-    // first. Then, until EOF or a failure: co_await readable(client.get()), one
-    // recv() into receive_buffer (EAGAIN or EINTR: wait again), feed the
-    // LineProtocol; for each request co_await sleep_for(delay_us) and, with
-    // --compute-us, co_await offload([options] { simulate_request_compute(options); });
-    // send all the replies (MSG_NOSIGNAL), co_await writable(client.get()) when
-    // send() says EAGAIN. At the end count the connection in connections_served.
+    // first, and one static receive buffer of kChunk bytes shared by every
+    // coroutine (no co_await between recv() and consume(): nobody else runs).
+    // Then, until EOF or a failure: co_await readable(client.get()), one
+    // recv() into it (EAGAIN or EINTR: wait again), feed the
+    // LineProtocol; for each request co_await sleep_for() the --delay-us, then
+    // co_await offload() its request_compute(); send all the replies
+    // (MSG_NOSIGNAL), co_await writable(client.get()) when send() says EAGAIN.
+    // At the end count the connection in connections_served.
     Watched watched(client.get());
+    // One thread does all the I/O, and a coroutine uses this buffer only
+    // between its recv() and protocol.consume(), with no co_await in between:
+    // no other coroutine can run meanwhile, so one buffer (static: not in the
+    // frame) serves every connection, and 10,000 idle frames stay small. What
+    // must survive a co_await (the partial line, the replies) is in the frame.
+    static char receive_buffer[kChunk];
     LineProtocol protocol;
     std::string replies;
     for (;;) {
@@ -80,21 +91,19 @@ Task serve_in_coroutine(UniqueFd client, Options options) {
         ssize_t received = ::recv(client.get(), receive_buffer, sizeof receive_buffer, 0);
         if (received < 0 && would_block(errno)) continue;  // another wake-up than we thought
         if (received < 0) break;                           // reset: just close
+        std::string_view bytes(receive_buffer, static_cast<std::size_t>(received));
         std::size_t requests =
-            received == 0
-                ? protocol.finish(replies)
-                : protocol.consume({receive_buffer, static_cast<std::size_t>(received)}, replies);
+            received == 0 ? protocol.finish(replies) : protocol.consume(bytes, replies);
         for (std::size_t i = 0; i < requests; ++i) {
             co_await sleep_for(std::chrono::microseconds(options.delay_us));
-            if (options.compute_us > 0)
-                co_await offload([options] { simulate_request_compute(options); });
+            co_await offload(request_compute(options));
         }
         std::size_t sent = 0;
         while (sent < replies.size()) {
             // MSG_NOSIGNAL: a reset peer gives EPIPE here, never SIGPIPE.
-            ssize_t written =
+            ssize_t now =
                 ::send(client.get(), replies.data() + sent, replies.size() - sent, MSG_NOSIGNAL);
-            if (written >= 0) sent += static_cast<std::size_t>(written);
+            if (now >= 0) sent += static_cast<std::size_t>(now);
             else if (would_block(errno)) co_await writable(client.get());
             else break;
         }
