@@ -6,12 +6,14 @@
 // compiler feature, not a library call); what can be seen from outside is
 // the behaviour: the overlap, and the thread count while the requests wait.
 #include "clients.hpp"
+#include "proc_files.hpp"
 #include "probes.hpp"
 #include "test_cases.hpp"
 #include "text.hpp"
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstdio>
 #include <thread>
 
@@ -118,8 +120,75 @@ void test_one_io_thread(TestContext& context) {
             "or per request is the thread-per-client model, not coroutines"));
 }
 
+// CPU work is the pool's: a request's --compute-us runs on a pool thread,
+// never on the loop thread (which would stop every other coroutine), and no
+// more requests compute at once than the pool has threads.
+constexpr int kComputeClients = 8;
+constexpr long kComputeUs = 50'000;
+
+// CPU time of the server's first thread, the one that runs main() and the
+// loop (its thread id is the process id), from /proc/PID/task/PID/schedstat.
+double loop_thread_cpu_seconds(pid_t pid) {
+    std::string path =
+        "/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/schedstat";
+    return static_cast<double>(std::atoll(read_first_line(path).c_str())) * 1e-9;
+}
+
+void test_compute_in_pool(TestContext& context) {
+    std::vector<SwarmClient> clients =
+        open_swarm(context.server, kComputeClients, context.deadline);
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        clients[i].pieces = {str("request ", i, ", served after 50 ms of CPU work\n")};
+        clients[i].expected = clients[i].pieces.front();
+        clients[i].half_close = true;
+    }
+    std::this_thread::sleep_for(100ms);  // the server takes up every connection first
+    pid_t pid = context.process->pid();
+    double loop_before = loop_thread_cpu_seconds(pid);
+    Clock::time_point start = Clock::now();
+    SwarmCount count = run_swarm(clients, 0s, context.deadline.sooner(500ms));
+    Duration wall = Clock::now() - start;
+    double loop_ms = (loop_thread_cpu_seconds(pid) - loop_before) * 1000;
+    double work_ms = kComputeClients * kComputeUs / 1000.0;
+    double in_service = count.served * (kComputeUs / 1e6) / seconds(wall);
+    char figures[200];
+    std::snprintf(figures, sizeof figures,
+                  "%d requests of %ld ms of CPU each took %.2f s in all (%.1f in service at once); "
+                  "the loop thread used %.0f ms of CPU of the %.0f",
+                  kComputeClients, kComputeUs / 1000, seconds(wall), in_service, loop_ms, work_ms);
+    context.observed = figures;
+    std::string situation =
+        str(kComputeClients,
+            " clients sent one request each at the same moment to a server "
+            "started with --compute-us ",
+            kComputeUs, " --workers ", kOffloadThreads, ": ", count.str(), "; ", figures);
+    if (count.served != kComputeClients)
+        throw TestFailure(str(situation, ". Every request must be answered, its work done"));
+    if (loop_ms > work_ms / 4)
+        throw TestFailure(str(
+            situation,
+            ". The CPU work ran on the loop thread: while it computes, no other "
+            "coroutine runs and no socket is served. co_await offload() hands it to the pool, and "
+            "the coroutine resumes on the loop thread when it is done"));
+    if (in_service > kOffloadThreads + 0.5)
+        throw TestFailure(str(situation, "; with --workers ", kOffloadThreads, " no more than ",
+                              kOffloadThreads,
+                              " can be: the work must run on the pool's --workers "
+                              "threads, not on a thread of its own"));
+}
+
 }  // namespace
 
+const TestCase compute_in_pool{
+    .name = "compute_in_pool",
+    .category = Category::Concurrency,
+    .checks =
+        "8 requests of 50 ms CPU (--compute-us), --workers 2: on the pool, not the loop thread",
+    .run = test_compute_in_pool,
+    .needs_process = true,
+    .arguments = {"--compute-us", std::to_string(kComputeUs), "--workers",
+                  std::to_string(kOffloadThreads)},
+};
 const TestCase overlap_one_thread{
     .name = "overlap_one_thread",
     .category = Category::Concurrency,

@@ -62,6 +62,7 @@ extern const TestCase loop_and_pool_threads;
 // coro_tests.cpp: many requests waiting at once on one I/O thread (coro)
 extern const TestCase overlap_one_thread;
 extern const TestCase one_io_thread;
+extern const TestCase compute_in_pool;
 
 // aio_tests.cpp: glibc's POSIX AIO pool (aio)
 extern const TestCase many_idle_clients;

@@ -37,6 +37,7 @@ Rubric coro_rubric() {
         {c10k,                      10,   15s},
         {overlap,                   10,    3s},
         {overlap_one_thread,        10,   10s},
+        {compute_in_pool,           10,    8s},
         {client_reset,              10,    3s},
         {sigterm_exit,              10,    3s},
         {short_io,                  10,    8s},

@@ -93,6 +93,7 @@ const Catch kCatches[] = {
     {"coro_lost_wakeup",               "coro",   "slow_reader",           "lost wake-up"},
     {"coro_destroys_registered_frame", "coro",   "one_line",              "destroyed while still registered"},
     {"thread_per_client",              "coro",   "one_io_thread",         "A thread per client"},
+    {"coro_compute_on_loop",           "coro",   "compute_in_pool",       "The CPU work ran on the loop thread"},
 };
 // clang-format on
 
