@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstdio>
+#include <stop_token>
 #include <thread>
 
 namespace checker::tests {
@@ -59,23 +60,24 @@ Waiting measure_waiting(TestContext& context) {
         clients[i].half_close = true;
     }
     Waiting seen;
-    std::atomic<bool> done{false};
     std::atomic<int> most{0};
-    std::thread sampler([&] {
-        while (!done.load()) {
-            int now = context.process->thread_count();
-            if (now > most.load()) most.store(now);
-            std::this_thread::sleep_for(20ms);
-        }
-    });
-    Clock::time_point start = Clock::now();
-    // Four times the wait, and more: a busy machine, a sanitizer. A server
-    // that serves the requests one after another needs 500 s.
-    seen.count = run_swarm(clients, 0s, context.deadline.sooner(4 * 500ms + 2s));
-    seen.wall = Clock::now() - start;
-    seen.processes = context.process->processes().size();
-    done.store(true);
-    sampler.join();
+    {
+        // /proc is read from a thread of the checker's own while the swarm
+        // runs (jthread: stopped and joined at the end of the block, even
+        // when the swarm throws).
+        std::jthread sampler([&context, &most](std::stop_token stop) {
+            while (!stop.stop_requested()) {
+                most.store(std::max(most.load(), context.process->thread_count()));
+                std::this_thread::sleep_for(20ms);
+            }
+        });
+        Clock::time_point start = Clock::now();
+        // Four times the wait, and more: a busy machine, a sanitizer. A server
+        // that serves the requests one after another needs 500 s.
+        seen.count = run_swarm(clients, 0s, context.deadline.sooner(4 * 500ms + 2s));
+        seen.wall = Clock::now() - start;
+        seen.processes = context.process->processes().size();
+    }
     seen.most_threads = most.load();
     seen.in_service = seen.count.served * (kWaitDelayUs / 1e6) / seconds(seen.wall);
     return seen;
