@@ -90,7 +90,9 @@ void test_slow_reader(TestContext& context) {
             "read the replies; ",
             difference, "; ", replies.how(),
             ". While a client does not "
-            "read, the server may stop reading from it, but must resume once its replies drain"));
+            "read, the server may stop reading from it, but must resume once its replies drain (a loop "
+            "must resume whoever waits for the socket to become writable: a coroutine or handler "
+            "left waiting after the kernel reported it is a lost wake-up)"));
     context.observed = str("the other client was served while the slow one had ", pushed >> 10,
                            " KiB outstanding; all its replies came later");
 }

@@ -39,6 +39,12 @@ constexpr Symptom kSymptoms[] = {
      "than once (several listening sockets on one port need SO_REUSEPORT, set on each before "
      "bind(): the kernel decides at bind() whether the port may be shared), or binds a port "
      "other than --port"},
+    // labs/common/coro_reactor.cpp, as a frame it still holds to resume is destroyed.
+    {"destroyed while still registered", "",
+     "a coroutine frame was destroyed while still registered with the reactor (waiting for a "
+     "descriptor, a timer or the pool), and the loop would have resumed freed memory (a "
+     "use-after-free): hand every Task to Reactor::spawn(), which owns the frame, and never destroy "
+     "a suspended coroutine yourself"},
     {"", "killed by SIGPIPE",
      "a write to a connection its client had reset raised SIGPIPE, whose default action ends the "
      "process: ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or pass MSG_NOSIGNAL to send()"},

@@ -4,6 +4,7 @@
 // listener of its own. (Which calls a server imports is system_interfaces, with each
 // lab's rules; one thread is single_thread.)
 #include "proc_files.hpp"
+#include "probes.hpp"
 #include "test_cases.hpp"
 #include "text.hpp"
 
@@ -21,14 +22,6 @@ constexpr int kConcurrentClients = 20;
 
 // The loop-plus-pool model: the server is started with this many workers.
 constexpr int kPoolWorkers = 3;
-
-// ThreadSanitizer's runtime runs a thread of its own in a threaded program.
-bool runs_thread_sanitizer(pid_t pid) {
-    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
-    for (std::string line; std::getline(maps, line);)
-        if (line.find("/libtsan.so") != std::string::npos) return true;
-    return false;
-}
 
 // Connects `count` more clients, each exchanging a line, and leaves them connected.
 void add_clients(TestContext& context, std::vector<Connection>& clients, int count) {

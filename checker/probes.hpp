@@ -5,6 +5,7 @@
 #include "test_cases.hpp"
 
 #include <chrono>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -37,6 +38,14 @@ inline int settled_count(const ServerProcess& server, int target, Deadline deadl
         count = now;
     }
     return count;
+}
+
+// ThreadSanitizer's runtime runs a thread of its own in a threaded program.
+inline bool runs_thread_sanitizer(pid_t pid) {
+    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+    for (std::string line; std::getline(maps, line);)
+        if (line.find("/libtsan.so") != std::string::npos) return true;
+    return false;
 }
 
 // A fresh client sends one line; true if the reply came back in time.

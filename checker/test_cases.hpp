@@ -61,6 +61,11 @@ extern const TestCase loop_and_pool_threads;
 // and one loop per thread, each with its epoll set and listener (reactors)
 extern const TestCase loop_per_thread;
 
+// coro_tests.cpp: many requests waiting at once on one I/O thread (coro)
+extern const TestCase overlap_one_thread;
+extern const TestCase one_io_thread;
+extern const TestCase compute_in_pool;
+
 // aio_tests.cpp: glibc's POSIX AIO pool (aio)
 extern const TestCase many_idle_clients;
 extern const TestCase idle_client_capacity;

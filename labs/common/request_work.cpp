@@ -15,11 +15,19 @@ long long thread_cpu_ns() {
 }  // namespace
 
 void simulate_request_work(const Options& options) {
+    simulate_request_wait(options);
+    simulate_request_compute(options);
+}
+
+void simulate_request_wait(const Options& options) {
     if (options.delay_us > 0) {
         timespec delay{options.delay_us / 1'000'000, (options.delay_us % 1'000'000) * 1000};
         // A signal cuts the sleep short (EINTR); that is fine during shutdown.
         ::nanosleep(&delay, nullptr);
     }
+}
+
+void simulate_request_compute(const Options& options) {
     if (options.compute_us > 0) {
         // Thread CPU time, not wall time: preemption does not shorten the work.
         long long until = thread_cpu_ns() + options.compute_us * 1000LL;

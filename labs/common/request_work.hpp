@@ -11,4 +11,9 @@ namespace iolab {
 // waits, the CPU is free), then burns --compute-us of this thread's CPU time.
 void simulate_request_work(const Options& options);
 
+// Its two halves, for a model that waits and computes in different places
+// (the coro lab waits on its loop's timers and computes in a pool).
+void simulate_request_wait(const Options& options);     // --delay-us
+void simulate_request_compute(const Options& options);  // --compute-us
+
 }  // namespace iolab

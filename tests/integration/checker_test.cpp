@@ -87,6 +87,13 @@ const Catch kCatches[] = {
     {"epoll_fixed_table",             "epoll",  "c10k",                  "table of fixed size"},
     {"poll_zero_timeout",             "epoll",  "system_interfaces",     "imports nothing for epoll"},
     {"poll_thread_per_client",        "epoll",  "loop_and_pool_threads", "no thread per client"},
+    // coroutines on a reactor
+    {"coro_blocking_sleep",            "coro",   "overlap_one_thread",    "a blocking call inside a coroutine"},
+    {"coro_lock_across_await",         "coro",   "overlap_one_thread",    "A lock held across co_await"},
+    {"coro_lost_wakeup",               "coro",   "slow_reader",           "lost wake-up"},
+    {"coro_destroys_registered_frame", "coro",   "one_line",              "destroyed while still registered"},
+    {"thread_per_client",              "coro",   "one_io_thread",         "A thread per client"},
+    {"coro_compute_on_loop",           "coro",   "compute_in_pool",       "The CPU work ran on the loop thread"},
     // one event loop per core
     {"reactors_shared_epoll",         "reactors", "loop_per_thread",      "each loop owns an epoll set of its own"},
     {"reactors_shared_epoll",         "reactors", "requests_in_sequence", "each connection belongs to one loop"},
