@@ -1,6 +1,7 @@
 // conformance of the loop-plus-pool model (epoll): one main thread (which
 // accepts, or runs the loop) and a fixed pool of workers, however many clients. (Which calls a server imports
 // is system_interfaces, with each lab's rules; one thread is single_thread.)
+#include "probes.hpp"
 #include "test_cases.hpp"
 #include "text.hpp"
 
@@ -18,14 +19,6 @@ constexpr int kConcurrentClients = 20;
 // The loop-plus-pool model: the server is started with this many workers.
 constexpr int kPoolWorkers = 3;
 
-// ThreadSanitizer's runtime runs a thread of its own in a threaded program.
-bool runs_thread_sanitizer(pid_t pid) {
-    std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
-    for (std::string line; std::getline(maps, line);)
-        if (line.find("/libtsan.so") != std::string::npos) return true;
-    return false;
-}
-
 // Connects `count` more clients, each exchanging a line, and leaves them connected.
 void add_clients(TestContext& context, std::vector<Connection>& clients, int count) {
     for (int i = 0; i < count; ++i) {
@@ -37,7 +30,7 @@ void add_clients(TestContext& context, std::vector<Connection>& clients, int cou
 }
 
 void test_loop_and_pool_threads(TestContext& context) {
-    int expected = 1 + kPoolWorkers + (runs_thread_sanitizer(context.process->pid()) ? 1 : 0);
+    int expected = 1 + kPoolWorkers + thread_sanitizer_threads(*context.process);
     std::vector<Connection> clients;
     add_clients(context, clients, kConcurrentClients);
     int threads_before = context.process->thread_count();

@@ -59,6 +59,11 @@ extern const TestCase past_fd_setsize;
 // epoll_tests.cpp: a loop and a fixed pool of workers (epoll)
 extern const TestCase loop_and_pool_threads;
 
+// pool_tests.cpp: pools of workers made in advance (prefork, prethread)
+extern const TestCase pool_of_processes;
+extern const TestCase pool_of_threads;
+extern const TestCase pool_replaces_workers;
+
 // aio_tests.cpp: glibc's POSIX AIO pool (aio)
 extern const TestCase many_idle_clients;
 extern const TestCase idle_client_capacity;
