@@ -41,7 +41,8 @@ std::vector<pid_t> live_children(const ServerProcess& server) {
     std::vector<pid_t> pids = server.processes();
     std::vector<pid_t> zombies = server.zombies();
     std::erase_if(pids, [&](pid_t pid) {
-        return pid == server.pid() || std::find(zombies.begin(), zombies.end(), pid) != zombies.end();
+        return pid == server.pid() ||
+               std::find(zombies.begin(), zombies.end(), pid) != zombies.end();
     });
     return pids;
 }
@@ -81,16 +82,20 @@ void test_pool(TestContext& context, Pool pool) {
         pool == Pool::Processes
             ? str("a prefork server forks exactly --workers children at start, before any client, "
                   "each running one thread, and no more however many clients come: ",
-                  kPoolWorkers, " child processes, each accepting its own clients (a child per "
-                                "client is the fork lab's model)")
+                  kPoolWorkers,
+                  " child processes, each accepting its own clients (a child per "
+                  "client is the fork lab's model)")
             : str("a prethread server starts exactly --workers threads at start, before any "
                   "client, in its one process, and no more however many clients come: ",
                   expected.threads,
                   " threads (the main one and the pool), no child process (a thread per client "
                   "is the threads lab's model)");
-    throw TestFailure(str("started with --workers ", kPoolWorkers, ", the server had ", figures,
-                          "; ", what,
-                          answered < kPoolClients ? ", and serving as many clients at once" : ""));
+    throw TestFailure(
+        str("started with --workers ", kPoolWorkers, ", the server had ", figures, "; ", what,
+            answered < kPoolClients
+                ? str("; and a pool of ", kPoolWorkers, " serves ", kPoolWorkers,
+                      " clients at once, so all ", kPoolClients, " should be answered")
+                : ""));
 }
 
 void test_pool_of_processes(TestContext& context) { test_pool(context, Pool::Processes); }

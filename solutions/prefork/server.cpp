@@ -168,8 +168,9 @@ void watch_pool(Listener& listener, const Options& options, const SignalsBlocked
 // no child outlives the server.
 void stop_pool() {
     // BEGIN LAB: kill(pid, SIGTERM) each worker in the pool. Then reap them
-    // (waitpid with WNOHANG, setting each reaped slot to 0) while any is left,
-    // at most 500 ms; kill(pid, SIGKILL) and waitpid(pid) those still there.
+    // (waitpid(pid, nullptr, WNOHANG), setting each reaped slot to 0) while any
+    // is left, sleeping a few milliseconds between rounds; after 500 ms,
+    // kill(pid, SIGKILL) those still there, and go on reaping.
     for (pid_t pid : pool)
         if (pid) ::kill(pid, SIGTERM);
     auto give_up = std::chrono::steady_clock::now() + 500ms;

@@ -144,9 +144,8 @@ void run(Listener& listener, const Options& options) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return iolab::server_main(
-        argc, argv,
-        {"prethread", "a pool of threads made at start", true,
-         "worker threads, made at start: the clients served at once (0: 8)"},
-        run);
+    return iolab::server_main(argc, argv,
+                              {"prethread", "a pool of threads made at start", true,
+                               "worker threads, made at start: the clients served at once (0: 8)"},
+                              run);
 }

@@ -87,6 +87,13 @@ const Catch kCatches[] = {
     {"epoll_fixed_table",             "epoll",  "c10k",                  "table of fixed size"},
     {"poll_zero_timeout",             "epoll",  "system_interfaces",     "imports nothing for epoll"},
     {"poll_thread_per_client",        "epoll",  "loop_and_pool_threads", "no thread per client"},
+    // pools made in advance (prefork, prethread)
+    {"prefork_never_replaces",     "prefork",   "pool_replaces_workers", "got nothing back within 2 s, and the server had 0 live workers"},
+    {"prefork_leaves_children",    "prefork",   "sigterm_exit",          "stop its child processes"},
+    {"fork_leaves_children",       "prefork",   "pool_of_processes",     "0 child processes and 1 thread before any client, 4 child processes"},
+    {"thread_per_client",          "prefork",   "system_interfaces",     "imports std::thread"},
+    {"prethread_grows_per_client", "prethread", "pool_of_threads",       "7 threads before any client, 0 child processes and 11 threads"},
+    {"thread_per_client",          "prethread", "pool_of_threads",       "1 thread before any client, 0 child processes and 5 threads"},
 };
 // clang-format on
 
