@@ -110,6 +110,16 @@ void test_pool_replaces_workers(TestContext& context) {
     count_when(server, {kWorkers, 1}, context.deadline.sooner(1s));
     std::vector<pid_t> killed = live_children(server);
     for (pid_t pid : killed) ::kill(pid, SIGKILL);
+    // SIGKILL takes effect later: a worker still alive could accept the new
+    // client and die with it. The client comes once the killed ones are gone.
+    auto killed_still_live = [&] {
+        std::vector<pid_t> live = live_children(server);
+        return std::any_of(killed.begin(), killed.end(), [&](pid_t pid) {
+            return std::find(live.begin(), live.end(), pid) != live.end();
+        });
+    };
+    for (Deadline dying = context.deadline.sooner(1s); killed_still_live() && !dying.passed();)
+        std::this_thread::sleep_for(5ms);
     bool served = new_client_served(context.server, context.deadline.sooner(2s));
     std::vector<pid_t> now = live_children(server);
     std::erase_if(now, [&](pid_t pid) {
