@@ -147,9 +147,9 @@ void stop_pool() {
 }
 
 void run(Listener& listener, const Options& options) {
-    // TODO: install_child_watch(); block SIGCHLD, SIGTERM and SIGINT
-    //       (SignalsBlocked) for the rest of run(); then start_pool(), watch_pool(),
-    //       and once shutdown is requested, stop_pool().
+    // TODO: Install the SIGCHLD handler (install_child_watch), block
+    //       SIGCHLD, SIGTERM and SIGINT (SignalsBlocked) for the rest of run(); then
+    //       start_pool(), watch_pool(), and once shutdown is requested, stop_pool().
     throw NotImplemented("labs/prefork/server.cpp:150: see the TODO there");
 }
 

@@ -116,7 +116,7 @@ void start_worker(pid_t& slot, Listener& listener, const Options& options,
     // child's pid in `slot`. If fork() fails, report it and leave the slot 0.
     pid_t pid = ::fork();
     if (pid < 0) {
-        std::fprintf(stderr, "fork: %s, the pool is one worker short\n", std::strerror(errno));
+        std::fprintf(stderr, "fork: %s: a worker short\n", std::strerror(errno));
         return;
     }
     if (pid == 0) run_worker(listener, options, signals);
@@ -186,9 +186,9 @@ void stop_pool() {
 }
 
 void run(Listener& listener, const Options& options) {
-    // BEGIN LAB: install_child_watch(); block SIGCHLD, SIGTERM and SIGINT
-    // (SignalsBlocked) for the rest of run(); then start_pool(), watch_pool(),
-    // and once shutdown is requested, stop_pool().
+    // BEGIN LAB: Install the SIGCHLD handler (install_child_watch), block
+    // SIGCHLD, SIGTERM and SIGINT (SignalsBlocked) for the rest of run(); then
+    // start_pool(), watch_pool(), and once shutdown is requested, stop_pool().
     install_child_watch();
     SignalsBlocked only_in_sigsuspend({SIGCHLD, SIGTERM, SIGINT});
     start_pool(listener, options, only_in_sigsuspend);

@@ -96,8 +96,7 @@ void start_worker(std::thread& slot, Listener& listener, const Options& options)
     try {
         slot = std::thread(run_worker, std::ref(listener), std::cref(options));
     } catch (const std::system_error& error) {
-        std::fprintf(stderr, "cannot start a thread (%s), the pool is one worker short\n",
-                     error.what());
+        std::fprintf(stderr, "cannot start a thread (%s): a worker short\n", error.what());
     }
     // END LAB
 }
