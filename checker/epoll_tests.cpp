@@ -34,7 +34,7 @@ void add_clients(TestContext& context, std::vector<Connection>& clients, int cou
 }
 
 void test_loop_and_pool_threads(TestContext& context) {
-    int expected = 1 + kPoolWorkers + (runs_thread_sanitizer(context.process->pid()) ? 1 : 0);
+    int expected = 1 + kPoolWorkers + thread_sanitizer_threads(*context.process);
     std::vector<Connection> clients;
     add_clients(context, clients, kConcurrentClients);
     int threads_before = context.process->thread_count();

@@ -6,7 +6,7 @@
 //   checker combine [--format gradescope|classroom] LAB.json...                       (one results file)
 //   checker batch --submissions DIR --out DIR [--jobs N] [--labs A,B] [--timeout S]   (a whole class: batch.hpp)
 //   checker bench [--connections N] [--size B] [--duration S] ... -- SERVER_CMD [ARGS...]
-//   checker bench-report --csv FILE --out DIR [--pairs FILE] [--cpu-pairs FILE]
+//   checker bench-report --csv FILE --out DIR [--pairs FILE] [--cpu-pairs FILE] [--churn-pairs FILE]
 //
 // Exit status: 0 full marks (and no test failed), 1 points missing or a test failed, 2 usage or
 // setup error.
@@ -159,6 +159,9 @@ void add_bench_commands(CLI::App& app, bench::BenchCommandLine& bench,
     r->add_option("--cpu-pairs", report.cpu_pairs,
                   "rows of uring and the baseline run in turn, for the CPU goal "
                   "(make compare writes cpu-pairs.csv)");
+    r->add_option("--churn-pairs", report.churn_pairs,
+                  "rows of each pool and its per-client sibling run in turn, connection churn "
+                  "(make compare writes churn-pairs.csv)");
     r->add_option("--syscalls", report.syscalls,
                   "rows of checker bench --syscalls, one per model (make compare writes "
                   "syscalls.csv)");

@@ -27,6 +27,15 @@ inline std::string threads_now(const TestContext& context) {
                        : "";
 }
 
+// The threads ThreadSanitizer's runtime adds to a threaded server (its
+// background thread), seen in /proc/PID/maps: 1 under TSan, else 0.
+inline int thread_sanitizer_threads(const ServerProcess& server) {
+    std::ifstream maps("/proc/" + std::to_string(server.pid()) + "/maps");
+    for (std::string line; std::getline(maps, line);)
+        if (line.find("/libtsan.so") != std::string::npos) return 1;
+    return 0;
+}
+
 // The server's open descriptors, once they stop growing towards `target`.
 inline int settled_count(const ServerProcess& server, int target, Deadline deadline) {
     int count = server.open_descriptors();

@@ -66,6 +66,11 @@ extern const TestCase overlap_one_thread;
 extern const TestCase one_io_thread;
 extern const TestCase compute_in_pool;
 
+// pool_tests.cpp: pools of workers made in advance (prefork, prethread)
+extern const TestCase pool_of_processes;
+extern const TestCase pool_of_threads;
+extern const TestCase pool_replaces_workers;
+
 // aio_tests.cpp: glibc's POSIX AIO pool (aio)
 extern const TestCase many_idle_clients;
 extern const TestCase idle_client_capacity;

@@ -7,7 +7,8 @@
 #   environment: BUILD=build  DURATION=1 (seconds measured per cell)  WARMUP=0.25
 #                MODELS="poll epoll" (default: every model found, and epoll-baseline)
 #                PAIRS=5 (runs of epoll and the baseline in turn, for the bar, and of uring and
-#                the baseline at 100 and 1,000 connections, for the CPU goal; 0: none)
+#                the baseline at 100 and 1,000 connections, for the CPU goal, and of each pool
+#                and its per-client sibling (prefork and fork, prethread and threads), churn; 0: none)
 set -uo pipefail
 
 src=${1:-solutions}
@@ -68,7 +69,7 @@ for line in "${matrix[@]}"; do
 done
 runs=$((cells * ${#models[@]}))
 mkdir -p "$out"
-rm -f "$out"/results.csv "$out"/pairs.csv "$out"/cpu-pairs.csv "$out"/syscalls.csv "$out"/bench.log "$out"/*.svg "$out"/*.png "$out"/plot-data/*.dat
+rm -f "$out"/results.csv "$out"/pairs.csv "$out"/cpu-pairs.csv "$out"/churn-pairs.csv "$out"/syscalls.csv "$out"/bench.log "$out"/*.svg "$out"/*.png "$out"/plot-data/*.dat
 echo "compare: ${#models[@]} servers (${models[*]}) x $cells cells = $runs runs of ${duration} s + ${warmup} s warm-up,"
 echo "         then $pairs pairs of epoll and $baseline in turn for the bar, and 2 x $pairs of uring and $baseline for the CPU goal;"
 echo "         about $(awk -v r="$((runs + 6 * pairs))" -v d="$duration" -v w="$warmup" 'BEGIN { printf "%.0f", r * (d + w + 1.2) / 60 + 0.5 }') min. Details: $out/bench.log"
@@ -136,6 +137,27 @@ if [ "$pairs" -gt 0 ] && printf '%s\n' "${models[@]}" | grep -qx uring && printf
     done
 fi
 
+# ---- connection churn: each pool made in advance and its per-client sibling, in turn -----
+# What a pool is for: the cost of a process or thread per client, taken out.
+# Each scenario names the pool first ("churn: prefork vs fork"); same pairs,
+# same alternating order as above.
+for duo in "prefork fork" "prethread threads"; do
+    read -r pool other <<<"$duo"
+    [ "$pairs" -gt 0 ] || break
+    printf '%s\n' "${models[@]}" | grep -qx "$pool" && printf '%s\n' "${models[@]}" | grep -qx "$other" \
+        && [ -z "${dead[$pool]:-}" ] && [ -z "${dead[$other]:-}" ] || continue
+    for pair in $(seq 1 "$pairs"); do
+        order=("$pool" "$other"); [ $((pair % 2)) -eq 1 ] && order=("$other" "$pool")
+        for model in "${order[@]}"; do
+            summary=$(timeout -k 5 $((90 + ${duration%.*} * 3)) "$build/checker" bench --brief --model "$model" \
+                --scenario "churn: $pool vs $other" --size 64 --churn --connections 10 --duration "$duration" \
+                --warmup "$warmup" --csv "$out/churn-pairs.csv" -- "$(server_of "$model")" 2>&1)
+            printf '%s\n%s\n' "== churn pair $pair, $model (exit $?)" "$summary" >>"$out/bench.log"
+            printf '[churn %d/%d] %-18s %-15s %s\n' "$pair" "$pairs" "$pool vs $other" "$model" "${summary#"$model": }"
+        done
+    done
+done
+
 # ---- system calls per request: a separate, short counting run per model ----------------
 # strace slows the server down several times: nothing else is taken from these runs.
 if command -v strace >/dev/null; then
@@ -156,6 +178,7 @@ fi
 title="The I/O models compared ($src/)"
 pairs_option=(); [ -s "$out/pairs.csv" ] && pairs_option=(--pairs "$out/pairs.csv")
 [ -s "$out/cpu-pairs.csv" ] && pairs_option+=(--cpu-pairs "$out/cpu-pairs.csv")
+[ -s "$out/churn-pairs.csv" ] && pairs_option+=(--churn-pairs "$out/churn-pairs.csv")
 [ -s "$out/syscalls.csv" ] && pairs_option+=(--syscalls "$out/syscalls.csv")
 "$build/checker" bench-report --csv "$out/results.csv" --out "$out" --title "$title" "${pairs_option[@]}" || exit 1
 if command -v gnuplot >/dev/null; then

@@ -624,9 +624,53 @@ std::vector<std::string> cpu_goal_from_pairs(const std::vector<BenchRow>& cpu_pa
     return lines;
 }
 
+std::vector<std::string> churn_from_pairs(const std::vector<BenchRow>& churn_pairs) {
+    std::vector<std::string> scenarios;  // in the order they were run
+    for (const BenchRow& row : churn_pairs)
+        if (std::find(scenarios.begin(), scenarios.end(), row.text("scenario")) == scenarios.end())
+            scenarios.push_back(row.text("scenario"));
+    std::vector<std::string> lines;
+    for (const std::string& scenario : scenarios) {
+        // "churn: prefork vs fork": the pool, then the model it is measured against
+        std::size_t vs = scenario.find(" vs ");
+        std::size_t colon = scenario.find(": ");
+        if (vs == std::string::npos || colon == std::string::npos || colon > vs) continue;
+        std::string pool = scenario.substr(colon + 2, vs - colon - 2);
+        std::string other = scenario.substr(vs + 4);
+        std::vector<const BenchRow*> pools, others;
+        for (const BenchRow& row : churn_pairs) {
+            if (row.text("scenario") != scenario) continue;
+            if (row.text("model") == pool) pools.push_back(&row);
+            if (row.text("model") == other) others.push_back(&row);
+        }
+        std::vector<double> rates, cpu;
+        std::string listed;
+        for (std::size_t i = 0; i < std::min(pools.size(), others.size()); ++i) {
+            double ours = pools[i]->number("cpu_us_per_request");
+            double theirs = others[i]->number("cpu_us_per_request");
+            if (!is_ok(*pools[i]) || !is_ok(*others[i]) || !(ours > 0) || !(theirs > 0))
+                continue;  // a failed run is no measurement
+            rates.push_back(pools[i]->number("requests_per_s") /
+                            std::max(others[i]->number("requests_per_s"), 1e-9));
+            cpu.push_back(theirs / ours);
+            listed += (listed.empty() ? "" : ", ") + ratio(rates.back()) + "/" + ratio(cpu.back());
+        }
+        if (rates.empty()) continue;
+        Spread rate = spread_of(rates), saving = spread_of(cpu);
+        lines.push_back(pool + " against " + other + ", " + std::to_string(rates.size()) +
+                        " pairs of runs in turn (connections/s / CPU saving): " + listed +
+                        "; connections/s: median **" + ratio(rate.median) + "**, spread " +
+                        ratio(rate.lowest) + "–" + ratio(rate.highest) +
+                        "; server CPU per connection: median **" + ratio(saving.median) +
+                        " less**, spread " + ratio(saving.lowest) + "–" + ratio(saving.highest));
+    }
+    return lines;
+}
+
 std::string markdown_report(const std::vector<BenchRow>& rows, const std::string& title,
                             const std::vector<BenchRow>& pairs,
                             const std::vector<BenchRow>& cpu_pairs,
+                            const std::vector<BenchRow>& churn_pairs,
                             const std::vector<BenchRow>& syscall_rows) {
     std::ostringstream out;
     out << "# " << (title.empty() ? "The I/O models compared" : title) << "\n\n"
@@ -679,6 +723,15 @@ std::string markdown_report(const std::vector<BenchRow>& rows, const std::string
     }
 
     cpu_goal_section(out, rows, cpu_pairs);
+    std::vector<std::string> churn = churn_from_pairs(churn_pairs);
+    if (!churn.empty()) {
+        out << "## Connection churn: a pool made in advance against a worker per client\n\n"
+            << "Each client connects, sends one line, reads the reply and closes: the cost of a "
+               "connection. A pool pays for its processes or threads once, at start; fork and "
+               "threads pay for one per client. Judged on runs repeated side by side:\n\n";
+        for (const std::string& line : churn) out << "- " << line << "\n";
+        out << "\n";
+    }
     syscalls_section(out, syscall_rows);
     generator_section(out, rows);
 
@@ -708,7 +761,8 @@ std::string throughput_slide(const std::vector<BenchRow>& rows) {
 
 void write_compare_report(const std::string& csv_path, const std::string& out_dir,
                           const std::string& title, const std::string& pairs_path,
-                          const std::string& cpu_pairs_path, const std::string& syscalls_path) {
+                          const std::string& cpu_pairs_path, const std::string& churn_pairs_path,
+                          const std::string& syscalls_path) {
     std::vector<BenchRow> rows = read_bench_csv(csv_path);
     std::vector<BenchRow> syscall_rows =
         syscalls_path.empty() ? std::vector<BenchRow>{} : read_bench_csv(syscalls_path);
@@ -716,9 +770,11 @@ void write_compare_report(const std::string& csv_path, const std::string& out_di
         pairs_path.empty() ? std::vector<BenchRow>{} : read_bench_csv(pairs_path);
     std::vector<BenchRow> cpu_pairs =
         cpu_pairs_path.empty() ? std::vector<BenchRow>{} : read_bench_csv(cpu_pairs_path);
+    std::vector<BenchRow> churn_pairs =
+        churn_pairs_path.empty() ? std::vector<BenchRow>{} : read_bench_csv(churn_pairs_path);
     std::filesystem::create_directories(out_dir + "/plot-data");
     std::ofstream(out_dir + "/report.md")
-        << markdown_report(rows, title, pairs, cpu_pairs, syscall_rows);
+        << markdown_report(rows, title, pairs, cpu_pairs, churn_pairs, syscall_rows);
     std::ofstream(out_dir + "/throughput.md") << throughput_slide(rows);
 
     std::ofstream gp(out_dir + "/plots.gp");
@@ -744,7 +800,8 @@ void write_compare_report(const std::string& csv_path, const std::string& out_di
 int run_report_command(const ReportCommandLine& command_line) {
     try {
         write_compare_report(command_line.csv, command_line.out, command_line.title,
-                             command_line.pairs, command_line.cpu_pairs, command_line.syscalls);
+                             command_line.pairs, command_line.cpu_pairs, command_line.churn_pairs,
+                             command_line.syscalls);
         return 0;
     } catch (const std::exception& error) {
         std::cerr << "checker: bench-report: " << error.what() << "\n";

@@ -72,25 +72,37 @@ std::string bar_from_pairs(const std::vector<BenchRow>& pairs);
 // 0.95x-1.06x (the goal is 1.10x: NOT met)". Empty without a complete pair.
 std::vector<std::string> cpu_goal_from_pairs(const std::vector<BenchRow>& cpu_pairs);
 
+// Connection churn, a pool made in advance against the model that makes a
+// process or thread per client: `churn_pairs` holds rows run in turn, each
+// scenario ("churn: prefork vs fork") one pair of models, the pool named
+// first; the k-th row of each model there makes the k-th pair. One line per
+// scenario: the pool's connections/s and its server CPU per connection as
+// multiples of the other's, each pair's, the median and the spread. Empty
+// without a complete pair.
+std::vector<std::string> churn_from_pairs(const std::vector<BenchRow>& churn_pairs);
+
 // `pairs` may be empty: the bar is then judged on the one run of the matrix.
 std::string markdown_report(const std::vector<BenchRow>& rows, const std::string& title,
                             const std::vector<BenchRow>& pairs = {},
                             const std::vector<BenchRow>& cpu_pairs = {},
+                            const std::vector<BenchRow>& churn_pairs = {},
                             const std::vector<BenchRow>& syscall_rows = {});
 
 // Writes report.md (the whole report), throughput.md (its throughput table
 // alone, sized for the lecture's slide), plot-data/ and plots.gp into `out_dir`
 // (created if needed). `pairs_path` (may be empty): the CSV of bar_from_pairs().
 // `cpu_pairs_path` (may be empty): the CSV of cpu_goal_from_pairs().
+// `churn_pairs_path` (may be empty): the CSV of churn_from_pairs().
 // `syscalls_path` (may be empty): the rows of checker bench --syscalls, one per model.
 void write_compare_report(const std::string& csv_path, const std::string& out_dir,
                           const std::string& title, const std::string& pairs_path = "",
                           const std::string& cpu_pairs_path = "",
+                          const std::string& churn_pairs_path = "",
                           const std::string& syscalls_path = "");
 
 // `checker bench-report`, as main.cpp parsed its command line.
 struct ReportCommandLine {
-    std::string csv, out, title, pairs, cpu_pairs, syscalls;
+    std::string csv, out, title, pairs, cpu_pairs, churn_pairs, syscalls;
 };
 
 // Exit status: 0 written, 2 the CSV could not be read or the report not written.

@@ -94,6 +94,13 @@ const Catch kCatches[] = {
     {"coro_destroys_registered_frame", "coro",   "one_line",              "destroyed while still registered"},
     {"thread_per_client",              "coro",   "one_io_thread",         "A thread per client"},
     {"coro_compute_on_loop",           "coro",   "compute_in_pool",       "The CPU work ran on the loop thread"},
+    // pools made in advance (prefork, prethread)
+    {"prefork_never_replaces",     "prefork",   "pool_replaces_workers", "got nothing back within 2 s, and the server had 0 live workers"},
+    {"prefork_leaves_children",    "prefork",   "sigterm_exit",          "stop its child processes"},
+    {"fork_leaves_children",       "prefork",   "pool_of_processes",     "0 child processes and 1 thread before any client, 4 child processes"},
+    {"thread_per_client",          "prefork",   "system_interfaces",     "imports std::thread"},
+    {"prethread_grows_per_client", "prethread", "pool_of_threads",       "7 threads before any client, 0 child processes and 11 threads"},
+    {"thread_per_client",          "prethread", "pool_of_threads",       "1 thread before any client, 0 child processes and 5 threads"},
     // one event loop per core
     {"reactors_shared_epoll",         "reactors", "loop_per_thread",      "each loop owns an epoll set of its own"},
     {"reactors_shared_epoll",         "reactors", "requests_in_sequence", "each connection belongs to one loop"},

@@ -178,7 +178,7 @@ TEST(CompareReport, ListsTheSystemCallsOfTheCountingRuns) {
     poll.fields["syscalls_per_request"] = "2.03";
     BenchRow aio = row("aio", "echo 64 B", 100, 0, "did not start");
     aio.fields["note"] = "strace wrote no summary";
-    std::string report = markdown_report(rows, "", {}, {}, {poll, aio});
+    std::string report = markdown_report(rows, "", {}, {}, {}, {poll, aio});
     EXPECT_NE(report.find("## System calls per request"), std::string::npos) << report;
     EXPECT_NE(report.find("| poll | 2.03 |"), std::string::npos) << report;
     EXPECT_NE(report.find("| aio | not counted: strace wrote no summary |"), std::string::npos)
@@ -232,6 +232,47 @@ TEST(CompareReport, JudgesTheBarOnTheMedianOfRepeatedPairs) {
                                row(kBaselineModel, "echo 64 B", 100, 100'000)},
                               "test", pairs)
                   .find("judged on runs repeated side by side: 2 pairs"),
+              std::string::npos);
+}
+
+BenchRow churn_row(const std::string& model, const std::string& scenario, double connections_per_s,
+                   double cpu_us_per_connection) {
+    BenchRow r = row(model, scenario, 10, connections_per_s);
+    r.fields["cpu_us_per_request"] = std::to_string(cpu_us_per_connection);
+    return r;
+}
+
+TEST(CompareReport, ChurnPairsGiveEachPoolsMultipleOfItsPerClientSibling) {
+    const std::string forks = "churn: prefork vs fork", threads = "churn: prethread vs threads";
+    std::vector<BenchRow> pairs = {
+        churn_row("fork", forks, 1'000, 400),
+        churn_row("prefork", forks, 4'000, 40),  // 4, 10
+        churn_row("prefork", forks, 6'000, 50),
+        churn_row("fork", forks, 2'000, 400),  // 3, 8
+        churn_row("fork", forks, 1'000, 300),
+        churn_row("prefork", forks, 5'000, 50),  // 5, 6
+        churn_row("threads", threads, 4'000, 80),
+        churn_row("prethread", threads, 6'000, 40),  // 1.5, 2
+    };
+    std::vector<std::string> lines = churn_from_pairs(pairs);
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_NE(lines[0].find("prefork against fork, 3 pairs of runs in turn"), std::string::npos)
+        << lines[0];
+    EXPECT_NE(lines[0].find("connections/s: median **4.00×**, spread 3.00×–5.00×"),
+              std::string::npos)
+        << lines[0];
+    EXPECT_NE(lines[0].find("server CPU per connection: median **8.00× less**, spread 6.00×–10.0×"),
+              std::string::npos)
+        << lines[0];
+    EXPECT_NE(lines[1].find("prethread against threads, 1 pairs"), std::string::npos) << lines[1];
+    pairs[7].fields["status"] = "server died";  // no measurement: no line for prethread
+    EXPECT_EQ(churn_from_pairs(pairs).size(), 1u);
+    std::string report = markdown_report({row("fork", "churn", 10, 1'000)}, "test", {}, {}, pairs);
+    EXPECT_NE(
+        report.find("## Connection churn: a pool made in advance against a worker per client"),
+        std::string::npos)
+        << report;
+    EXPECT_EQ(markdown_report({row("fork", "churn", 10, 1'000)}, "test").find("Connection churn:"),
               std::string::npos);
 }
 

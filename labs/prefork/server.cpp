@@ -1,0 +1,164 @@
+// Prefork server: a pool of child processes, made once at start, each serving
+// clients one after another (Stevens, UNP ch. 30; Apache's prefork MPM).
+//
+// The parent forks --workers children before any client arrives, then only
+// watches them. Every child blocks in accept() on the listening socket it
+// inherited; the kernel hands each new connection to one of them, which serves
+// it with the same serve_until_eof() as the iterative server and goes back to
+// accept(). No fork() per client: a client costs an accept(), not a new
+// process. The price: N clients at once, no more (the N+1st waits in the
+// backlog until a child is free), and a parent that must replace a child that
+// dies and stop them all at shutdown.
+//
+// accept() is not serialised with a lock. Linux puts the processes waiting in
+// accept() on one socket in an exclusive wait queue and wakes one of them per
+// connection: no thundering herd (labs/prefork/README.md measures it). UNP's
+// lock around accept() (fcntl or a mutex in shared memory) is for kernels that
+// woke them all, and for children that wait in select() or poll() instead.
+//
+// Compare with solutions/prethread/server.cpp (the same pool, of threads:
+// `diff solutions/prefork/server.cpp solutions/prethread/server.cpp`) and
+// solutions/fork/server.cpp (a child per client, made when the client arrives).
+#include "blocking_session.hpp"
+#include "errors.hpp"
+#include "server_main.hpp"
+#include "shutdown.hpp"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using namespace iolab;
+using namespace std::chrono_literals;
+
+// Workers when --workers is not given: the number of clients served at once.
+constexpr int kDefaultWorkers = 8;
+
+// The pool: the pid of each worker process, 0 for a slot whose worker could
+// not be started. Only the parent's main thread touches it: the signals are
+// blocked except inside sigsuspend(), and their handlers only wake it up.
+std::vector<pid_t> pool;
+
+// Blocks signals for the lifetime of this object.
+class SignalsBlocked {
+public:
+    explicit SignalsBlocked(std::initializer_list<int> signal_numbers) {
+        sigset_t blocked;
+        sigemptyset(&blocked);
+        for (int signal_number : signal_numbers) sigaddset(&blocked, signal_number);
+        ::pthread_sigmask(SIG_BLOCK, &blocked, &previous_);
+    }
+    ~SignalsBlocked() { ::pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+    SignalsBlocked(const SignalsBlocked&) = delete;
+    SignalsBlocked& operator=(const SignalsBlocked&) = delete;
+
+    // The mask before: the one to wait with (sigsuspend) or to give back to a child.
+    const sigset_t& unblocked() const { return previous_; }
+
+private:
+    sigset_t previous_;
+};
+
+// SIGCHLD's default action is to ignore it, and an ignored signal does not
+// end sigsuspend(): an empty handler makes a child's end wake the parent.
+extern "C" void wake_parent(int) {}
+
+void install_child_watch() {
+    struct sigaction action {};
+    action.sa_handler = wake_parent;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_NOCLDSTOP;  // a child stopped (not ended) is nothing to replace
+    if (::sigaction(SIGCHLD, &action, nullptr) < 0) throw_errno("sigaction(SIGCHLD)");
+}
+
+// A worker's whole job: the iterative server's loop. Many workers block in
+// accept() on the same listening socket; each connection goes to one of them.
+void serve_clients(Listener& listener, const Options& options) {
+    // TODO: Accept clients one at a time, like the iterative server,
+    //       serving each with serve_until_eof(), until shutdown_requested().
+    throw NotImplemented("labs/prefork/server.cpp:87: see the TODO there");
+}
+
+// The life of a worker process. It keeps the listening socket (unlike the fork
+// lab's children): accepting is its job.
+[[noreturn]] void run_worker(Listener& listener, const Options& options,
+                             const SignalsBlocked& signals) {
+    // TODO: reset_shutdown_handling_in_child(), so that a SIGTERM to this
+    //       child stops this child only; unblock the signals the parent blocked
+    //       (pthread_sigmask(SIG_SETMASK, &signals.unblocked(), nullptr)): the child
+    //       must see its own SIGTERM. Then serve_clients(), and end with _exit(0).
+    throw NotImplemented("labs/prefork/server.cpp:96: see the TODO there");
+}
+
+// Starts the worker of one slot of the pool. A fork() that fails (too many
+// processes) leaves the pool one worker short, not the server down.
+void start_worker(pid_t& slot, Listener& listener, const Options& options,
+                  const SignalsBlocked& signals) {
+    // TODO: fork(). In the child: run_worker(). In the parent: record the
+    //       child's pid in `slot`. If fork() fails, report it and leave the slot 0.
+    throw NotImplemented("labs/prefork/server.cpp:107: see the TODO there");
+}
+
+// Makes the whole pool, before the first client arrives.
+void start_pool(Listener& listener, const Options& options, const SignalsBlocked& signals) {
+    pool.assign(static_cast<std::size_t>(options.workers > 0 ? options.workers : kDefaultWorkers),
+                0);
+    for (pid_t& slot : pool) start_worker(slot, listener, options, signals);
+}
+
+// Reaps every child that has ended and starts another in its slot: the pool
+// stays at N whatever kills a worker (a crash, the OOM killer, an operator).
+void replace_ended_workers(Listener& listener, const Options& options,
+                           const SignalsBlocked& signals) {
+    // TODO: waitpid(-1, &status, WNOHANG) in a loop while it returns a
+    //       pid (one SIGCHLD may stand for several children). Find the pid's slot in
+    //       the pool, report the worker's end, and start_worker() in that slot.
+    throw NotImplemented("labs/prefork/server.cpp:123: see the TODO there");
+}
+
+// The parent's life once the pool is made: wait for a signal, see to the pool, wait again.
+void watch_pool(Listener& listener, const Options& options, const SignalsBlocked& signals) {
+    // TODO: While !shutdown_requested(): sigsuspend(&signals.unblocked()),
+    //       then replace_ended_workers(). The signals are blocked everywhere else, so
+    //       a SIGTERM or SIGCHLD that arrives between the look at the flag and the
+    //       wait stays pending and ends sigsuspend() at once: no wake-up is lost.
+    throw NotImplemented("labs/prefork/server.cpp:131: see the TODO there");
+}
+
+// Asks every worker to stop (each one's handler shuts its connection down,
+// so it ends at once), waits for them at most 500 ms, then kills the rest:
+// no child outlives the server.
+void stop_pool() {
+    // TODO: kill(pid, SIGTERM) each worker in the pool. Then reap them
+    //       (waitpid(pid, nullptr, WNOHANG), setting each reaped slot to 0) while any
+    //       is left, sleeping a few milliseconds between rounds; after 500 ms,
+    //       kill(pid, SIGKILL) those still there, and go on reaping.
+    throw NotImplemented("labs/prefork/server.cpp:142: see the TODO there");
+}
+
+void run(Listener& listener, const Options& options) {
+    // TODO: Install the SIGCHLD handler (install_child_watch), block
+    //       SIGCHLD, SIGTERM and SIGINT (SignalsBlocked) for the rest of run(); then
+    //       start_pool(), watch_pool(), and once shutdown is requested, stop_pool().
+    throw NotImplemented("labs/prefork/server.cpp:150: see the TODO there");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return iolab::server_main(
+        argc, argv,
+        {"prefork", "a pool of child processes made at start", true,
+         "worker processes, made at start: the clients served at once (0: 8)"},
+        run);
+}
