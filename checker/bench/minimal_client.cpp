@@ -25,8 +25,8 @@ namespace {
 struct MinimalConnection {
     iolab::UniqueFd fd;
     bool connected = false;
-    std::size_t sent = 0;  // bytes of the line in flight already sent
-    bool owed = false;     // a reply came: the next line is due
+    std::size_t line_sent = 0;  // bytes of the line in flight already sent
+    bool owed = false;          // a reply came: the next line is due
     bool watching_writable = false;
 };
 
@@ -113,12 +113,12 @@ private:
     void send_owed(std::size_t index) {
         MinimalConnection& c = connections_[index];
         if (!c.owed) return;
-        ssize_t put =
-            ::send(c.fd.get(), line_.data() + c.sent, line_.size() - c.sent, MSG_NOSIGNAL);
+        ssize_t put = ::send(c.fd.get(), line_.data() + c.line_sent, line_.size() - c.line_sent,
+                             MSG_NOSIGNAL);
         if (put < 0 && errno != EAGAIN && errno != EINTR) return close(index);
-        c.sent += put > 0 ? static_cast<std::size_t>(put) : 0;
-        bool done = c.sent == line_.size();
-        if (done) c.sent = 0, c.owed = false;
+        c.line_sent += put > 0 ? static_cast<std::size_t>(put) : 0;
+        bool done = c.line_sent == line_.size();
+        if (done) c.line_sent = 0, c.owed = false;
         if (done == c.watching_writable) {  // a system call only when the interest changes
             c.watching_writable = !done;
             watch(index, done ? EPOLLIN : EPOLLIN | EPOLLOUT, EPOLL_CTL_MOD);

@@ -50,14 +50,14 @@ Reactor::Reactor(int offload_threads) {
     try {
         for (int i = 0; i < count; ++i) workers_.emplace_back([this] { work(); });
     } catch (...) {
-        stop_pool();  // a destructor does not run for an object whose constructor threw
+        join_offload_pool();  // a destructor does not run for an object whose constructor threw
         throw;
     }
     current_reactor = this;
 }
 
 Reactor::~Reactor() {
-    stop_pool();  // no work finishes from here on
+    join_offload_pool();  // no work finishes from here on
     // Nothing will resume the suspended frames any more: forget every
     // registration, then destroy them (their UniqueFds close the sockets;
     // each Watched calls forget(), which finds nothing left to do).
@@ -206,7 +206,7 @@ void Reactor::work() {
     }
 }
 
-void Reactor::stop_pool() {
+void Reactor::join_offload_pool() {
     {
         std::lock_guard lock(mutex_);
         stopping_ = true;

@@ -162,7 +162,7 @@ private:
     void arm(int fd, Watch& watch, std::uint32_t events);
     static void resume(Task::Handle waiter);
     void work();  // the body of every pool thread
-    void stop_pool();
+    void join_offload_pool();
 
     UniqueFd epoll_;
     std::vector<Watch> watches_;  // by descriptor number
