@@ -155,7 +155,7 @@ TSAN_LABS := $(shell tools/models.sh threaded)
 # The checker's own threads too: checker bench samples the server from /proc
 # on a thread of its own while its load generator runs.
 TSAN_CHECKER_TESTS := Bench.*:BenchReport.*
-TSAN_BENCH_SERVERS := $(BUILD)/bench/epoll_baseline $(BUILD)/solutions/blocking $(BUILD)/labs/blocking $(BUILD)/fixtures/flips_a_byte
+TSAN_BENCH_SERVERS := $(BUILD)/bench/epoll_baseline $(BUILD)/solutions/blocking $(BUILD)/solutions/poll $(BUILD)/labs/blocking $(BUILD)/fixtures/flips_a_byte
 space := $() $()
 TSAN_FILTER := $(subst $(space),:,$(TSAN_LABS:%=Labs/SolutionTest.*/%)):ThreadSanitizer.*:$(TSAN_CHECKER_TESTS)
 
