@@ -162,6 +162,9 @@ void add_bench_commands(CLI::App& app, bench::BenchCommandLine& bench,
     r->add_option("--churn-pairs", report.churn_pairs,
                   "rows of each pool and its per-client sibling run in turn, connection churn "
                   "(make compare writes churn-pairs.csv)");
+    r->add_option("--workers", report.workers,
+                  "rows of the pool models at several --workers (make compare writes "
+                  "workers.csv)");
     r->add_option("--syscalls", report.syscalls,
                   "rows of checker bench --syscalls, one per model (make compare writes "
                   "syscalls.csv)");

@@ -69,7 +69,7 @@ for line in "${matrix[@]}"; do
 done
 runs=$((cells * ${#models[@]}))
 mkdir -p "$out"
-rm -f "$out"/results.csv "$out"/pairs.csv "$out"/cpu-pairs.csv "$out"/churn-pairs.csv "$out"/syscalls.csv "$out"/bench.log "$out"/*.svg "$out"/*.png "$out"/plot-data/*.dat
+rm -f "$out"/results.csv "$out"/pairs.csv "$out"/cpu-pairs.csv "$out"/churn-pairs.csv "$out"/syscalls.csv "$out"/workers.csv "$out"/bench.log "$out"/*.svg "$out"/*.png "$out"/plot-data/*.dat
 echo "compare: ${#models[@]} servers (${models[*]}) x $cells cells = $runs runs of ${duration} s + ${warmup} s warm-up,"
 echo "         then $pairs pairs of epoll and $baseline in turn for the bar, and 2 x $pairs of uring and $baseline for the CPU goal;"
 echo "         about $(awk -v r="$((runs + 6 * pairs))" -v d="$duration" -v w="$warmup" 'BEGIN { printf "%.0f", r * (d + w + 1.2) / 60 + 0.5 }') min. Details: $out/bench.log"
@@ -158,6 +158,21 @@ for duo in "prefork fork" "prethread threads"; do
     done
 done
 
+# ---- throughput against --workers: the models with a pool, or a loop per core ---------
+# With CPU work per request (--compute-us 100), so that more workers have
+# something to share out. Here the server has one CPU: the report says what
+# it would take to see them scale.
+for model in epoll prefork prethread reactors; do
+    printf '%s\n' "${models[@]}" | grep -qx "$model" && [ -z "${dead[$model]:-}" ] || continue
+    for workers in 1 2 4; do
+        summary=$(timeout -k 5 $((90 + ${duration%.*} * 3)) "$build/checker" bench --brief --model "$model" \
+            --scenario "compute 100 µs" --size 64 --connections 100 --compute-us 100 --workers "$workers" \
+            --duration "$duration" --warmup "$warmup" --csv "$out/workers.csv" -- "$(server_of "$model")" 2>&1)
+        printf '%s\n%s\n' "== workers $workers, $model (exit $?)" "$summary" >>"$out/bench.log"
+        printf '[workers %d] compute 100 µs, 100 conn.  %-15s %s\n' "$workers" "$model" "${summary#"$model": }"
+    done
+done
+
 # ---- system calls per request: a separate, short counting run per model ----------------
 # strace slows the server down several times: nothing else is taken from these runs.
 if command -v strace >/dev/null; then
@@ -180,6 +195,7 @@ pairs_option=(); [ -s "$out/pairs.csv" ] && pairs_option=(--pairs "$out/pairs.cs
 [ -s "$out/cpu-pairs.csv" ] && pairs_option+=(--cpu-pairs "$out/cpu-pairs.csv")
 [ -s "$out/churn-pairs.csv" ] && pairs_option+=(--churn-pairs "$out/churn-pairs.csv")
 [ -s "$out/syscalls.csv" ] && pairs_option+=(--syscalls "$out/syscalls.csv")
+[ -s "$out/workers.csv" ] && pairs_option+=(--workers "$out/workers.csv")
 "$build/checker" bench-report --csv "$out/results.csv" --out "$out" --title "$title" "${pairs_option[@]}" || exit 1
 if command -v gnuplot >/dev/null; then
     (cd "$out" && gnuplot plots.gp) || echo "compare: gnuplot failed on $out/plots.gp (see above)"

@@ -1,6 +1,7 @@
 #include "compare_report.hpp"
 
 #include "bench.hpp"
+#include "text.hpp"
 
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -569,6 +570,23 @@ void cpu_goal_section(std::ostream& out, const std::vector<BenchRow>& rows,
     out << "\n";
 }
 
+void workers_section(std::ostream& out, const std::vector<BenchRow>& workers) {
+    std::vector<std::string> lines = workers_sweep(workers);
+    if (lines.empty()) return;
+    const BenchRow& first = workers.front();
+    out << "## Throughput against --workers\n\n"
+        << "The models with a pool or a loop per core, " << first.text("scenario") << ", "
+        << first.text("connections") << " connections, at each --workers in turn. The server "
+        << (first.text("server_cpus") == "1" ? "had one CPU (the load generator the other): "
+                                               "more workers cannot add a CPU here, only share one"
+                                             : "had " + first.text("server_cpus") + " CPUs")
+        << ". To see them scale, give the server W CPUs and the load generator one more: "
+           "`checker bench --workers W --compute-us 100 -c 100 -- build/solutions/reactors` on a "
+           "machine with W + 1 CPUs or more.\n\n";
+    for (const std::string& line : lines) out << "- " << line << "\n";
+    out << "\n";
+}
+
 // The counting runs (checker bench --syscalls): one line per model.
 void syscalls_section(std::ostream& out, const std::vector<BenchRow>& syscall_rows) {
     if (syscall_rows.empty()) return;
@@ -624,6 +642,28 @@ std::vector<std::string> cpu_goal_from_pairs(const std::vector<BenchRow>& cpu_pa
     return lines;
 }
 
+std::vector<std::string> workers_sweep(const std::vector<BenchRow>& workers) {
+    std::vector<std::string> lines;
+    for (const std::string& model : models_of(workers)) {
+        std::vector<std::pair<int, const BenchRow*>> runs;
+        for (const BenchRow& row : workers)
+            if (row.text("model") == model && is_ok(row))
+                runs.push_back({static_cast<int>(row.number("workers")), &row});
+        if (runs.empty()) continue;
+        std::sort(runs.begin(), runs.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
+        double one = runs.front().second->number("requests_per_s");
+        std::string line = model + ":";
+        for (std::size_t i = 0; i < runs.size(); ++i) {
+            double rate = runs[i].second->number("requests_per_s");
+            line += str(i ? ", " : " ", runs[i].first, " → ", format_count(rate));
+            if (i > 0) line += " (" + ratio(rate / std::max(one, 1e-9)) + ")";
+        }
+        lines.push_back(line + " requests/s");
+    }
+    return lines;
+}
+
 std::vector<std::string> churn_from_pairs(const std::vector<BenchRow>& churn_pairs) {
     std::vector<std::string> scenarios;  // in the order they were run
     for (const BenchRow& row : churn_pairs)
@@ -668,10 +708,7 @@ std::vector<std::string> churn_from_pairs(const std::vector<BenchRow>& churn_pai
 }
 
 std::string markdown_report(const std::vector<BenchRow>& rows, const std::string& title,
-                            const std::vector<BenchRow>& pairs,
-                            const std::vector<BenchRow>& cpu_pairs,
-                            const std::vector<BenchRow>& churn_pairs,
-                            const std::vector<BenchRow>& syscall_rows) {
+                            const ExtraRuns& extra) {
     std::ostringstream out;
     out << "# " << (title.empty() ? "The I/O models compared" : title) << "\n\n"
         << machine_line(rows) << "\n\n"
@@ -707,7 +744,7 @@ std::string markdown_report(const std::vector<BenchRow>& rows, const std::string
             << " its throughput on plain echo at 100 connections and win clearly with --delay-us.\n\n";
         for (const std::string& line : comparison) out << "- " << line << "\n";
         out << "\n";
-        std::string repeated = bar_from_pairs(pairs);
+        std::string repeated = bar_from_pairs(extra.pairs);
         if (!repeated.empty())
             out << "One run per cell is noisy, so the bar is judged on runs repeated side by side: "
                 << repeated << ".\n\n";
@@ -722,8 +759,8 @@ std::string markdown_report(const std::vector<BenchRow>& rows, const std::string
                           ".\n\n");
     }
 
-    cpu_goal_section(out, rows, cpu_pairs);
-    std::vector<std::string> churn = churn_from_pairs(churn_pairs);
+    cpu_goal_section(out, rows, extra.cpu_pairs);
+    std::vector<std::string> churn = churn_from_pairs(extra.churn_pairs);
     if (!churn.empty()) {
         out << "## Connection churn: a pool made in advance against a worker per client\n\n"
             << "Each client connects, sends one line, reads the reply and closes: the cost of a "
@@ -732,7 +769,8 @@ std::string markdown_report(const std::vector<BenchRow>& rows, const std::string
         for (const std::string& line : churn) out << "- " << line << "\n";
         out << "\n";
     }
-    syscalls_section(out, syscall_rows);
+    workers_section(out, extra.workers);
+    syscalls_section(out, extra.syscalls);
     generator_section(out, rows);
 
     out << "## Plots\n\n"
@@ -759,22 +797,18 @@ std::string throughput_slide(const std::vector<BenchRow>& rows) {
     return out.str();
 }
 
-void write_compare_report(const std::string& csv_path, const std::string& out_dir,
-                          const std::string& title, const std::string& pairs_path,
-                          const std::string& cpu_pairs_path, const std::string& churn_pairs_path,
-                          const std::string& syscalls_path) {
+void write_compare_report(const ReportCommandLine& command_line) {
+    auto read = [](const std::string& path) {
+        return path.empty() ? std::vector<BenchRow>{} : read_bench_csv(path);
+    };
+    const std::string& csv_path = command_line.csv;
+    const std::string& out_dir = command_line.out;
     std::vector<BenchRow> rows = read_bench_csv(csv_path);
-    std::vector<BenchRow> syscall_rows =
-        syscalls_path.empty() ? std::vector<BenchRow>{} : read_bench_csv(syscalls_path);
-    std::vector<BenchRow> pairs =
-        pairs_path.empty() ? std::vector<BenchRow>{} : read_bench_csv(pairs_path);
-    std::vector<BenchRow> cpu_pairs =
-        cpu_pairs_path.empty() ? std::vector<BenchRow>{} : read_bench_csv(cpu_pairs_path);
-    std::vector<BenchRow> churn_pairs =
-        churn_pairs_path.empty() ? std::vector<BenchRow>{} : read_bench_csv(churn_pairs_path);
+    ExtraRuns extra{read(command_line.pairs), read(command_line.cpu_pairs),
+                    read(command_line.churn_pairs), read(command_line.syscalls),
+                    read(command_line.workers)};
     std::filesystem::create_directories(out_dir + "/plot-data");
-    std::ofstream(out_dir + "/report.md")
-        << markdown_report(rows, title, pairs, cpu_pairs, churn_pairs, syscall_rows);
+    std::ofstream(out_dir + "/report.md") << markdown_report(rows, command_line.title, extra);
     std::ofstream(out_dir + "/throughput.md") << throughput_slide(rows);
 
     std::ofstream gp(out_dir + "/plots.gp");
@@ -799,9 +833,7 @@ void write_compare_report(const std::string& csv_path, const std::string& out_di
 
 int run_report_command(const ReportCommandLine& command_line) {
     try {
-        write_compare_report(command_line.csv, command_line.out, command_line.title,
-                             command_line.pairs, command_line.cpu_pairs, command_line.churn_pairs,
-                             command_line.syscalls);
+        write_compare_report(command_line);
         return 0;
     } catch (const std::exception& error) {
         std::cerr << "checker: bench-report: " << error.what() << "\n";

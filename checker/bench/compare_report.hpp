@@ -81,29 +81,37 @@ std::vector<std::string> cpu_goal_from_pairs(const std::vector<BenchRow>& cpu_pa
 // without a complete pair.
 std::vector<std::string> churn_from_pairs(const std::vector<BenchRow>& churn_pairs);
 
-// `pairs` may be empty: the bar is then judged on the one run of the matrix.
+// The runs of make compare besides its matrix, each from a CSV of its own
+// (any may be empty): the bar's pairs (bar_from_pairs), the CPU goal's
+// (cpu_goal_from_pairs), the churn pairs (churn_from_pairs), one counting run
+// per model (checker bench --syscalls), and the sweep of --workers.
+struct ExtraRuns {
+    std::vector<BenchRow> pairs = {};
+    std::vector<BenchRow> cpu_pairs = {};
+    std::vector<BenchRow> churn_pairs = {};
+    std::vector<BenchRow> syscalls = {};
+    std::vector<BenchRow> workers = {};
+};
+
+// Throughput against --workers: one line per model of `workers` rows, its
+// requests/s at each --workers in increasing order, and each as a multiple
+// of its one-worker figure. "reactors: 1 → 8,000, 2 → 8,100 (1.01×), ...".
+std::vector<std::string> workers_sweep(const std::vector<BenchRow>& workers);
+
+// Without extra.pairs the bar is judged on the one run of the matrix.
 std::string markdown_report(const std::vector<BenchRow>& rows, const std::string& title,
-                            const std::vector<BenchRow>& pairs = {},
-                            const std::vector<BenchRow>& cpu_pairs = {},
-                            const std::vector<BenchRow>& churn_pairs = {},
-                            const std::vector<BenchRow>& syscall_rows = {});
+                            const ExtraRuns& extra = {});
+
+// `checker bench-report`, as main.cpp parsed its command line: the matrix's
+// CSV, and the CSV of each of the extra runs ("" where there is none).
+struct ReportCommandLine {
+    std::string csv, out, title, pairs, cpu_pairs, churn_pairs, syscalls, workers;
+};
 
 // Writes report.md (the whole report), throughput.md (its throughput table
-// alone, sized for the lecture's slide), plot-data/ and plots.gp into `out_dir`
-// (created if needed). `pairs_path` (may be empty): the CSV of bar_from_pairs().
-// `cpu_pairs_path` (may be empty): the CSV of cpu_goal_from_pairs().
-// `churn_pairs_path` (may be empty): the CSV of churn_from_pairs().
-// `syscalls_path` (may be empty): the rows of checker bench --syscalls, one per model.
-void write_compare_report(const std::string& csv_path, const std::string& out_dir,
-                          const std::string& title, const std::string& pairs_path = "",
-                          const std::string& cpu_pairs_path = "",
-                          const std::string& churn_pairs_path = "",
-                          const std::string& syscalls_path = "");
-
-// `checker bench-report`, as main.cpp parsed its command line.
-struct ReportCommandLine {
-    std::string csv, out, title, pairs, cpu_pairs, churn_pairs, syscalls;
-};
+// alone, sized for the lecture's slide), plot-data/ and plots.gp into
+// `command_line.out` (created if needed).
+void write_compare_report(const ReportCommandLine& command_line);
 
 // Exit status: 0 written, 2 the CSV could not be read or the report not written.
 int run_report_command(const ReportCommandLine& command_line);

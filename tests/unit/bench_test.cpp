@@ -178,13 +178,33 @@ TEST(CompareReport, ListsTheSystemCallsOfTheCountingRuns) {
     poll.fields["syscalls_per_request"] = "2.03";
     BenchRow aio = row("aio", "echo 64 B", 100, 0, "did not start");
     aio.fields["note"] = "strace wrote no summary";
-    std::string report = markdown_report(rows, "", {}, {}, {}, {poll, aio});
+    std::string report = markdown_report(rows, "", {.syscalls = {poll, aio}});
     EXPECT_NE(report.find("## System calls per request"), std::string::npos) << report;
     EXPECT_NE(report.find("| poll | 2.03 |"), std::string::npos) << report;
     EXPECT_NE(report.find("| aio | not counted: strace wrote no summary |"), std::string::npos)
         << report;
     EXPECT_EQ(markdown_report(rows, "").find("System calls"), std::string::npos)
         << "no section without counting runs";
+}
+
+// Throughput against --workers: each model's runs in increasing --workers,
+// each a multiple of its one-worker figure; a failed run is left out.
+TEST(CompareReport, TheWorkersSweepIsAMultipleOfOneWorker) {
+    std::vector<BenchRow> runs;
+    for (auto [workers, rate] : {std::pair{4, 18'000.0}, {1, 10'000.0}, {2, 15'000.0}}) {
+        runs.push_back(row("reactors", "compute 100 µs", 100, rate));
+        runs.back().fields["workers"] = std::to_string(workers);
+    }
+    runs.push_back(row("prethread", "compute 100 µs", 100, 9'000, "server died"));
+    runs.back().fields["workers"] = "1";
+    std::vector<std::string> lines = workers_sweep(runs);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_EQ(lines[0], "reactors: 1 → 10,000, 2 → 15,000 (1.50×), 4 → 18,000 (1.80×) requests/s");
+    std::string report =
+        markdown_report({row("poll", "echo 64 B", 100, 50'000)}, "test", {.workers = runs});
+    EXPECT_NE(report.find("## Throughput against --workers"), std::string::npos) << report;
+    EXPECT_NE(report.find("had one CPU (the load generator the other)"), std::string::npos)
+        << report;
 }
 
 TEST(CompareReport, SaysWhenNoModelServedEveryConnection) {
@@ -230,7 +250,7 @@ TEST(CompareReport, JudgesTheBarOnTheMedianOfRepeatedPairs) {
     EXPECT_EQ(bar_from_pairs({row(kBaselineModel, "echo 64 B", 100, 100'000)}), "");
     EXPECT_NE(markdown_report({row(kReferenceModel, "echo 64 B", 100, 70'000),
                                row(kBaselineModel, "echo 64 B", 100, 100'000)},
-                              "test", pairs)
+                              "test", {.pairs = pairs})
                   .find("judged on runs repeated side by side: 2 pairs"),
               std::string::npos);
 }
@@ -267,7 +287,8 @@ TEST(CompareReport, ChurnPairsGiveEachPoolsMultipleOfItsPerClientSibling) {
     EXPECT_NE(lines[1].find("prethread against threads, 1 pairs"), std::string::npos) << lines[1];
     pairs[7].fields["status"] = "server died";  // no measurement: no line for prethread
     EXPECT_EQ(churn_from_pairs(pairs).size(), 1u);
-    std::string report = markdown_report({row("fork", "churn", 10, 1'000)}, "test", {}, {}, pairs);
+    std::string report =
+        markdown_report({row("fork", "churn", 10, 1'000)}, "test", {.churn_pairs = pairs});
     EXPECT_NE(
         report.find("## Connection churn: a pool made in advance against a worker per client"),
         std::string::npos)
@@ -300,7 +321,7 @@ TEST(CompareReport, TheCpuGoalIsJudgedOnPairsAtEachConnectionCount) {
     pairs[7].fields["status"] = "server died";  // no measurement: no line for 1,000
     EXPECT_EQ(cpu_goal_from_pairs(pairs).size(), 1u);
     std::string report = markdown_report({cpu_row(kCpuModel, 100, 5.0), cpu_row("epoll", 100, 6.0)},
-                                         "test", {}, pairs);
+                                         "test", {.cpu_pairs = pairs});
     EXPECT_NE(report.find("## uring against the baseline: requests per server CPU-second"),
               std::string::npos)
         << report;
