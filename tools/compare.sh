@@ -158,11 +158,13 @@ for duo in "prefork fork" "prethread threads"; do
     done
 done
 
-# ---- throughput against --workers: the models with a pool, or a loop per core ---------
-# With CPU work per request (--compute-us 100), so that more workers have
-# something to share out. Here the server has one CPU: the report says what
-# it would take to see them scale.
-for model in epoll prefork prethread reactors; do
+# ---- throughput against --workers: the models whose workers share out the work ---------
+# epoll's pool, the coroutines' offload pool, a loop per core; with CPU work
+# per request (--compute-us 100), so that more workers have something to
+# share. (prefork and prethread serve --workers clients at a time: 100
+# connections are not all served, and churn pairs show what they are for.)
+# Here the server has one CPU: the report says what it would take to see them scale.
+for model in epoll coro reactors; do
     printf '%s\n' "${models[@]}" | grep -qx "$model" && [ -z "${dead[$model]:-}" ] || continue
     for workers in 1 2 4; do
         summary=$(timeout -k 5 $((90 + ${duration%.*} * 3)) "$build/checker" bench --brief --model "$model" \
