@@ -69,7 +69,7 @@ for line in "${matrix[@]}"; do
 done
 runs=$((cells * ${#models[@]}))
 mkdir -p "$out"
-rm -f "$out"/results.csv "$out"/pairs.csv "$out"/cpu-pairs.csv "$out"/churn-pairs.csv "$out"/syscalls.csv "$out"/workers.csv "$out"/bench.log "$out"/*.svg "$out"/*.png "$out"/plot-data/*.dat
+rm -f "$out"/results.csv "$out"/pairs.csv "$out"/cpu-pairs.csv "$out"/churn-pairs.csv "$out"/syscalls.csv "$out"/workers.csv "$out"/bench.log "$out"/throughput*.md "$out"/*.svg "$out"/*.png "$out"/plot-data/*.dat
 echo "compare: ${#models[@]} servers (${models[*]}) x $cells cells = $runs runs of ${duration} s + ${warmup} s warm-up,"
 echo "         then $pairs pairs of epoll and $baseline in turn for the bar, and 2 x $pairs of uring and $baseline for the CPU goal;"
 echo "         about $(awk -v r="$((runs + 6 * pairs))" -v d="$duration" -v w="$warmup" 'BEGIN { printf "%.0f", r * (d + w + 1.2) / 60 + 0.5 }') min. Details: $out/bench.log"

@@ -433,8 +433,10 @@ std::vector<PlannedPlot> planned_plots(const std::vector<BenchRow>& rows) {
 
 namespace {
 
-void throughput_table(std::ostream& out, const std::vector<BenchRow>& rows) {
-    std::vector<std::string> models = models_of(rows);
+// The table of requests/s, scenario by model; `models`: the columns (all when empty).
+void throughput_table(std::ostream& out, const std::vector<BenchRow>& rows,
+                      std::vector<std::string> models = {}) {
+    if (models.empty()) models = models_of(rows);
     out << "| scenario |";
     for (const std::string& model : models) out << " " << model << " |";
     out << "\n|---|";
@@ -789,12 +791,31 @@ std::string markdown_report(const std::vector<BenchRow>& rows, const std::string
     return out.str();
 }
 
-std::string throughput_slide(const std::vector<BenchRow>& rows) {
-    std::ostringstream out;
-    out << "## Throughput: requests/s (connections/s for churn)\n\n";
-    throughput_table(out, rows);
-    out << "\n\"N of M served\": the others waited or were refused. ᶜ: client-bound. ᵇ: the machine was busy.\n";
-    return out.str();
+// A slide holds seven models side by side: more are shown on more slides,
+// in the order of the course, the baseline on each.
+std::vector<std::string> throughput_slides(const std::vector<BenchRow>& rows) {
+    constexpr std::size_t kModelsPerSlide = 7;
+    std::vector<std::string> models = models_of(rows);
+    bool baseline = std::erase(models, std::string(kBaselineModel)) > 0;
+    std::size_t room = kModelsPerSlide - (baseline ? 1 : 0);
+    std::size_t count = std::max<std::size_t>(1, (models.size() + room - 1) / room);
+    std::size_t per_slide = std::max<std::size_t>(1, (models.size() + count - 1) / count);
+    std::vector<std::string> slides;
+    for (std::size_t first = 0; slides.size() < count; first += per_slide) {
+        std::vector<std::string> shown(
+            models.begin() + static_cast<long>(std::min(models.size(), first)),
+            models.begin() + static_cast<long>(std::min(models.size(), first + per_slide)));
+        if (baseline) shown.push_back(kBaselineModel);
+        std::ostringstream out;
+        out << "## Throughput: requests/s (connections/s for churn)";
+        if (count > 1) out << ", " << slides.size() + 1 << " of " << count;
+        out << "\n\n";
+        throughput_table(out, rows, shown);
+        out << "\n\"N of M served\": the others waited or were refused. ᶜ: client-bound. ᵇ: the "
+               "machine was busy.\n";
+        slides.push_back(out.str());
+    }
+    return slides;
 }
 
 void write_compare_report(const ReportCommandLine& command_line) {
@@ -809,7 +830,10 @@ void write_compare_report(const ReportCommandLine& command_line) {
                     read(command_line.workers)};
     std::filesystem::create_directories(out_dir + "/plot-data");
     std::ofstream(out_dir + "/report.md") << markdown_report(rows, command_line.title, extra);
-    std::ofstream(out_dir + "/throughput.md") << throughput_slide(rows);
+    std::vector<std::string> slides = throughput_slides(rows);
+    for (std::size_t i = 0; i < slides.size(); ++i)  // throughput.md, throughput-2.md, ...
+        std::ofstream(out_dir + "/throughput" + (i ? "-" + std::to_string(i + 1) : "") + ".md")
+            << slides[i];
 
     std::ofstream gp(out_dir + "/plots.gp");
     gp << "# Written by `checker bench-report` from " << csv_path

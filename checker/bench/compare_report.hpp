@@ -98,6 +98,10 @@ struct ExtraRuns {
 // of its one-worker figure. "reactors: 1 → 8,000, 2 → 8,100 (1.01×), ...".
 std::vector<std::string> workers_sweep(const std::vector<BenchRow>& workers);
 
+// The throughput table for the lecture, one slide per seven models at most
+// (the baseline on each): throughput.md, throughput-2.md, ...
+std::vector<std::string> throughput_slides(const std::vector<BenchRow>& rows);
+
 // Without extra.pairs the bar is judged on the one run of the matrix.
 std::string markdown_report(const std::vector<BenchRow>& rows, const std::string& title,
                             const ExtraRuns& extra = {});

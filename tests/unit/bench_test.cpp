@@ -207,6 +207,26 @@ TEST(CompareReport, TheWorkersSweepIsAMultipleOfOneWorker) {
         << report;
 }
 
+// Twelve models and the baseline do not fit one slide: two slides of six,
+// in the order of the run, the baseline on both.
+TEST(CompareReport, TheThroughputTableIsSplitIntoSlidesThatFit) {
+    std::vector<BenchRow> rows;
+    for (int i = 1; i <= 12; ++i)
+        rows.push_back(row("model" + std::to_string(i), "echo 64 B", 100, 1'000.0 * i));
+    rows.push_back(row(kBaselineModel, "echo 64 B", 100, 99'000));
+    std::vector<std::string> slides = throughput_slides(rows);
+    ASSERT_EQ(slides.size(), 2u);
+    EXPECT_NE(slides[0].find("| scenario | model1 | model2 | model3 | model4 | model5 | model6 | " +
+                             std::string(kBaselineModel) + " |"),
+              std::string::npos)
+        << slides[0];
+    EXPECT_NE(slides[1].find("| scenario | model7 |"), std::string::npos) << slides[1];
+    EXPECT_NE(slides[1].find("2 of 2"), std::string::npos) << slides[1];
+    EXPECT_NE(slides[1].find("| 99,000 |"), std::string::npos) << slides[1];
+    rows.resize(3);
+    EXPECT_EQ(throughput_slides(rows).size(), 1u);
+}
+
 TEST(CompareReport, SaysWhenNoModelServedEveryConnection) {
     std::vector<BenchRow> rows = {row("blocking", "echo 64 B", 10'000, 30'000, "partial")};
     EXPECT_NE(
