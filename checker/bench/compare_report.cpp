@@ -96,6 +96,15 @@ std::string throughput_entry(const BenchRow* row) {
     return text;
 }
 
+// Requests per server CPU-second: the inverse of the server's CPU per
+// request, measured from its own processes, so the generator cannot cap it.
+std::string cpu_entry(const BenchRow* row) {
+    if (!row || row->text("status") != "ok") return throughput_entry(row);
+    double cpu_us = row->number("cpu_us_per_request");
+    if (!(cpu_us > 0)) return "-";
+    return format_count(1e6 / cpu_us) + (ran_on_busy_machine(*row) ? " ᵇ" : "");
+}
+
 std::string slug(const std::string& text) {
     std::string out;
     for (char c : text) {
@@ -435,7 +444,8 @@ namespace {
 
 // The table of requests/s, scenario by model; `models`: the columns (all when empty).
 void throughput_table(std::ostream& out, const std::vector<BenchRow>& rows,
-                      std::vector<std::string> models = {}) {
+                      std::vector<std::string> models = {},
+                      std::string (*entry)(const BenchRow*) = throughput_entry) {
     if (models.empty()) models = models_of(rows);
     out << "| scenario |";
     for (const std::string& model : models) out << " " << model << " |";
@@ -449,8 +459,7 @@ void throughput_table(std::ostream& out, const std::vector<BenchRow>& rows,
         out << "| " << cell.label() << " |";
         for (const std::string& model : models) {
             const BenchRow* row = find_row(rows, cell, model);
-            out << " "
-                << (row || !never_started.count(model) ? throughput_entry(row) : "did not start")
+            out << " " << (row || !never_started.count(model) ? entry(row) : "did not start")
                 << " |";
         }
         out << "\n";
@@ -728,6 +737,13 @@ std::string markdown_report(const std::vector<BenchRow>& rows, const std::string
     out << "\n\"N of M served\": the model answered only N of the M connections during the measured window "
            "(the others waited, or were refused); its throughput is not comparable and it cannot win. "
            "ᶜ: client-bound. ᵇ: the machine was busy.\n\n";
+
+    out << "## Requests per server CPU-second\n\n"
+        << "The inverse of the server's CPU per request, measured from its own processes and "
+           "threads: where the load generator capped the throughput (ᶜ), this still ranks the "
+           "models. Churn: connections per server CPU-second.\n\n";
+    throughput_table(out, rows, {}, cpu_entry);
+    out << "\n";
 
     out << "## Who won\n\n";
     for (const Cell& cell : cells_of(rows)) out << "- " << winner_sentence(rows, cell) << "\n";

@@ -227,6 +227,23 @@ TEST(CompareReport, TheThroughputTableIsSplitIntoSlidesThatFit) {
     EXPECT_EQ(throughput_slides(rows).size(), 1u);
 }
 
+// Beside throughput, requests per server CPU-second: 5 µs per request is
+// 200,000 a CPU-second, whoever set the pace.
+TEST(CompareReport, RanksTheModelsOnRequestsPerServerCpuSecond) {
+    BenchRow poll = row("poll", "echo 64 B", 100, 90'000);
+    poll.fields["cpu_us_per_request"] = "5.0";
+    poll.fields["client_bound"] = "yes";
+    BenchRow blocking = row("blocking", "echo 64 B", 100, 20'000, "partial");
+    blocking.fields["cpu_us_per_request"] = "19.0";
+    std::string report = markdown_report({poll, blocking}, "test");
+    std::size_t section = report.find("## Requests per server CPU-second");
+    ASSERT_NE(section, std::string::npos) << report;
+    std::string table = report.substr(section, report.find("## Who won") - section);
+    EXPECT_NE(table.find("| echo 64 B, 100 connections | 200,000 | 1 of 100 served |"),
+              std::string::npos)
+        << table;
+}
+
 TEST(CompareReport, SaysWhenNoModelServedEveryConnection) {
     std::vector<BenchRow> rows = {row("blocking", "echo 64 B", 10'000, 30'000, "partial")};
     EXPECT_NE(
