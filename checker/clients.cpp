@@ -91,8 +91,9 @@ private:
     void closed(std::size_t i) {
         SwarmClient& client = clients_[i];
         unsent_[i] = {};
-        if (client.state == SwarmClient::Waiting)
-            client.state = client.received.empty() ? SwarmClient::Refused : SwarmClient::Wrong;
+        if (client.state != SwarmClient::Waiting) return;
+        client.closed_by_server = true;
+        client.state = client.received.empty() ? SwarmClient::Refused : SwarmClient::Wrong;
     }
 
     std::vector<SwarmClient>& clients_;
@@ -141,6 +142,10 @@ SwarmCount run_swarm(std::vector<SwarmClient>& clients, Duration pause, Deadline
         case SwarmClient::Waiting: ++count.waiting; break;
         case SwarmClient::Wrong:
             if (count.wrong++ == 0) count.first_wrong = describe_wrong(clients[i], i);
+            if (clients[i].closed_by_server &&
+                clients[i].expected.compare(0, clients[i].received.size(), clients[i].received) ==
+                    0)
+                ++count.closed_midway;
             break;
         }
     }

@@ -25,12 +25,14 @@ struct SwarmClient {
 
     enum State { Waiting, Served, Refused, Wrong } state = Waiting;
     std::string received;
+    bool closed_by_server = false;  // the server closed or reset it before every reply came
 };
 
 struct SwarmCount {
     int served = 0;           // every reply, exactly
     int refused = 0;          // closed or reset by the server before any reply
     int wrong = 0;            // a reply differed, or the connection closed in the middle of one
+    int closed_midway = 0;    // of the wrong: closed by the server after some replies, all right
     int waiting = 0;          // the deadline passed before the replies were complete
     std::string first_wrong;  // what was sent and what came back, for the first wrong client
     std::string str() const;  // "498 served, 2 refused, ..."
