@@ -9,6 +9,8 @@ BUILD    ?= build
 SRC      ?= labs
 LAB      ?=
 SANITIZE ?=
+# How much of each model the students write: 1, 2 or 3 (docs/instructors.md, "Levels").
+LEVEL    ?= 1
 
 CXX      := g++
 CPPFLAGS := -Ilabs/common -MMD -MP
@@ -65,6 +67,7 @@ help:  ## list the targets
 	@echo "make sanitize         the tests again, built with AddressSanitizer + UBSan (build/asan)"
 	@echo "make tsan             the threaded solutions graded, and checker bench run, under ThreadSanitizer (build/tsan)"
 	@echo "make stubs            regenerate labs/*/server.cpp from the solutions' LAB regions"
+	@echo "make stubs LEVEL=2    the labs at level 2 (or 3) in $(BUILD)/stubs/level-2, to review"
 	@echo "make slides           the lecture: build/slides/lecture.html (and .pdf with Chromium)"
 	@echo "make slides-check     build the lecture and check every slide in headless Chromium"
 	@echo "make slides-sync      copy the current code and timelines into slides/ (after a solution changed)"
@@ -73,6 +76,7 @@ help:  ## list the targets
 	@echo "make clean            remove build/"
 	@echo "instructors (docs/instructors.md):"
 	@echo "make handout          the student handout: $(BUILD)/handout/iolab-handout.tar.gz"
+	@echo "make handout LEVEL=2  the handout at level 2 or 3: students write more of each model"
 	@echo "make gradescope       Gradescope's autograder: $(BUILD)/gradescope/iolab-autograder.zip"
 	@echo "make batch SUBMISSIONS=DIR [JOBS=2] [LABS=a,b] [OUT=$(BUILD)/batch]   grade a class"
 
@@ -165,10 +169,15 @@ tsan:  ## the threaded solutions graded, and checker bench run, under ThreadSani
 tsan-run: $(BUILD)/checker $(TSAN_LABS:%=$(BUILD)/solutions/%) $(BUILD)/fixtures/races_on_a_counter $(TSAN_BENCH_SERVERS) $(BUILD)/tests/run_tests
 	@IOLAB_BUILD=$(BUILD) TSAN_OPTIONS="halt_on_error=1 exitcode=66" $(BUILD)/tests/run_tests --gtest_filter='$(TSAN_FILTER)'
 
+# Level 1 is committed as labs/; levels 2 and 3 are generated, to review, in $(BUILD)/stubs/level-N.
 stubs:  ## regenerate the lab stubs from the solutions
+ifeq ($(LEVEL),1)
 	@for model in $(MODELS); do \
 	  awk -v STUB_PATH=labs/$$model/server.cpp -f tools/make-stub.awk solutions/$$model/server.cpp > labs/$$model/server.cpp; \
 	done
+else
+	@tools/make-level.sh $(LEVEL) $(BUILD)/stubs/level-$(LEVEL) && echo "$(BUILD)/stubs/level-$(LEVEL)/labs: the labs at level $(LEVEL)"
+endif
 
 # make compare: checker bench over every model (solutions/, or SRC=labs), with
 # a minimal epoll loop as the baseline; DURATION=seconds per cell, MODELS="a b",
@@ -197,7 +206,7 @@ clean:
 
 # Instructors: docs/instructors.md.
 handout: $(DEPS_OK)  ## the student handout (stubs, scaffolding, checker; no solutions)
-	@tools/make-handout.sh $(BUILD)/handout
+	@tools/make-handout.sh $(BUILD)/handout $(LEVEL)
 
 gradescope: $(DEPS_OK)  ## Gradescope's autograder zip
 	@tools/make-gradescope.sh $(BUILD)/gradescope

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make handout: the students' copy of the kit, OUT/iolab-handout.tar.gz.
-#   tools/make-handout.sh OUT
+#   tools/make-handout.sh OUT [LEVEL]
+# LEVEL (1, 2 or 3; default 1) is how much of each model the students write
+# (docs/instructors.md, "Levels"): tools/make-level.sh makes the labs.
 # It holds the lab stubs and their scaffolding (labs/), the checker, the tools
 # make uses, the docs, the Makefile, the README and the GitHub Classroom
 # workflow; never solutions/ nor any line from inside a solution's LAB
@@ -10,6 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=${1:-build/handout}
+level=${2:-1}
 name=iolab-handout
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
@@ -29,7 +32,8 @@ done
 mkdir -p "$tree/tools" "$tree/.github/workflows"
 cp Makefile .gitignore "$tree/"
 for extra in README.md LICENSE LICENSE.md COPYING; do [ ! -f "$extra" ] || cp "$extra" "$tree/"; done
-cp -r labs checker "$tree/"
+tools/make-level.sh "$level" "$tree"
+cp -r checker "$tree/"
 cp tools/grade.sh tools/models.sh tools/ensure-deps.sh tools/classroom-grade.sh "$tree/tools/"
 cp tools/classroom/classroom.yml "$tree/.github/workflows/classroom.yml"
 if [ -d docs ]; then
@@ -44,14 +48,28 @@ if grep -rlE --include='*.cpp' --include='*.hpp' '^[[:space:]]*// (BEGIN|END) LA
     echo "make handout: LAB markers left in: $(tr '\n' ' ' <"$stage/markers")" >&2
     exit 1
 fi
-awk '/^[ \t]*\/\/ BEGIN LAB:/ { inside = 1; next } /^[ \t]*\/\/ END LAB/ { inside = 0; next }
-     { line = $0; gsub(/^[ \t]+|[ \t]+$/, "", line) }
-     inside && length(line) >= 12 && line !~ /^\/\// { print line }' solutions/*/server.cpp | sort -u >"$stage/inside"
-awk '/^[ \t]*\/\/ BEGIN LAB:/ { inside = 1; next } /^[ \t]*\/\/ END LAB/ { inside = 0; next }
-     !inside { line = $0; gsub(/^[ \t]+|[ \t]+$/, "", line); print line
-               # the same code without its trailing comment is given code too
-               sub(/[ \t]*\/\/.*$/, "", line); print line }' solutions/*/server.cpp >"$stage/outside"
-cat labs/common/* checker/*.cpp checker/*.hpp | sed 's/^[[:space:]]*//; s/[[:space:]]*$//' >>"$stage/outside"
+# Lines inside the regions the students write at this level (solutions and
+# labs/common), and lines outside them.
+regions() {
+    awk -v LEVEL="$level" -v WANT="$1" '
+        /^[ \t]*\/\/ BEGIN LAB( [0-9])?:/ {
+            depth++
+            mine = match($0, /LAB [0-9]:/) ? substr($0, RSTART + 4, 1) + 0 : 1
+            if (!open && mine <= LEVEL) open = depth
+            next
+        }
+        /^[ \t]*\/\/ END LAB/ { if (open == depth) open = 0; depth--; next }
+        { line = $0; gsub(/^[ \t]+|[ \t]+$/, "", line) }
+        WANT == "inside" && open && length(line) >= 12 && line !~ /^\/\// { print line }
+        WANT == "outside" && !open {
+            print line
+            # the same code without its trailing comment is given code too
+            sub(/[ \t]*\/\/.*$/, "", line); print line
+        }' solutions/*/server.cpp labs/common/*.cpp labs/common/*.hpp
+}
+regions inside | sort -u >"$stage/inside"
+regions outside >"$stage/outside"
+cat "$tree"/labs/common/* checker/*.cpp checker/*.hpp | sed 's/^[[:space:]]*//; s/[[:space:]]*$//' >>"$stage/outside"
 sort -u "$stage/outside" -o "$stage/outside"
 comm -23 "$stage/inside" "$stage/outside" >"$stage/secret"
 if [ -s "$stage/secret" ] && grep -rnFf "$stage/secret" "$tree" >"$stage/leaks"; then
@@ -62,4 +80,4 @@ fi
 
 mkdir -p "$out"
 tar -C "$stage" -czf "$out/$name.tar.gz" "$name"
-echo "$out/$name.tar.gz: $(find "$tree" -type f | wc -l) files, labs: $(cd "$tree/labs" && ls -d */ | tr -d / | grep -vx common | tr '\n' ' ')"
+echo "$out/$name.tar.gz (level $level): $(find "$tree" -type f | wc -l) files, labs: $(cd "$tree/labs" && ls -d */ | tr -d / | grep -vx common | tr '\n' ' ')"

@@ -65,10 +65,11 @@ std::vector<std::string> solution_labs() {
     return labs;
 }
 
-CommandRun generate_stub(const fs::path& solution, const std::string& stub_path) {
-    return run_command(
-        {"awk", "-v", "STUB_PATH=" + stub_path, "-f", "tools/make-stub.awk", solution.string()},
-        10);
+CommandRun generate_stub(const fs::path& solution, const std::string& stub_path, int level) {
+    return run_command({"awk", "-v", "STUB_PATH=" + stub_path, "-v",
+                        "LEVEL=" + std::to_string(level), "-f", "tools/make-stub.awk",
+                        solution.string()},
+                       10);
 }
 
 namespace {

@@ -42,7 +42,8 @@ void write_file(const std::filesystem::path& path, const std::string& text);
 std::vector<std::string> solution_labs();
 
 // The stub make-stub.awk generates from `solution` (as labs/MODEL/server.cpp).
-CommandRun generate_stub(const std::filesystem::path& solution, const std::string& stub_path);
+CommandRun generate_stub(const std::filesystem::path& solution, const std::string& stub_path,
+                         int level = 1);
 
 // The lines inside the LAB regions of every solution that the kit does not
 // ship anyway (outside regions, in labs/common or the checker): trimmed, at

@@ -10,10 +10,10 @@ namespace {
 using namespace iolab_test;
 
 std::string stub_of(const std::string& solution_text,
-                    const std::string& stub_path = "labs/demo/server.cpp") {
+                    const std::string& stub_path = "labs/demo/server.cpp", int level = 1) {
     TempDir dir;
     write_file(dir.path() / "server.cpp", solution_text);
-    CommandRun run = generate_stub(dir.path() / "server.cpp", stub_path);
+    CommandRun run = generate_stub(dir.path() / "server.cpp", stub_path, level);
     EXPECT_EQ(run.exit_code, 0) << run.output;
     return run.output;
 }
@@ -76,6 +76,64 @@ TEST(MakeStub, NumbersEachRegionByTheStubsOwnLines) {
 TEST(MakeStub, LeavesAFileWithoutRegionsAsItIs) {
     std::string text = "// Just scaffolding.\nint main() {\n    return 0;   // END of it\n}\n";
     EXPECT_EQ(stub_of(text), text);
+}
+
+// Levels: a "// BEGIN LAB 2:" region encloses level-1 regions of the same
+// code; at level 2 it becomes one TODO, at level 1 only its markers vanish.
+const char* kNested =
+    "void serve() {\n"
+    "    // BEGIN LAB 3: Serve the clients.\n"
+    "    // STUB: $THROW\n"
+    "    prepare();\n"
+    "    // BEGIN LAB 2: Read and reply, and say why.\n"
+    "    // BEGIN LAB: Call read_line() then reply().\n"
+    "    auto line = read_line();\n"
+    "    reply(line);\n"
+    "    // END LAB\n"
+    "    // END LAB 2\n"
+    "    // END LAB 3\n"
+    "}\n";
+
+TEST(MakeStub, AtLevelOneKeepsTheCodeOfHigherLevelRegions) {
+    EXPECT_EQ(stub_of(kNested, "labs/demo/server.cpp", 1),
+              "void serve() {\n"
+              "    prepare();\n"
+              "    // TODO: Call read_line() then reply().\n"
+              "    throw NotImplemented(\"labs/demo/server.cpp:3: see the TODO there\");\n"
+              "}\n");
+}
+
+TEST(MakeStub, AtLevelTwoTheLevelTwoRegionSwallowsTheOnesInside) {
+    EXPECT_EQ(stub_of(kNested, "labs/demo/server.cpp", 2),
+              "void serve() {\n"
+              "    prepare();\n"
+              "    // TODO: Read and reply, and say why.\n"
+              "    throw NotImplemented(\"labs/demo/server.cpp:3: see the TODO there\");\n"
+              "}\n");
+}
+
+TEST(MakeStub, AtLevelThreeTheOutermostRegionUsesItsOwnStubLines) {
+    EXPECT_EQ(stub_of(kNested, "labs/demo/server.cpp", 3),
+              "void serve() {\n"
+              "    // TODO: Serve the clients.\n"
+              "    throw NotImplemented(\"labs/demo/server.cpp:2: see the TODO there\");\n"
+              "}\n");
+}
+
+TEST(MakeStub, KeepsTheIndentOfStubLinesAndDropsEmptyOnes) {
+    EXPECT_EQ(stub_of("// BEGIN LAB 3: Write the helpers\n"
+                      "// STUB:\n"
+                      "// STUB: int run() {\n"
+                      "// STUB:     $THROW\n"
+                      "// STUB: }\n"
+                      "int run() { return 1; }\n"
+                      "// END LAB 3\n"
+                      "// OMIT FROM LEVEL 3\n",
+                      "labs/demo/server.cpp", 3),
+              "// TODO: Write the helpers\n"
+              "int run() {\n"
+              "    throw NotImplemented(\"labs/demo/server.cpp:1: see the TODO there\");\n"
+              "}\n");
 }
 
 class CommittedStub : public testing::TestWithParam<std::string> {};

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The labs at a level of difficulty (docs/instructors.md, "Levels").
+#   tools/make-level.sh LEVEL OUT      writes OUT/labs
+# Each lab's server.cpp is generated from its solution by tools/make-stub.awk
+# at LEVEL; labs/common goes through the same script, so that its own regions
+# of that level become TODOs too, and a file marked "// OMIT FROM LEVEL N" is
+# left out from level N on. At level 1 the result is the committed labs/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+level=${1:-}
+out=${2:-}
+case $level in
+    1 | 2 | 3) ;;
+    *)
+        echo "make-level.sh: LEVEL must be 1, 2 or 3, not '$level'" >&2
+        exit 2
+        ;;
+esac
+[ -n "$out" ] || { echo "usage: tools/make-level.sh LEVEL OUT" >&2; exit 2; }
+
+# The level from which a file is not given, or nothing.
+omitted_from() { sed -n 's|^[[:space:]]*// OMIT FROM LEVEL \([0-9]\).*|\1|p' "$1" | head -n 1; }
+
+rm -rf "$out/labs"
+mkdir -p "$out/labs"
+for dir in labs/*/; do
+    dir=${dir%/}
+    mkdir -p "$out/$dir"
+    for file in "$dir"/*; do
+        [ -f "$file" ] || continue
+        case $file in *.o | *.d | *~ | *.orig) continue ;; esac
+        cp "$file" "$out/$file"
+    done
+done
+cp labs/models.txt "$out/labs/"
+for solution in solutions/*/server.cpp; do
+    model=$(basename "$(dirname "$solution")")
+    [ -d "$out/labs/$model" ] || continue
+    awk -v LEVEL="$level" -v STUB_PATH="labs/$model/server.cpp" -f tools/make-stub.awk \
+        "$solution" >"$out/labs/$model/server.cpp"
+done
+for file in labs/common/*.cpp labs/common/*.hpp; do
+    from=$(omitted_from "$file")
+    if [ -n "$from" ] && [ "$level" -ge "$from" ]; then
+        rm -f "$out/$file"
+        continue
+    fi
+    awk -v LEVEL="$level" -v STUB_PATH="$file" -f tools/make-stub.awk "$file" >"$out/$file"
+done
