@@ -66,10 +66,10 @@ std::vector<std::string> solution_labs() {
 }
 
 CommandRun generate_stub(const fs::path& solution, const std::string& stub_path, int level) {
-    return run_command({"awk", "-v", "STUB_PATH=" + stub_path, "-v",
-                        "LEVEL=" + std::to_string(level), "-f", "tools/make-stub.awk",
-                        solution.string()},
-                       10);
+    return run_command(
+        {"awk", "-v", "STUB_PATH=" + stub_path, "-v", "LEVEL=" + std::to_string(level), "-f",
+         "tools/make-stub.awk", solution.string()},
+        10);
 }
 
 namespace {

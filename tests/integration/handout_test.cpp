@@ -140,6 +140,69 @@ TEST_F(Handout, ClassroomWorkflowReportsTheScoreOfMakeGrade) {
     EXPECT_GE(result["tests"].size(), solution_labs().size());
 }
 
+// make handout LEVEL=2 and LEVEL=3. Levels above 1 are generated, never
+// committed: this is their drift test. Each lab's stub is what its solution
+// generates at that level and leaves more to the student than the level below;
+// labs/common holds what that level gives; every lab builds and scores 0 fast.
+class HandoutLevel : public testing::TestWithParam<int> {};
+
+TEST_P(HandoutLevel, IsGeneratedFromTheSolutionsBuildsAndScoresZeroFast) {
+    SKIP_UNDER_SANITIZERS();
+    const int level = GetParam();
+    TempDir dir;
+    CommandRun make = run_command(
+        {"tools/make-handout.sh", (dir.path() / "out").string(), std::to_string(level)}, 120);
+    ASSERT_EQ(make.exit_code, 0) << make.output;
+    ASSERT_NE(make.output.find("(level " + std::to_string(level) + ")"), std::string::npos)
+        << make.output;
+    CommandRun untar =
+        run_command({"tar", "-xzf", (dir.path() / "out/iolab-handout.tar.gz").string(), "-C",
+                     dir.path().string()},
+                    60);
+    ASSERT_EQ(untar.exit_code, 0) << untar.output;
+    const fs::path tree = dir.path() / "iolab-handout";
+
+    std::vector<std::string> targets;
+    for (const std::string& lab : solution_labs()) {
+        const std::string solution = "solutions/" + lab + "/server.cpp";
+        const std::string stub_path = "labs/" + lab + "/server.cpp";
+        CommandRun here = generate_stub(solution, stub_path, level);
+        CommandRun below = generate_stub(solution, stub_path, level - 1);
+        ASSERT_EQ(here.exit_code, 0) << here.output;
+        EXPECT_TRUE(read_file(tree / stub_path) == here.output) << stub_path << " is not generated";
+        EXPECT_TRUE(here.output != below.output)
+            << solution << " has no // BEGIN LAB " << level << " region";
+        targets.push_back("build/labs/" + lab);
+    }
+    for (const fs::directory_entry& entry : fs::directory_iterator("labs/common")) {
+        std::string text = read_file(entry.path());
+        std::size_t omit = text.find("// OMIT FROM LEVEL ");
+        bool omitted = omit != std::string::npos &&
+                       text[omit + std::string("// OMIT FROM LEVEL ").size()] - '0' <= level;
+        EXPECT_EQ(fs::exists(tree / "labs/common" / entry.path().filename()), !omitted)
+            << entry.path();
+    }
+
+    std::vector<std::string> build{"make", "-s", "-j2"};
+    build.insert(build.end(), targets.begin(), targets.end());
+    CommandRun built = run_command(build, 900, tree);
+    ASSERT_EQ(built.exit_code, 0) << built.output;
+    for (const std::string& lab : solution_labs()) {
+        if (iolab_test::lab_unavailable_here(lab)) continue;
+        auto run = grade(lab, (tree / "build/labs" / lab).string());
+        EXPECT_EQ(run.exit_code, 1) << lab << run.output;
+        EXPECT_NE(run.results_json.find("\"score\": 0,"), std::string::npos) << lab;
+        EXPECT_LT(run.seconds, 10) << lab << run.output;
+        EXPECT_NE(run.output.find("not implemented yet"), std::string::npos) << lab << run.output;
+        EXPECT_TRUE(run.leftovers.empty()) << lab;
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Levels, HandoutLevel, testing::Values(2, 3),
+                         [](const testing::TestParamInfo<int>& p) {
+                             return "level" + std::to_string(p.param);
+                         });
+
 TEST(Gradescope, AutograderWritesResultsJsonForASubmission) {
     SKIP_UNDER_SANITIZERS();
     CommandRun make = run_command({"make", "-s", "BUILD=" + build_dir(), "gradescope"}, 180);
