@@ -8,7 +8,8 @@
 # to "// END LAB 2" (and 3), are the student's work from that level on: they
 # enclose the level-1 regions of the same code, so that a higher level leaves
 # more of the model to the student. The hint runs on over the comment lines
-# that follow the BEGIN line.
+# that follow the BEGIN line, and belongs to the marker: where a region only
+# loses its markers, its hint goes too.
 #
 # At level L (default 1), the outermost region whose level is L or less becomes
 # its hint as a TODO comment and a statement that reports, at run time, which
@@ -48,24 +49,30 @@ function flush_region(   i, todo_line, throw_text, s) {
 /^[ \t]*\/\/ BEGIN LAB( [0-9])?:/ {
     depth++
     if (stubbing) { in_hint = 0; next }
-    if (region_level($0) > LEVEL) next  # this level keeps the code: drop the marker only
-    stubbing = depth; in_hint = 1; n = 0; stubs = 0
+    if (region_level($0) > LEVEL) { dropping_hint = 1; next }  # this level keeps the code
+    stubbing = depth; in_hint = 1; n = 0; stubs = 0; dropping_hint = 0
     match($0, /^[ \t]*/); indent = substr($0, 1, RLENGTH)
     text = $0; sub(/^[ \t]*\/\/ BEGIN LAB( [0-9])?:[ \t]*/, "", text); hint[++n] = text
     next
 }
 /^[ \t]*\/\/ END LAB( [0-9])?[ \t]*$/ {
+    dropping_hint = 0
     if (depth == 0) next
     if (stubbing == depth) { flush_region(); stubbing = 0 }
     depth--
     next
 }
 /^[ \t]*\/\/ STUB:/ {
+    dropping_hint = 0
     # A STUB line belongs to the innermost region: only the one being replaced uses it.
     if (stubbing == depth && stubbing > 0) {
         s = $0; sub(/^[ \t]*\/\/ STUB:( |$)/, "", s); stub[++stubs] = s; in_hint = 0
     }
     next
+}
+dropping_hint {
+    if ($0 ~ /^[ \t]*\/\/ /) next
+    dropping_hint = 0
 }
 stubbing {
     if (stubbing == depth && in_hint && $0 ~ /^[ \t]*\/\/ /) {

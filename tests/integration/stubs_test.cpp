@@ -79,14 +79,17 @@ TEST(MakeStub, LeavesAFileWithoutRegionsAsItIs) {
 }
 
 // Levels: a "// BEGIN LAB 2:" region encloses level-1 regions of the same
-// code; at level 2 it becomes one TODO, at level 1 only its markers vanish.
+// code; at level 2 it becomes one TODO, at level 1 only its markers and its
+// hint vanish.
 const char* kNested =
     "void serve() {\n"
     "    // BEGIN LAB 3: Serve the clients.\n"
     "    // STUB: $THROW\n"
     "    prepare();\n"
-    "    // BEGIN LAB 2: Read and reply, and say why.\n"
+    "    // BEGIN LAB 2: Read and reply,\n"
+    "    // and say why.\n"
     "    // BEGIN LAB: Call read_line() then reply().\n"
+    "    // Each line once.\n"
     "    auto line = read_line();\n"
     "    reply(line);\n"
     "    // END LAB\n"
@@ -99,6 +102,7 @@ TEST(MakeStub, AtLevelOneKeepsTheCodeOfHigherLevelRegions) {
               "void serve() {\n"
               "    prepare();\n"
               "    // TODO: Call read_line() then reply().\n"
+              "    //       Each line once.\n"
               "    throw NotImplemented(\"labs/demo/server.cpp:3: see the TODO there\");\n"
               "}\n");
 }
@@ -107,7 +111,8 @@ TEST(MakeStub, AtLevelTwoTheLevelTwoRegionSwallowsTheOnesInside) {
     EXPECT_EQ(stub_of(kNested, "labs/demo/server.cpp", 2),
               "void serve() {\n"
               "    prepare();\n"
-              "    // TODO: Read and reply, and say why.\n"
+              "    // TODO: Read and reply,\n"
+              "    //       and say why.\n"
               "    throw NotImplemented(\"labs/demo/server.cpp:3: see the TODO there\");\n"
               "}\n");
 }
