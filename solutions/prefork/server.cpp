@@ -152,8 +152,8 @@ void serve_clients(Listener& listener, const Options& options) {
 void start_worker(pid_t& slot, Listener& listener, const Options& options,
                   const SignalsBlocked& signals) {
     // BEGIN LAB 2: Fork the worker of this slot, and record its pid there.
-    // STUB: //       A fork() that fails (too many processes) leaves the pool one worker short,
-    // STUB: //       said on stderr; the server goes on.
+    // STUB: //       A fork() that fails (too many processes) leaves the pool one worker short:
+    // STUB: //       report it on stderr; the server goes on.
     // STUB: $THROW
     // BEGIN LAB: fork(). In the child: run_worker(). In the parent: record the
     // child's pid in `slot`. If fork() fails, report it and leave the slot 0.

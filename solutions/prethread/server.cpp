@@ -119,8 +119,8 @@ void run_worker(Listener& listener, const Options& options) {
 void start_worker(std::thread& slot, Listener& listener, const Options& options) {
     // BEGIN LAB 2: Start the worker thread of this slot. It refers to the listener and the
     // STUB: //       options, which outlive the pool. A thread that cannot be started (too many
-    // STUB: //       tasks, no memory for its stack) leaves the pool one worker short, said on
-    // STUB: //       stderr; the server goes on.
+    // STUB: //       tasks, no memory for its stack) leaves the pool one worker short: report it on
+    // STUB: //       stderr, and the server goes on.
     // STUB: $THROW
     // BEGIN LAB: slot = std::thread(run_worker, std::ref(listener),
     // std::cref(options)). On std::system_error, report it and leave the slot empty.
