@@ -69,10 +69,18 @@ regions() {
 }
 regions inside | sort -u >"$stage/inside"
 regions outside >"$stage/outside"
-cat "$tree"/labs/common/* checker/*.cpp checker/*.hpp | sed 's/^[[:space:]]*//; s/[[:space:]]*$//' >>"$stage/outside"
+cat "$tree"/labs/common/* checker/*.cpp checker/*.hpp checker/*.c | sed 's/^[[:space:]]*//; s/[[:space:]]*$//' >>"$stage/outside"
 sort -u "$stage/outside" -o "$stage/outside"
 comm -23 "$stage/inside" "$stage/outside" >"$stage/secret"
-if [ -s "$stage/secret" ] && grep -rnFf "$stage/secret" "$tree" >"$stage/leaks"; then
+# A handed-out line that is itself given code is no leak, even when it contains
+# a secret line ("std::size_t requests = 0;" holds "std::size_t requests =").
+given_lines_out() {
+    awk 'NR == FNR { given[$0]; next }
+         { line = $0; sub(/^[^:]*:[0-9]+:/, "", line); gsub(/^[ \t]+|[ \t]+$/, "", line)
+           if (!(line in given)) print }' "$stage/outside" -
+}
+if [ -s "$stage/secret" ] && grep -rnFf "$stage/secret" "$tree" | given_lines_out >"$stage/leaks" &&
+    [ -s "$stage/leaks" ]; then
     echo "make handout: solution code would be handed out:" >&2
     head -n 5 "$stage/leaks" >&2
     exit 1

@@ -97,20 +97,24 @@ export function findExcerpts(text) {
 }
 
 const BEGIN_LAB = /^\s*\/\/ BEGIN LAB:/;
-const END_LAB = /^\s*\/\/ END LAB/;
+const END_LAB = /^\s*\/\/ END LAB\s*$/;
+// The markers of levels 2 and 3 (docs/instructors.md), whose regions enclose
+// the level-1 ones: the slides show their code, without markers nor hints.
+const LEVEL_MARKER = /^\s*\/\/ (BEGIN LAB [0-9]:|END LAB [0-9]\s*$|OMIT FROM LEVEL [0-9])/;
 const STUB = /^\s*\/\/ STUB:/;
 const HINT = /^\s*\/\/ /;
 
 // The solution's lines with the lab markers, hints and STUB lines left out;
-// each kept line knows which LAB region (1, 2, ...) it belongs to, 0 outside.
+// each kept line knows which level-1 LAB region (1, 2, ...) it belongs to, 0 outside.
 function withoutLabMarkers(lines) {
     const kept = [];
     let region = 0, count = 0, inHint = false;
     for (const line of lines) {
+        if (LEVEL_MARKER.test(line)) { inHint = /BEGIN LAB/.test(line); continue; }
+        if (STUB.test(line)) { inHint = false; continue; }
         if (BEGIN_LAB.test(line)) { region = ++count; inHint = true; continue; }
         if (region && END_LAB.test(line)) { region = 0; inHint = false; continue; }
-        if (region && STUB.test(line)) { inHint = false; continue; }
-        if (region && inHint && HINT.test(line)) continue;
+        if (inHint && HINT.test(line)) continue;
         inHint = false;
         kept.push({line, region});
     }
@@ -188,9 +192,11 @@ export function extractExcerpt(root, file, selector) {
         }
     } else if (kind === 'function' || kind === 'type') {
         if (!argument) return {status: 'missing', reason: `selector "${selector}" needs a name`};
-        const definition = findDefinition(source, kind, argument);
+        // Without the markers first: a STUB line may write the same function's head.
+        const code = withoutLabMarkers(source.split('\n')).map((k) => k.line).join('\n');
+        const definition = findDefinition(code, kind, argument);
         if (!definition) return {status: 'missing', reason: `${file} has no definition of ${kind} ${argument}`};
-        lines = trimBlankEdges(dedent(withoutLabMarkers(definition).map((k) => k.line)));
+        lines = trimBlankEdges(dedent(definition));
     } else {
         return {status: 'missing', reason: `unknown selector "${selector}" (lab, lab:N, function:NAME, type:NAME)`};
     }

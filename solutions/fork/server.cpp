@@ -9,7 +9,10 @@
 //
 // Compare with solutions/blocking/server.cpp (the same loop, serving in place)
 // and solutions/threads/server.cpp (a thread per client instead of a process).
+// BEGIN LAB 3: Include what your own code uses (line_protocol.hpp, request_work.hpp...).
+// STUB:
 #include "blocking_session.hpp"
+// END LAB 3
 #include "errors.hpp"
 #include "server_main.hpp"
 #include "shutdown.hpp"
@@ -31,6 +34,23 @@ namespace {
 using namespace iolab;
 using namespace std::chrono_literals;
 
+// BEGIN LAB 3: A child process per client: the parent accepts, forks, and accepts again.
+// STUB: //       - Serving a client is the blocking conversation, yours to write at this level:
+// STUB: //         recv() returns whatever bytes arrived, LineProtocol turns them into replies,
+// STUB: //         each reply is sent whole; recv() returning 0 is the end of file, and the last
+// STUB: //         unterminated line is still a request. Reply before reading more.
+// STUB: //       - After fork() both processes hold both sockets: each closes the one it does
+// STUB: //         not use (the parent's copy of a connection would leak a descriptor per
+// STUB: //         client, and keep the connection open after the child has closed it).
+// STUB: //       - An ended child stays a zombie until its parent waits for it: reap children
+// STUB: //         as they end (SIGCHLD; signals do not queue).
+// STUB: //       - The child inherits the shutdown handler, which acts on the shared sockets:
+// STUB: //         see reset_shutdown_handling_in_child() and ShutdownWatch in shutdown.hpp.
+// STUB: //       - A child never returns into the accept loop, and ends with _exit().
+// STUB: //       - At SIGTERM the server stops its children and exits 0 within a second.
+// STUB: void run(Listener& listener, const Options& options) {
+// STUB:     $THROW
+// STUB: }
 // The children serving clients now (0 marks a free slot), so that a shutdown
 // can stop them. The parent records each child after fork(); the SIGCHLD
 // handler, which may run between any two instructions of the parent, reaps
@@ -81,6 +101,11 @@ private:
 // reap in a loop until none is left, with WNOHANG so that the children still
 // serving do not make the handler wait.
 extern "C" void reap_children(int) {
+    // BEGIN LAB 2: Reap every child that has ended, and forget it in the table.
+    // STUB: //       A handler runs between any two instructions of the parent: it may call only
+    // STUB: //       async-signal-safe functions, must never wait for the children still serving,
+    // STUB: //       and must leave errno as it found it (the interrupted code may be reading it).
+    // STUB: $THROW
     // BEGIN LAB: Reap every child that has ended: waitpid(-1, nullptr, WNOHANG)
     // in a loop while it returns a pid, and forget_child() each one. Save and
     // restore errno around it: the interrupted code may be about to read it.
@@ -88,9 +113,17 @@ extern "C" void reap_children(int) {
     for (pid_t pid; (pid = ::waitpid(-1, nullptr, WNOHANG)) > 0;) forget_child(pid);
     errno = saved_errno;
     // END LAB
+    // END LAB 2
 }
 
 void install_child_reaper() {
+    // BEGIN LAB 2: Have the kernel run reap_children() whenever a child ends.
+    // STUB: //       A child that a signal only stopped is nothing to reap. The parent's accept()
+    // STUB: //       that the signal interrupts should fail with EINTR rather than restart: the
+    // STUB: //       loop then goes round (some tools, ThreadSanitizer among them, run a handler
+    // STUB: //       only once the interrupted call has returned). A failure here is a setup
+    // STUB: //       failure: errors.hpp has the way to report it.
+    // STUB: $THROW
     struct sigaction action {};
     action.sa_handler = reap_children;
     sigemptyset(&action.sa_mask);
@@ -100,11 +133,20 @@ void install_child_reaper() {
     // run the handler only once the interrupted call has returned).
     action.sa_flags = SA_NOCLDSTOP;
     if (::sigaction(SIGCHLD, &action, nullptr) < 0) throw_errno("sigaction(SIGCHLD)");
+    // END LAB 2
 }
 
 // The child's whole life: it never returns into the parent's accept loop.
 [[noreturn]] void serve_in_child(Listener& listener, const UniqueFd& client,
                                  const Options& options) {
+    // BEGIN LAB 2: Serve the one client in the child, then end the child.
+    // STUB: //       After fork() the child holds a copy of every descriptor the parent had: close
+    // STUB: //       the one it has no use for (a child that outlives the parent would keep the
+    // STUB: //       port, and could accept clients). It inherited the parent's shutdown handler
+    // STUB: //       too, which acts on the sockets both share: shutdown.hpp says what a child
+    // STUB: //       calls first. It must never return into the parent's accept loop, and must end
+    // STUB: //       without running the exit handlers nor flushing the stdio buffers it copied.
+    // STUB: $THROW
     // BEGIN LAB: In the child: reset_shutdown_handling_in_child(), close the
     // listening socket (listener.close()): the child serves one client and must
     // not keep the port open after the parent is gone. Serve the client, then
@@ -115,6 +157,7 @@ void install_child_reaper() {
     serve_until_eof(client, options);
     ::_exit(0);
     // END LAB
+    // END LAB 2
 }
 
 // Forks a child to serve `client`. The parent's copy of the connection is
@@ -122,6 +165,13 @@ void install_child_reaper() {
 // descriptor the parent kept would keep the connection open after the child
 // ends (and leak one descriptor per client).
 void serve_in_new_child(Listener& listener, UniqueFd client, const Options& options) {
+    // BEGIN LAB 2: Fork a child to serve this client, and put it on record in the table.
+    // STUB: //       The SIGCHLD handler may run at any instruction: it must not reap the new child
+    // STUB: //       before its pid is recorded (a signal can be held off for a while). A full
+    // STUB: //       table, or a fork() that fails (too many processes), costs this client only:
+    // STUB: //       say so on stderr and turn the client away. The parent's copy of the
+    // STUB: //       connection is closed when this function returns (see above).
+    // STUB: $THROW
     // BEGIN LAB: Block SIGCHLD (SignalBlocked) so that the new child cannot be
     // reaped before it is on record; take a free_slot() (none left: return, which
     // turns the client away); fork(). In the child: serve_in_child(). In the
@@ -141,11 +191,17 @@ void serve_in_new_child(Listener& listener, UniqueFd client, const Options& opti
     if (pid == 0) serve_in_child(listener, client, options);
     slot->store(pid);
     // END LAB
+    // END LAB 2
 }
 
 // Asks every child to stop (each one's handler shuts its connection down, so
 // it ends at once), then waits a bounded time for the handler to reap them all.
 void stop_children() {
+    // BEGIN LAB 2: At shutdown, stop every child still serving, and wait for their end.
+    // STUB: //       Signal a pid only while it cannot have been reaped, and so reused by an
+    // STUB: //       unrelated process. The handler does the reaping: wait until the table is
+    // STUB: //       empty, for a bounded time (500 ms): the server must exit within a second.
+    // STUB: $THROW
     // BEGIN LAB: With SIGCHLD blocked, kill(pid, SIGTERM) every recorded child:
     // while blocked, no child is reaped, so no recorded pid can have been reused
     // by another process. Then unblocked, wait while has_children(), at most 500 ms.
@@ -158,9 +214,13 @@ void stop_children() {
          has_children() && std::chrono::steady_clock::now() < give_up;)
         std::this_thread::sleep_for(5ms);
     // END LAB
+    // END LAB 2
 }
 
 void run(Listener& listener, const Options& options) {
+    // BEGIN LAB 2: Reap children from the start; accept clients and give each a child process
+    // STUB: //       of its own; once a shutdown is requested, stop the children before returning.
+    // STUB: $THROW
     // BEGIN LAB: install_child_reaper(), then accept clients like the iterative
     // server, handing each to serve_in_new_child(). Once shutdown_requested(),
     // stop_children() before returning.
@@ -171,7 +231,9 @@ void run(Listener& listener, const Options& options) {
     }
     stop_children();
     // END LAB
+    // END LAB 2
 }
+// END LAB 3
 
 }  // namespace
 

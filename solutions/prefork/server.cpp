@@ -19,7 +19,10 @@
 // Compare with solutions/prethread/server.cpp (the same pool, of threads:
 // `diff solutions/prefork/server.cpp solutions/prethread/server.cpp`) and
 // solutions/fork/server.cpp (a child per client, made when the client arrives).
+// BEGIN LAB 3: Include what your own code uses (line_protocol.hpp, request_work.hpp...).
+// STUB:
 #include "blocking_session.hpp"
+// END LAB 3
 #include "errors.hpp"
 #include "server_main.hpp"
 #include "shutdown.hpp"
@@ -41,6 +44,24 @@ namespace {
 using namespace iolab;
 using namespace std::chrono_literals;
 
+// BEGIN LAB 3: A pool of --workers processes, made at start, each one serving clients one
+// STUB: //       after another; the parent serves nobody, it keeps the pool full.
+// STUB: //       - Serving a client is the blocking conversation, yours to write at this level:
+// STUB: //         recv() returns whatever bytes arrived, LineProtocol turns them into replies,
+// STUB: //         each reply is sent whole; recv() returning 0 is the end of file, and the last
+// STUB: //         unterminated line is still a request. Reply before reading more.
+// STUB: //       - Every worker sleeps in accept() on the one listening socket it inherited:
+// STUB: //         the kernel hands each connection to one of them.
+// STUB: //       - A worker that dies (a crash, a kill) is reaped and replaced: wait for
+// STUB: //         SIGCHLD and SIGTERM without losing one that comes just before the wait.
+// STUB: //       - A worker inherits the shutdown handler and the signal mask: see
+// STUB: //         reset_shutdown_handling_in_child() and ShutdownWatch in shutdown.hpp.
+// STUB: //       - A worker never returns into the parent's code, and ends with _exit().
+// STUB: //       - At SIGTERM the parent stops and reaps every worker, and exits 0 within a
+// STUB: //         second: no worker outlives it, none stays a zombie.
+// STUB: void run(Listener& listener, const Options& options) {
+// STUB:     $THROW
+// STUB: }
 // Workers when --workers is not given: the number of clients served at once.
 constexpr int kDefaultWorkers = 8;
 
@@ -74,16 +95,26 @@ private:
 extern "C" void wake_parent(int) {}
 
 void install_child_watch() {
+    // BEGIN LAB 2: Make the end of a child wake the parent from its sigsuspend().
+    // STUB: //       SIGCHLD's default action is to ignore it, and an ignored signal ends no wait:
+    // STUB: //       it needs a handler, even one that does nothing (wake_parent). A child that a
+    // STUB: //       signal only stopped is nothing to replace. A failure here is a setup failure:
+    // STUB: //       errors.hpp has the way to report it.
+    // STUB: $THROW
     struct sigaction action {};
     action.sa_handler = wake_parent;
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_NOCLDSTOP;  // a child stopped (not ended) is nothing to replace
     if (::sigaction(SIGCHLD, &action, nullptr) < 0) throw_errno("sigaction(SIGCHLD)");
+    // END LAB 2
 }
 
 // A worker's whole job: the iterative server's loop. Many workers block in
 // accept() on the same listening socket; each connection goes to one of them.
 void serve_clients(Listener& listener, const Options& options) {
+    // BEGIN LAB 2: A worker's job until a shutdown is requested: the iterative server's loop,
+    // STUB: //       on the listening socket that every worker shares.
+    // STUB: $THROW
     // BEGIN LAB: Accept clients one at a time, like the iterative server,
     // serving each with serve_until_eof(), until shutdown_requested().
     while (!shutdown_requested()) {
@@ -91,12 +122,19 @@ void serve_clients(Listener& listener, const Options& options) {
         if (client) serve_until_eof(client, options);
     }
     // END LAB
+    // END LAB 2
 }
 
 // The life of a worker process. It keeps the listening socket (unlike the fork
 // lab's children): accepting is its job.
 [[noreturn]] void run_worker(Listener& listener, const Options& options,
                              const SignalsBlocked& signals) {
+    // BEGIN LAB 2: The worker process's whole life: it must never return into the parent's code.
+    // STUB: //       It inherited the parent's shutdown handler, which acts on the sockets they
+    // STUB: //       share (shutdown.hpp says what a child calls first), and the parent's signal
+    // STUB: //       mask, in which SIGTERM is blocked: a worker must stop on its own SIGTERM. End
+    // STUB: //       without running the exit handlers nor flushing the stdio buffers it copied.
+    // STUB: $THROW
     // BEGIN LAB: reset_shutdown_handling_in_child(), so that a SIGTERM to this
     // child stops this child only; unblock the signals the parent blocked
     // (pthread_sigmask(SIG_SETMASK, &signals.unblocked(), nullptr)): the child
@@ -106,12 +144,17 @@ void serve_clients(Listener& listener, const Options& options) {
     serve_clients(listener, options);
     ::_exit(0);
     // END LAB
+    // END LAB 2
 }
 
 // Starts the worker of one slot of the pool. A fork() that fails (too many
 // processes) leaves the pool one worker short, not the server down.
 void start_worker(pid_t& slot, Listener& listener, const Options& options,
                   const SignalsBlocked& signals) {
+    // BEGIN LAB 2: Fork the worker of this slot, and record its pid there.
+    // STUB: //       A fork() that fails (too many processes) leaves the pool one worker short:
+    // STUB: //       report it on stderr; the server goes on.
+    // STUB: $THROW
     // BEGIN LAB: fork(). In the child: run_worker(). In the parent: record the
     // child's pid in `slot`. If fork() fails, report it and leave the slot 0.
     pid_t pid = ::fork();
@@ -122,6 +165,7 @@ void start_worker(pid_t& slot, Listener& listener, const Options& options,
     if (pid == 0) run_worker(listener, options, signals);
     slot = pid;
     // END LAB
+    // END LAB 2
 }
 
 // Makes the whole pool, before the first client arrives.
@@ -135,6 +179,10 @@ void start_pool(Listener& listener, const Options& options, const SignalsBlocked
 // stays at N whatever kills a worker (a crash, the OOM killer, an operator).
 void replace_ended_workers(Listener& listener, const Options& options,
                            const SignalsBlocked& signals) {
+    // BEGIN LAB 2: Reap every worker that has ended, whatever ended it, and start another in its
+    // STUB: //       slot: the pool stays at N. One SIGCHLD may stand for several ended children,
+    // STUB: //       and the workers still serving must not make the parent wait.
+    // STUB: $THROW
     // BEGIN LAB: waitpid(-1, &status, WNOHANG) in a loop while it returns a
     // pid (one SIGCHLD may stand for several children). Find the pid's slot in
     // the pool, report the worker's end, and start_worker() in that slot.
@@ -148,10 +196,16 @@ void replace_ended_workers(Listener& listener, const Options& options,
         start_worker(*slot, listener, options, signals);
     }
     // END LAB
+    // END LAB 2
 }
 
 // The parent's life once the pool is made: wait for a signal, see to the pool, wait again.
 void watch_pool(Listener& listener, const Options& options, const SignalsBlocked& signals) {
+    // BEGIN LAB 2: The parent's life between start and shutdown: sleep until a signal comes, see
+    // STUB: //       to the pool, sleep again. A signal that arrives between the look at the
+    // STUB: //       shutdown flag and the sleep must not be lost: the signals stay blocked except
+    // STUB: //       during the sleep, and the sleep must unblock them in the same call.
+    // STUB: $THROW
     // BEGIN LAB: While !shutdown_requested(): sigsuspend(&signals.unblocked()),
     // then replace_ended_workers(). The signals are blocked everywhere else, so
     // a SIGTERM or SIGCHLD that arrives between the look at the flag and the
@@ -161,12 +215,17 @@ void watch_pool(Listener& listener, const Options& options, const SignalsBlocked
         replace_ended_workers(listener, options, signals);
     }
     // END LAB
+    // END LAB 2
 }
 
 // Asks every worker to stop (each one's handler shuts its connection down,
 // so it ends at once), waits for them at most 500 ms, then kills the rest:
 // no child outlives the server.
 void stop_pool() {
+    // BEGIN LAB 2: At shutdown, stop every worker and reap them all, for a bounded time (the
+    // STUB: //       server must exit within a second): a worker still there after 500 ms is
+    // STUB: //       killed outright. No worker outlives the server, none stays a zombie.
+    // STUB: $THROW
     // BEGIN LAB: kill(pid, SIGTERM) each worker in the pool. Then reap them
     // (waitpid(pid, nullptr, WNOHANG), setting each reaped slot to 0) while any
     // is left, sleeping a few milliseconds between rounds; after 500 ms,
@@ -183,9 +242,14 @@ void stop_pool() {
         std::this_thread::sleep_for(5ms);
     }
     // END LAB
+    // END LAB 2
 }
 
 void run(Listener& listener, const Options& options) {
+    // BEGIN LAB 2: Watch for ended children; keep the signals the parent waits for blocked for
+    // STUB: //       the rest of run() (the workers inherit the mask); make the pool, watch it, and
+    // STUB: //       stop it once a shutdown is requested.
+    // STUB: $THROW
     // BEGIN LAB: Install the SIGCHLD handler (install_child_watch), block
     // SIGCHLD, SIGTERM and SIGINT (SignalsBlocked) for the rest of run(); then
     // start_pool(), watch_pool(), and once shutdown is requested, stop_pool().
@@ -195,7 +259,9 @@ void run(Listener& listener, const Options& options) {
     watch_pool(listener, options, only_in_sigsuspend);
     stop_pool();
     // END LAB
+    // END LAB 2
 }
+// END LAB 3
 
 }  // namespace
 

@@ -19,7 +19,10 @@
 // Compare with solutions/prefork/server.cpp (the same pool, of processes:
 // `diff solutions/prefork/server.cpp solutions/prethread/server.cpp`) and
 // solutions/threads/server.cpp (a thread per client, made when the client arrives).
+// BEGIN LAB 3: Include what your own code uses (line_protocol.hpp, request_work.hpp...).
+// STUB:
 #include "blocking_session.hpp"
+// END LAB 3
 #include "errors.hpp"
 #include "server_main.hpp"
 #include "shutdown.hpp"
@@ -37,6 +40,22 @@ namespace {
 
 using namespace iolab;
 
+// BEGIN LAB 3: A pool of --workers threads, made at start, each one serving clients one
+// STUB: //       after another; the main thread serves nobody, it waits for the shutdown.
+// STUB: //       - Serving a client is the blocking conversation, yours to write at this level:
+// STUB: //         recv() returns whatever bytes arrived, LineProtocol turns them into replies,
+// STUB: //         each reply is sent whole; recv() returning 0 is the end of file, and the last
+// STUB: //         unterminated line is still a request. Reply before reading more.
+// STUB: //       - Every worker sleeps in accept() on the one listening socket: the kernel
+// STUB: //         hands each connection to one of them.
+// STUB: //       - A signal goes to any one thread that does not block it: make sure the one
+// STUB: //         that takes SIGTERM is the one waiting for it, and that none is lost.
+// STUB: //       - At SIGTERM every worker is woken (the listener and, with ShutdownWatch from
+// STUB: //         shutdown.hpp, each connection are shut down); the main thread waits for them
+// STUB: //         and the server exits 0 within a second.
+// STUB: void run(Listener& listener, const Options& options) {
+// STUB:     $THROW
+// STUB: }
 // Workers when --workers is not given: the number of clients served at once.
 constexpr int kDefaultWorkers = 8;
 
@@ -68,6 +87,9 @@ private:
 // A worker's whole job: the iterative server's loop. Many workers block in
 // accept() on the same listening socket; each connection goes to one of them.
 void serve_clients(Listener& listener, const Options& options) {
+    // BEGIN LAB 2: A worker's job until a shutdown is requested: the iterative server's loop,
+    // STUB: //       on the listening socket that every worker shares.
+    // STUB: $THROW
     // BEGIN LAB: Accept clients one at a time, like the iterative server,
     // serving each with serve_until_eof(), until shutdown_requested().
     while (!shutdown_requested()) {
@@ -75,6 +97,7 @@ void serve_clients(Listener& listener, const Options& options) {
         if (client) serve_until_eof(client, options);
     }
     // END LAB
+    // END LAB 2
 }
 
 // The life of a worker thread. It keeps the signal mask it was started with
@@ -82,15 +105,23 @@ void serve_clients(Listener& listener, const Options& options) {
 // the only one that waits for it. The handler still wakes this one: it shuts
 // the listening socket down (accept() fails) and the connection being served.
 void run_worker(Listener& listener, const Options& options) {
+    // BEGIN LAB 2: The worker thread's whole life: serve clients until the shutdown, then end.
+    // STUB: $THROW
     // BEGIN LAB: serve_clients(), then return: the thread ends.
     serve_clients(listener, options);
     // END LAB
+    // END LAB 2
 }
 
 // Starts the worker of one slot of the pool. A thread that cannot be started
 // (too many, or no memory for its stack) leaves the pool one worker short, not
 // the server down.
 void start_worker(std::thread& slot, Listener& listener, const Options& options) {
+    // BEGIN LAB 2: Start the worker thread of this slot. It refers to the listener and the
+    // STUB: //       options, which outlive the pool. A thread that cannot be started (too many
+    // STUB: //       tasks, no memory for its stack) leaves the pool one worker short: report it on
+    // STUB: //       stderr, and the server goes on.
+    // STUB: $THROW
     // BEGIN LAB: slot = std::thread(run_worker, std::ref(listener),
     // std::cref(options)). On std::system_error, report it and leave the slot empty.
     try {
@@ -99,6 +130,7 @@ void start_worker(std::thread& slot, Listener& listener, const Options& options)
         std::fprintf(stderr, "cannot start a thread (%s): a worker short\n", error.what());
     }
     // END LAB
+    // END LAB 2
 }
 
 // Makes the whole pool, before the first client arrives.
@@ -111,25 +143,40 @@ void start_pool(Listener& listener, const Options& options) {
 // thread cannot end alone, as a prefork worker can: a crash in one ends the
 // process, so there is no worker to replace.)
 void watch_pool(const SignalsBlocked& signals) {
+    // BEGIN LAB 2: The main thread's life between start and shutdown: sleep until the signal
+    // STUB: //       comes. A signal that arrives between the look at the shutdown flag and the
+    // STUB: //       sleep must not be lost: the signals stay blocked except during the sleep, and
+    // STUB: //       the sleep must unblock them in the same call.
+    // STUB: $THROW
     // BEGIN LAB: While !shutdown_requested(): sigsuspend(&signals.unblocked()).
     // The signals are blocked everywhere else, so a SIGTERM that arrives between
     // the look at the flag and the wait stays pending and ends sigsuspend() at
     // once: no wake-up is lost.
     while (!shutdown_requested()) ::sigsuspend(&signals.unblocked());
     // END LAB
+    // END LAB 2
 }
 
 // Waits for every worker to end. Each is woken by the shutdown handler (its
 // accept() fails on the shut listening socket, its connection is shut down),
 // so each ends within one request's work.
 void stop_pool() {
+    // BEGIN LAB 2: Wait for every worker to end. The shutdown wakes each one (its accept() fails,
+    // STUB: //       its connection is shut down); a slot whose thread never started has none.
+    // STUB: $THROW
     // BEGIN LAB: join() each joinable thread of the pool.
     for (std::thread& worker : pool)
         if (worker.joinable()) worker.join();
     // END LAB
+    // END LAB 2
 }
 
 void run(Listener& listener, const Options& options) {
+    // BEGIN LAB 2: A signal goes to any one thread that does not block it, and a thread inherits
+    // STUB: //       its creator's mask: block SIGTERM and SIGINT for the rest of run(), before the
+    // STUB: //       pool is made, so that only the main thread, asleep, takes them. Then make the
+    // STUB: //       pool, wait for the shutdown, and wait for the workers.
+    // STUB: $THROW
     // BEGIN LAB: Block SIGTERM and SIGINT (SignalsBlocked) for the rest of
     // run(): the threads started now inherit the mask. Then start_pool(),
     // watch_pool(), and once shutdown is requested, stop_pool().
@@ -138,7 +185,9 @@ void run(Listener& listener, const Options& options) {
     watch_pool(only_in_sigsuspend);
     stop_pool();
     // END LAB
+    // END LAB 2
 }
+// END LAB 3
 
 }  // namespace
 

@@ -10,7 +10,10 @@
 //
 // Compare with solutions/fork/server.cpp (a process per client instead) and
 // solutions/blocking/server.cpp (the same loop, serving in place).
+// BEGIN LAB 3: Include what your own code uses (line_protocol.hpp, request_work.hpp...).
+// STUB:
 #include "blocking_session.hpp"
+// END LAB 3
 #include "server_main.hpp"
 #include "shutdown.hpp"
 
@@ -25,6 +28,21 @@ namespace {
 using namespace iolab;
 using namespace std::chrono_literals;
 
+// BEGIN LAB 3: A thread per client: the main thread accepts, starts a thread, accepts again.
+// STUB: //       - Serving a client is the blocking conversation, yours to write at this level:
+// STUB: //         recv() returns whatever bytes arrived, LineProtocol turns them into replies,
+// STUB: //         each reply is sent whole; recv() returning 0 is the end of file, and the last
+// STUB: //         unterminated line is still a request. Reply before reading more.
+// STUB: //       - One table of descriptors for all threads: each connection has one owner,
+// STUB: //         its thread, which closes it once. A detached thread refers to nothing of the
+// STUB: //         main thread's, which may be gone by the time it runs.
+// STUB: //       - Whatever two threads share and one writes must be synchronized.
+// STUB: //       - A thread that cannot be started turns one client away, not the server down.
+// STUB: //       - At SIGTERM every connection is woken (ShutdownWatch, shutdown.hpp); the
+// STUB: //         server waits for its threads a bounded time and exits 0 within a second.
+// STUB: void run(Listener& listener, const Options& options) {
+// STUB:     $THROW
+// STUB: }
 // Shared by all threads. A plain `++served` would be a data race: two threads
 // can both read 41 and both write 42. std::atomic makes each update indivisible.
 std::atomic<int> running_threads{0};
@@ -34,6 +52,12 @@ std::atomic<long> connections_served{0};
 // the options by value: the thread is detached, and must not refer to anything
 // of the main thread's, which may be gone by the time it runs.
 void serve_in_thread(UniqueFd client, Options options) {
+    // BEGIN LAB 2: The connection's whole life in its thread: serve it, close it, count it.
+    // STUB: //       All threads share one table of descriptors: this thread is the connection's
+    // STUB: //       only owner, and closes it exactly once (a second close() could cut off the
+    // STUB: //       client another thread has just accepted under the same number). Both counters
+    // STUB: //       are shared with the other threads: each update must be free of data races.
+    // STUB: $THROW
     // BEGIN LAB: Serve the client (serve_until_eof), close the connection
     // (client.reset(): closed once, by its only owner), then count it in
     // connections_served and this thread out of running_threads.
@@ -42,6 +66,7 @@ void serve_in_thread(UniqueFd client, Options options) {
     connections_served.fetch_add(1);
     running_threads.fetch_sub(1);
     // END LAB
+    // END LAB 2
 }
 
 // Starts a detached thread serving `client`. If no thread can be started
@@ -49,6 +74,13 @@ void serve_in_thread(UniqueFd client, Options options) {
 // throws; the connection, already moved into the failed thread's arguments,
 // is closed with them: this client is turned away, the others go on.
 void start_connection_thread(UniqueFd client, const Options& options) {
+    // BEGIN LAB 2: Start a thread that takes this connection over, and let it run on its own.
+    // STUB: //       The main thread must keep nothing of the connection's once the thread has it,
+    // STUB: //       and nobody will join the thread. Count it as running before it can end, so
+    // STUB: //       that a shutdown cannot miss it. Starting a thread can fail (too many tasks, no
+    // STUB: //       memory for a stack): that turns this client away only (say so on stderr), and
+    // STUB: //       the count must stay right.
+    // STUB: $THROW
     // BEGIN LAB: Count the thread in running_threads first (so that a shutdown
     // cannot miss it), then std::thread(serve_in_thread, std::move(client),
     // options).detach(). On std::system_error, count it out again and report.
@@ -60,21 +92,30 @@ void start_connection_thread(UniqueFd client, const Options& options) {
         std::fprintf(stderr, "cannot start a thread (%s), turning a client away\n", error.what());
     }
     // END LAB
+    // END LAB 2
 }
 
 // At shutdown, every connection thread is woken (the scaffolding's
 // ShutdownWatch shuts its connection down) and ends within moments. Waits for
 // them, at most 500 ms, so that none is cut off in the middle of a reply.
 void wait_for_connection_threads() {
+    // BEGIN LAB 2: At shutdown, wait until the connection threads have ended, for a bounded time.
+    // STUB: //       Each is woken by the shutdown and ends within moments; the server must exit
+    // STUB: //       within a second, and a thread cut off in the middle of a reply loses it.
+    // STUB: $THROW
     // BEGIN LAB: Wait while running_threads > 0, at most 500 ms (sleep a few
     // milliseconds between looks).
     for (auto give_up = std::chrono::steady_clock::now() + 500ms;
          running_threads.load() > 0 && std::chrono::steady_clock::now() < give_up;)
         std::this_thread::sleep_for(5ms);
     // END LAB
+    // END LAB 2
 }
 
 void run(Listener& listener, const Options& options) {
+    // BEGIN LAB 2: Accept clients and give each a thread of its own; once a shutdown is
+    // STUB: //       requested, let the connection threads finish before returning.
+    // STUB: $THROW
     // BEGIN LAB: Accept clients like the iterative server, handing each to
     // start_connection_thread(). Once shutdown_requested(),
     // wait_for_connection_threads() before returning.
@@ -84,8 +125,10 @@ void run(Listener& listener, const Options& options) {
     }
     wait_for_connection_threads();
     // END LAB
+    // END LAB 2
     std::printf("threads: %ld connections served\n", connections_served.load());
 }
+// END LAB 3
 
 }  // namespace
 
