@@ -17,7 +17,7 @@ namespace {
 // thousands of idle connections do not each keep their peak.
 constexpr std::size_t kKeptCapacity = 64 * 1024;
 
-bool would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK; }
+constexpr bool would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK; }
 
 }  // namespace
 
@@ -58,6 +58,7 @@ Interest Connection::on_readable(const Options& options) {
     // STUB: //       (simulate_request_work()). Then try to send the replies at once: most fit in
     // STUB: //       the send buffer, which saves a trip through the loop. Return what the
     // STUB: //       connection waits for next.
+    // STUB: static_cast<void>(options);  // unused until this is written
     // STUB: $THROW
     if (!interest().read)
         return interest();  // paused, or a hang-up reported along with another event
