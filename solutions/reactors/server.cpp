@@ -31,7 +31,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <deque>
@@ -294,8 +293,8 @@ public:
 private:
     void join() {
         std::uint64_t one = 1;
-        [[maybe_unused]] ssize_t written =
-            ::write(stop_, &one, sizeof one);  // cannot fail below 2^64 - 1
+        // The eventfd's counter cannot overflow: this write cannot fail.
+        [[maybe_unused]] ssize_t written = ::write(stop_, &one, sizeof one);
         for (std::thread& thread : threads_) thread.join();
         threads_.clear();
     }
@@ -311,7 +310,8 @@ Loop open_loop(Listener& listener, int stop) {
 
 int loop_count(const Options& options) {
     if (options.workers > 0) return options.workers;
-    return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    int cpus = static_cast<int>(std::thread::hardware_concurrency());
+    return cpus > 0 ? cpus : 1;  // 0: the count is not known
 }
 
 void run(Listener& listener, const Options& options) {

@@ -139,11 +139,10 @@ void serve_ready_connections(const WatchList& watched, Connections& connections,
 // that it learns it was refused instead of waiting for an answer.
 void refuse(UniqueFd client) {
     static long refused = 0;
-    std::fprintf(
-        stderr,
+    const char* format =
         "select: refused a client: descriptor %d does not fit in an fd_set (FD_SETSIZE %d); "
-        "%ld refused so far\n",
-        client.get(), FD_SETSIZE, ++refused);
+        "%ld refused so far\n";
+    std::fprintf(stderr, format, client.get(), FD_SETSIZE, ++refused);
 }
 
 // Accepts the clients waiting in the backlog. The listener is non-blocking:
