@@ -96,21 +96,23 @@ export function findExcerpts(text) {
     return excerpts;
 }
 
-const BEGIN_LAB = /^\s*\/\/ BEGIN LAB:/;
+const BEGIN_LAB = /^\s*\/\/ BEGIN LAB( [0-9])?:/;
 const END_LAB = /^\s*\/\/ END LAB/;
 const STUB = /^\s*\/\/ STUB:/;
 const HINT = /^\s*\/\/ /;
 
-// The solution's lines with the lab markers, hints and STUB lines left out;
-// each kept line knows which LAB region (1, 2, ...) it belongs to, 0 outside.
+// The solution's lines with the lab markers, hints and STUB lines left out,
+// those of the regions of levels 2 and 3 too; each kept line knows which
+// level-1 LAB region (1, 2, ...) it belongs to, 0 outside.
 function withoutLabMarkers(lines) {
     const kept = [];
-    let region = 0, count = 0, inHint = false;
+    let region = 0, count = 0, depth = 0, inHint = false;
     for (const line of lines) {
-        if (BEGIN_LAB.test(line)) { region = ++count; inHint = true; continue; }
-        if (region && END_LAB.test(line)) { region = 0; inHint = false; continue; }
-        if (region && STUB.test(line)) { inHint = false; continue; }
-        if (region && inHint && HINT.test(line)) continue;
+        const begin = BEGIN_LAB.exec(line);
+        if (begin) { depth++; if (!begin[1]) region = ++count; inHint = true; continue; }
+        if (depth && END_LAB.test(line)) { depth--; if (/END LAB\s*$/.test(line)) region = 0; inHint = false; continue; }
+        if (depth && STUB.test(line)) { inHint = false; continue; }
+        if (depth && inHint && HINT.test(line)) continue;
         inHint = false;
         kept.push({line, region});
     }
