@@ -9,6 +9,7 @@
 // reports the socket ready. Every event-loop model shares it; each model's
 // server.cpp only decides how to wait (Redis's ae.c and its ae_select.c,
 // ae_epoll.c backends are split the same way).
+// OMIT FROM LEVEL 3
 #pragma once
 
 #include "line_protocol.hpp"
@@ -46,7 +47,7 @@ public:
     explicit Connection(UniqueFd socket);
 
     int fd() const noexcept { return socket_.get(); }
-    Interest interest() const noexcept;
+    Interest interest() const;
 
     // The socket is readable: one recv(), the replies to every line it
     // completes (with the simulated work of each request, on this thread),

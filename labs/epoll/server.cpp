@@ -158,7 +158,7 @@ public:
     Workers(Shared& shared, const Options& options) : shared_(shared) {
         int count = options.workers > 0 ? options.workers : kDefaultWorkersPerCpu * cpus();
         try {
-            for (int i = 0; i < count; ++i)
+            for (int started = 0; started < count; ++started)
                 threads_.emplace_back([&shared, &options] { work(shared, options); });
         } catch (...) {
             stop();  // a destructor does not run for an object whose constructor threw
@@ -173,8 +173,8 @@ private:
     static int cpus() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
     void stop() {
         std::uint64_t one = 1;
-        [[maybe_unused]] ssize_t written =
-            ::write(shared_.stop.get(), &one, sizeof one);  // cannot fail below 2^64 - 1
+        // The eventfd's counter cannot overflow: this write cannot fail.
+        [[maybe_unused]] ssize_t written = ::write(shared_.stop.get(), &one, sizeof one);
         for (std::thread& thread : threads_) thread.join();
         threads_.clear();
     }

@@ -26,7 +26,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <deque>
@@ -67,7 +66,7 @@ bool watch(int epoll, int operation, int fd, Interest interest) {
     //       EPOLLOUT if interest.write (no EPOLLONESHOT: nobody else waits on this
     //       set); data.fd = fd. Return whether epoll_ctl(epoll, operation, fd,
     //       &event) succeeded.
-    throw NotImplemented("labs/reactors/server.cpp:66: see the TODO there");
+    throw NotImplemented("labs/reactors/server.cpp:65: see the TODO there");
 }
 
 // An epoll set watching `fds` for input, level-triggered: each loop's, with
@@ -77,7 +76,7 @@ UniqueFd watch_list(std::initializer_list<int> fds) {
     //       (on failure throw_errno("epoll_create1")) and register each of `fds`
     //       for EPOLLIN, with data.fd set to the descriptor (throw_errno("epoll_ctl")
     //       on failure).
-    throw NotImplemented("labs/reactors/server.cpp:76: see the TODO there");
+    throw NotImplemented("labs/reactors/server.cpp:75: see the TODO there");
 }
 
 // Blocks until a watched descriptor is ready, and returns at most
@@ -87,7 +86,7 @@ bool wait_until_ready(int epoll, ReadyList& ready) {
     // TODO: Call epoll_wait() with room for ready.size() events and no
     //       timeout (-1), then shrink `ready` to the number returned. On EINTR
     //       return false; on any other error throw_errno("epoll_wait").
-    throw NotImplemented("labs/reactors/server.cpp:87: see the TODO there");
+    throw NotImplemented("labs/reactors/server.cpp:86: see the TODO there");
 }
 
 bool same(Interest a, Interest b) { return a.read == b.read && a.write == b.write; }
@@ -104,7 +103,7 @@ void serve_connection(Loop& loop, const epoll_event& event, const Options& optio
     //       writable, options) serve it, and erase it from the table (its UniqueFd
     //       closes the socket) if what it returns is finished(), or if it differs
     //       from the interest noted and watch(..., EPOLL_CTL_MOD, ...) fails.
-    throw NotImplemented("labs/reactors/server.cpp:100: see the TODO there");
+    throw NotImplemented("labs/reactors/server.cpp:99: see the TODO there");
 }
 
 // Accepts the clients waiting in this loop's backlog and registers them in
@@ -117,7 +116,7 @@ void accept_clients(Loop& loop) {
     //       table (loop.connections.try_emplace(fd, std::move(client))) and register
     //       it with watch(..., EPOLL_CTL_ADD, ...) for connection.interest(); if the
     //       kernel refuses, erase it again. No mutex: only this thread uses the table.
-    throw NotImplemented("labs/reactors/server.cpp:115: see the TODO there");
+    throw NotImplemented("labs/reactors/server.cpp:114: see the TODO there");
 }
 
 // The body of every loop, on its own thread: wait, serve every ready client,
@@ -150,7 +149,7 @@ std::deque<Listener> more_listeners(const Listener& first, const Options& option
     //       SO_REUSEPORT before bind(); without it, the second bind() fails with
     //       EADDRINUSE). Put each in set_nonblocking() mode: a loop must never
     //       block in accept(), the kernel may give the waiting client to another loop.
-    throw NotImplemented("labs/reactors/server.cpp:148: see the TODO there");
+    throw NotImplemented("labs/reactors/server.cpp:147: see the TODO there");
 }
 
 // The loops' threads, but loop 0's, which is the main thread: started once,
@@ -175,8 +174,8 @@ public:
 private:
     void join() {
         std::uint64_t one = 1;
-        [[maybe_unused]] ssize_t written =
-            ::write(stop_, &one, sizeof one);  // cannot fail below 2^64 - 1
+        // The eventfd's counter cannot overflow: this write cannot fail.
+        [[maybe_unused]] ssize_t written = ::write(stop_, &one, sizeof one);
         for (std::thread& thread : threads_) thread.join();
         threads_.clear();
     }
@@ -192,7 +191,8 @@ Loop open_loop(Listener& listener, int stop) {
 
 int loop_count(const Options& options) {
     if (options.workers > 0) return options.workers;
-    return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    int cpus = static_cast<int>(std::thread::hardware_concurrency());
+    return cpus > 0 ? cpus : 1;  // 0: the count is not known
 }
 
 void run(Listener& listener, const Options& options) {

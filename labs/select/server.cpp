@@ -84,11 +84,10 @@ void serve_ready_connections(const WatchList& watched, Connections& connections,
 // that it learns it was refused instead of waiting for an answer.
 void refuse(UniqueFd client) {
     static long refused = 0;
-    std::fprintf(
-        stderr,
+    const char* format =
         "select: refused a client: descriptor %d does not fit in an fd_set (FD_SETSIZE %d); "
-        "%ld refused so far\n",
-        client.get(), FD_SETSIZE, ++refused);
+        "%ld refused so far\n";
+    std::fprintf(stderr, format, client.get(), FD_SETSIZE, ++refused);
 }
 
 // Accepts the clients waiting in the backlog. The listener is non-blocking:
@@ -99,7 +98,7 @@ void accept_clients(Listener& listener, Connections& connections) {
     //       connections.try_emplace(fd, std::move(client)). But FD_SET() on a
     //       descriptor >= FD_SETSIZE writes past the end of the fd_set (this build
     //       aborts instead): refuse() such a client and serve the others.
-    throw NotImplemented("labs/select/server.cpp:97: see the TODO there");
+    throw NotImplemented("labs/select/server.cpp:96: see the TODO there");
 }
 
 void run(Listener& listener, const Options& options) {

@@ -18,7 +18,12 @@
 // one thread serves the connections itself
 // (`diff solutions/poll/server.cpp solutions/epoll/server.cpp`).
 #include "errors.hpp"
+// BEGIN LAB 3: Each client's state between two events (its partial line, its replies not yet sent,
+// STUB: //       whether it has finished sending) is yours to keep, in a struct of your own:
+// STUB: //       line_protocol.hpp keeps the partial line.
+// STUB:
 #include "event_connection.hpp"
+// END LAB 3
 #include "server_main.hpp"
 #include "shutdown.hpp"
 
@@ -38,6 +43,26 @@ namespace {
 
 using namespace iolab;
 
+// BEGIN LAB 3: Serve the clients with a pool of worker threads (--workers of them; 0 means 4 per
+// STUB: //       CPU) that share one epoll set: the kernel's ready list is the pool's queue, with
+// STUB: //       no queue of your own and no hand-off between threads. The main thread accepts the
+// STUB: //       clients and registers them; each worker takes one ready connection at a time,
+// STUB: //       serves it (the simulated work of its requests included, so that a slow request
+// STUB: //       holds up one worker only) and re-arms it. One-shot events give a connection one
+// STUB: //       owner at a time: without them two workers serve one connection at once (replies
+// STUB: //       interleaved, a double free); without the re-arm a connection is served once and
+// STUB: //       never again. The table of connections is shared between threads: guard it, but
+// STUB: //       never hold the lock while serving, or one slow request stops the whole pool.
+// STUB: //       Sockets are non-blocking; a connection is watched for writing only while replies
+// STUB: //       are pending (a socket with room in its send buffer is always writable: a spin),
+// STUB: //       and not for reading while too many replies are pending (backpressure). Watch
+// STUB: //       shutdown_wakeup_fd(): on SIGTERM, stop the workers (each finishes its request),
+// STUB: //       join them, and return. The listener's accept() comes back empty when no client is
+// STUB: //       waiting, or no descriptor is left. A failure on one connection closes that
+// STUB: //       connection only.
+// STUB: void run(Listener& listener, const Options& options) {
+// STUB:     $THROW
+// STUB: }
 // At most this many clients are accepted per wakeup, so that a flood of new
 // connections cannot starve the clients already connected (Redis bounds its
 // accept loop the same way).
@@ -67,6 +92,14 @@ using ReadyList = std::vector<epoll_event>;
 // descriptor, so that no second worker is sent to it while the first one is
 // still serving it. Returns false if the kernel refused.
 bool watch(int epoll, int operation, int fd, Interest interest) {
+    // BEGIN LAB 2: Register a connection in the workers' set, or re-arm it, for exactly what it
+    // STUB: //       waits for next; the event carries the descriptor, by which a worker finds the
+    // STUB: //       connection again. One-shot: after one report the kernel disables the
+    // STUB: //       descriptor until it is re-armed, so that no second worker is sent to a
+    // STUB: //       connection that a first one is still serving (two threads on one connection
+    // STUB: //       interleave its replies, and free it twice). Level-triggered: what is left
+    // STUB: //       unread is reported again after the re-arm. Report whether the kernel agreed.
+    // STUB: $THROW
     // BEGIN LAB: Fill an epoll_event: events = EPOLLONESHOT, plus EPOLLIN if
     // interest.read and EPOLLOUT if interest.write; data.fd = fd. Return
     // whether epoll_ctl(epoll, operation, fd, &event) succeeded.
@@ -75,12 +108,18 @@ bool watch(int epoll, int operation, int fd, Interest interest) {
     event.data.fd = fd;
     return ::epoll_ctl(epoll, operation, fd, &event) == 0;
     // END LAB
+    // END LAB 2
 }
 
 // An epoll set watching `fds` for input, level-triggered and not one-shot:
 // the main thread's (shutdown pipe, listener) and, at first, the workers'
 // (their stop descriptor, which every worker must see).
 UniqueFd watch_list(std::initializer_list<int> fds) {
+    // BEGIN LAB 2: A new epoll instance (closed on exec) watching the given descriptors for input,
+    // STUB: //       level-triggered and not one-shot: the main thread's (shutdown pipe, listener)
+    // STUB: //       and the workers' stop descriptor, which every worker must see, so it is never
+    // STUB: //       disabled. A failure here is a setup failure: a system_error naming the call.
+    // STUB: $THROW
     // BEGIN LAB: Create the epoll instance with epoll_create1(EPOLL_CLOEXEC)
     // (on failure throw_errno("epoll_create1")) and register each of `fds`
     // for EPOLLIN, with data.fd set to the descriptor (throw_errno("epoll_ctl")
@@ -95,12 +134,18 @@ UniqueFd watch_list(std::initializer_list<int> fds) {
     }
     return epoll;
     // END LAB
+    // END LAB 2
 }
 
 // Blocks until a watched descriptor is ready, and returns at most
 // `ready.size()` of them in `ready`. Returns false when a signal interrupted
 // the wait (the caller then looks at the shutdown flag, or waits again).
 bool wait_until_ready(int epoll, ReadyList& ready) {
+    // BEGIN LAB 2: Wait in epoll_wait() for at most ready.size() events, for as long as it takes (a
+    // STUB: //       timeout would only wake the thread for nothing), and leave in `ready` exactly
+    // STUB: //       the events reported. A signal interrupts the wait (EINTR): that is not an
+    // STUB: //       error. Any other failure is a bug, reported as a system_error naming the call.
+    // STUB: $THROW
     // BEGIN LAB: Call epoll_wait() with room for ready.size() events and no
     // timeout (-1), then shrink `ready` to the number returned. On EINTR
     // return false; on any other error throw_errno("epoll_wait").
@@ -112,6 +157,7 @@ bool wait_until_ready(int epoll, ReadyList& ready) {
     if (errno != EINTR) throw_errno("epoll_wait");
     return false;
     // END LAB
+    // END LAB 2
 }
 
 bool reported(const ReadyList& ready, int fd) {
@@ -127,6 +173,16 @@ bool clients_waiting(const ReadyList& ready, const Listener& listener) {
 // waits for next, or closes it. Until the re-arm this thread is the
 // connection's only user; from the re-arm on, another worker may be serving it.
 void serve_connection(Shared& shared, const epoll_event& event, const Options& options) {
+    // BEGIN LAB 2: A worker's turn with one connection. Find it in the shared table (it may be
+    // STUB: //       gone); the lock guards the table, not the connection, and is never held while
+    // STUB: //       serving, or one slow request stops every worker. A hang-up or an error is
+    // STUB: //       reported even unasked, and must reach recv() or send() to be found out. Serve
+    // STUB: //       it, then close it if it waits for nothing (or if the kernel refuses), or else
+    // STUB: //       re-arm it for what it waits for next: after its one-shot report the kernel
+    // STUB: //       stays silent about it, and without the re-arm the client is never served
+    // STUB: //       again. From the re-arm on, another worker may be serving it: touch it no more,
+    // STUB: //       but under the lock.
+    // STUB: $THROW
     // BEGIN LAB: Find the Connection of event.data.fd in shared.connections,
     // holding shared.mutex (return if it is not there). EPOLLERR and EPOLLHUP
     // are reported even unasked: count them as both readable and writable.
@@ -150,6 +206,7 @@ void serve_connection(Shared& shared, const epoll_event& event, const Options& o
     if (next.finished() || !watch(shared.epoll.get(), EPOLL_CTL_MOD, connection->fd(), next))
         shared.connections.erase(connection->fd());
     // END LAB
+    // END LAB 2
 }
 
 // The body of every worker: one ready connection per epoll_wait(), served,
@@ -160,6 +217,13 @@ void serve_connection(Shared& shared, const epoll_event& event, const Options& o
 // (epoll_wait fails otherwise only on a bug in this file; the exception then
 // ends the process rather than leave a worker silently gone.)
 void work(Shared& shared, const Options& options) {
+    // BEGIN LAB 2: The worker's turn, again and again: wait on the shared set for one ready event
+    // STUB: //       (a worker that took several would own connections it cannot serve yet, while
+    // STUB: //       other workers idle), and serve that connection. Return once the stop
+    // STUB: //       descriptor is reported: it stays readable, so every worker sees it. A signal
+    // STUB: //       interrupts whichever thread it lands on; the main thread learns of it from the
+    // STUB: //       shutdown pipe, so a worker just waits again.
+    // STUB: $THROW
     ReadyList ready;
     for (;;) {
         ready.resize(1);
@@ -167,12 +231,20 @@ void work(Shared& shared, const Options& options) {
         if (ready.front().data.fd == shared.stop.get()) return;
         serve_connection(shared, ready.front(), options);
     }
+    // END LAB 2
 }
 
 // Accepts the clients waiting in the backlog and registers them in the
 // workers' set: from then on a worker serves each. The listener is
 // non-blocking: accept() comes back empty once none is left (or no descriptor is).
 void accept_clients(Listener& listener, Shared& shared) {
+    // BEGIN LAB 2: Take the clients waiting in the backlog, but not without end: a flood of new
+    // STUB: //       clients must not starve the ones connected (kMaxAcceptsPerWakeup). Put each in
+    // STUB: //       the shared table and register it in the workers' set, both under the lock:
+    // STUB: //       once registered, a worker may be serving it, and a worker may be closing a
+    // STUB: //       finished connection whose descriptor number accept() hands back at once. If
+    // STUB: //       the kernel refuses to watch a client, close that client only.
+    // STUB: $THROW
     // BEGIN LAB: Call listener.accept() until it returns an empty UniqueFd
     // (at most kMaxAcceptsPerWakeup times). Holding shared.mutex, add each
     // client to the table (shared.connections.try_emplace(fd,
@@ -190,6 +262,7 @@ void accept_clients(Listener& listener, Shared& shared) {
             shared.connections.erase(entry);
     }
     // END LAB
+    // END LAB 2
 }
 
 // The pool: a fixed number of threads running work(), started by the main
@@ -201,7 +274,7 @@ public:
     Workers(Shared& shared, const Options& options) : shared_(shared) {
         int count = options.workers > 0 ? options.workers : kDefaultWorkersPerCpu * cpus();
         try {
-            for (int i = 0; i < count; ++i)
+            for (int started = 0; started < count; ++started)
                 threads_.emplace_back([&shared, &options] { work(shared, options); });
         } catch (...) {
             stop();  // a destructor does not run for an object whose constructor threw
@@ -216,8 +289,8 @@ private:
     static int cpus() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
     void stop() {
         std::uint64_t one = 1;
-        [[maybe_unused]] ssize_t written =
-            ::write(shared_.stop.get(), &one, sizeof one);  // cannot fail below 2^64 - 1
+        // The eventfd's counter cannot overflow: this write cannot fail.
+        [[maybe_unused]] ssize_t written = ::write(shared_.stop.get(), &one, sizeof one);
         for (std::thread& thread : threads_) thread.join();
         threads_.clear();
     }
@@ -244,6 +317,7 @@ void run(Listener& listener, const Options& options) {
         if (clients_waiting(ready, listener)) accept_clients(listener, shared);
     }
 }
+// END LAB 3
 
 }  // namespace
 

@@ -18,7 +18,12 @@
 // workers, where EPOLLONESHOT and a mutex keep two workers off one connection
 // (`diff solutions/epoll/server.cpp solutions/reactors/server.cpp`).
 #include "errors.hpp"
+// BEGIN LAB 3: Each client's state between two events (its partial line, its replies not yet sent,
+// STUB: //       whether it has finished sending) is yours to keep, in a struct of your own:
+// STUB: //       line_protocol.hpp keeps the partial line.
+// STUB:
 #include "event_connection.hpp"
+// END LAB 3
 #include "server_main.hpp"
 #include "shutdown.hpp"
 
@@ -26,7 +31,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <deque>
@@ -38,6 +42,25 @@ namespace {
 
 using namespace iolab;
 
+// BEGIN LAB 3: Run --workers event loops (0: one per CPU), each on a thread of its own (this thread
+// STUB: //       runs one of them), and share nothing between them: each loop has its own epoll
+// STUB: //       set, its own listening socket on this server's port and its own connections, from
+// STUB: //       accept() to close(). The listening sockets share the port (SO_REUSEPORT, which a
+// STUB: //       Listener made with PortSharing::shared sets before bind(); the kernel then spreads
+// STUB: //       new connections over them), so no thread hands a client to another, no lock guards
+// STUB: //       anything, no event is one-shot, and epoll_ctl() is called only when what a
+// STUB: //       connection waits for changes. A loop serves its clients' requests itself (the
+// STUB: //       simulated work included): a slow request holds up that loop's clients and no
+// STUB: //       other. Sockets are non-blocking; a connection is watched for writing only while
+// STUB: //       replies are pending (a socket with room in its send buffer is always writable: a
+// STUB: //       spin), and not for reading while too many replies are pending (backpressure).
+// STUB: //       Every loop watches shutdown_wakeup_fd() and returns on SIGTERM; join the loops'
+// STUB: //       threads before freeing what they use. The listener's accept() comes back empty
+// STUB: //       when no client is waiting (another loop may have taken it), or no descriptor is
+// STUB: //       left. A failure on one connection closes that connection only.
+// STUB: void run(Listener& listener, const Options& options) {
+// STUB:     $THROW
+// STUB: }
 // At most this many clients are accepted per wakeup, so that a flood of new
 // connections cannot starve the clients already connected (Redis bounds its
 // accept loop the same way).
@@ -63,6 +86,12 @@ using ReadyList = std::vector<epoll_event>;
 // set, so a connection it reports is never being served by another thread at
 // the same time. Returns false if the kernel refused.
 bool watch(int epoll, int operation, int fd, Interest interest) {
+    // BEGIN LAB 2: Register a connection in this loop's set, or change what it is watched for, to
+    // STUB: //       exactly what it waits for next; the event carries the descriptor, by which the
+    // STUB: //       loop finds the connection again. Level-triggered and not one-shot: only this
+    // STUB: //       loop's thread waits on this set, so a connection it reports is in no other
+    // STUB: //       thread's hands, and nothing needs re-arming. Report whether the kernel agreed.
+    // STUB: $THROW
     // BEGIN LAB: Fill an epoll_event: events = EPOLLIN if interest.read, plus
     // EPOLLOUT if interest.write (no EPOLLONESHOT: nobody else waits on this
     // set); data.fd = fd. Return whether epoll_ctl(epoll, operation, fd,
@@ -72,11 +101,16 @@ bool watch(int epoll, int operation, int fd, Interest interest) {
     event.data.fd = fd;
     return ::epoll_ctl(epoll, operation, fd, &event) == 0;
     // END LAB
+    // END LAB 2
 }
 
 // An epoll set watching `fds` for input, level-triggered: each loop's, with
 // its listener and the two descriptors that tell it to return.
 UniqueFd watch_list(std::initializer_list<int> fds) {
+    // BEGIN LAB 2: A new epoll instance (closed on exec) watching the given descriptors for input,
+    // STUB: //       level-triggered: each loop's listener, and the two descriptors that tell it to
+    // STUB: //       return. A failure here is a setup failure: a system_error naming the call.
+    // STUB: $THROW
     // BEGIN LAB: Create the epoll instance with epoll_create1(EPOLL_CLOEXEC)
     // (on failure throw_errno("epoll_create1")) and register each of `fds`
     // for EPOLLIN, with data.fd set to the descriptor (throw_errno("epoll_ctl")
@@ -91,12 +125,18 @@ UniqueFd watch_list(std::initializer_list<int> fds) {
     }
     return epoll;
     // END LAB
+    // END LAB 2
 }
 
 // Blocks until a watched descriptor is ready, and returns at most
 // `ready.size()` of them in `ready`. Returns false when a signal interrupted
 // the wait (the caller then looks at the shutdown flag, or waits again).
 bool wait_until_ready(int epoll, ReadyList& ready) {
+    // BEGIN LAB 2: Wait in epoll_wait() for at most ready.size() events, for as long as it takes (a
+    // STUB: //       timeout would only wake the thread for nothing), and leave in `ready` exactly
+    // STUB: //       the events reported. A signal interrupts the wait (EINTR): that is not an
+    // STUB: //       error. Any other failure is a bug, reported as a system_error naming the call.
+    // STUB: $THROW
     // BEGIN LAB: Call epoll_wait() with room for ready.size() events and no
     // timeout (-1), then shrink `ready` to the number returned. On EINTR
     // return false; on any other error throw_errno("epoll_wait").
@@ -108,6 +148,7 @@ bool wait_until_ready(int epoll, ReadyList& ready) {
     if (errno != EINTR) throw_errno("epoll_wait");
     return false;
     // END LAB
+    // END LAB 2
 }
 
 bool same(Interest a, Interest b) { return a.read == b.read && a.write == b.write; }
@@ -117,6 +158,14 @@ bool same(Interest a, Interest b) { return a.read == b.read && a.write == b.writ
 // reply that fits in the send buffer leaves the connection waiting to read),
 // or closes it.
 void serve_connection(Loop& loop, const epoll_event& event, const Options& options) {
+    // BEGIN LAB 2: Serve one ready connection of this loop (one closed earlier in the same batch of
+    // STUB: //       events is no longer in the table). A hang-up or an error is reported even
+    // STUB: //       unasked, and must reach recv() or send() to be found out. Then close it if it
+    // STUB: //       waits for nothing, or tell the kernel what it waits for next, but only if that
+    // STUB: //       changed: epoll_ctl() is a system call, and most requests change nothing (the
+    // STUB: //       reply fits in the send buffer, the connection waits to read again). If the
+    // STUB: //       kernel refuses, close this connection only.
+    // STUB: $THROW
     // BEGIN LAB: Find the Connection of event.data.fd in loop.connections
     // (return if it is not there: closed earlier in this batch). EPOLLERR and
     // EPOLLHUP are reported even unasked: count them as both readable and
@@ -136,6 +185,7 @@ void serve_connection(Loop& loop, const epoll_event& event, const Options& optio
         (!same(next, before) && !watch(loop.epoll.get(), EPOLL_CTL_MOD, connection.fd(), next)))
         loop.connections.erase(found);
     // END LAB
+    // END LAB 2
 }
 
 // Accepts the clients waiting in this loop's backlog and registers them in
@@ -143,6 +193,12 @@ void serve_connection(Loop& loop, const epoll_event& event, const Options& optio
 // listener is non-blocking: accept() comes back empty once none is left (or
 // no descriptor is).
 void accept_clients(Loop& loop) {
+    // BEGIN LAB 2: Take the clients waiting in this loop's backlog, but not without end: a flood of
+    // STUB: //       new clients must not starve the ones connected (kMaxAcceptsPerWakeup). Put
+    // STUB: //       each in this loop's table and register it in this loop's set: from then on
+    // STUB: //       this loop alone serves it, so nothing needs a lock. If the kernel refuses to
+    // STUB: //       watch a client, close that client only.
+    // STUB: $THROW
     // BEGIN LAB: Call loop.listener.accept() until it returns an empty
     // UniqueFd (at most kMaxAcceptsPerWakeup times). Add each client to the
     // table (loop.connections.try_emplace(fd, std::move(client))) and register
@@ -157,6 +213,7 @@ void accept_clients(Loop& loop) {
             loop.connections.erase(entry);
     }
     // END LAB
+    // END LAB 2
 }
 
 // The body of every loop, on its own thread: wait, serve every ready client,
@@ -165,6 +222,13 @@ void accept_clients(Loop& loop) {
 // them. (epoll_wait fails otherwise only on a bug in this file; the exception
 // then ends the process rather than leave a loop and its clients silently gone.)
 void run_loop(Loop& loop, int stop, const Options& options) {
+    // BEGIN LAB 2: A loop's turns, on its own thread, until the shutdown pipe (SIGTERM) or the stop
+    // STUB: //       descriptor is reported: both stay readable, so every loop sees them. Each turn
+    // STUB: //       takes a batch of ready events from the kernel (up to kMaxReadyPerWait: one
+    // STUB: //       system call for many clients), serves every ready connection in it, and
+    // STUB: //       accepts the new clients once the batch is served. A signal that interrupts the
+    // STUB: //       wait is not an error: look at the shutdown flag and wait again.
+    // STUB: $THROW
     ReadyList ready;
     while (!shutdown_requested()) {
         ready.resize(kMaxReadyPerWait);
@@ -178,12 +242,18 @@ void run_loop(Loop& loop, int stop, const Options& options) {
         }
         if (clients_waiting) accept_clients(loop);
     }
+    // END LAB 2
 }
 
 // The listening sockets of loops 1 to count - 1, on the port that
 // server_main's (loop 0's, bound with SO_REUSEPORT too) was given: with
 // --port 0 the kernel picked it, so the others ask for that one.
 std::deque<Listener> more_listeners(const Listener& first, const Options& options, int count) {
+    // BEGIN LAB 2: The listening sockets of the other loops, on the port that loop 0's listener was
+    // STUB: //       given (with --port 0, the kernel chose it). Each must share the port, or its
+    // STUB: //       bind() fails with EADDRINUSE, and be non-blocking: the kernel may give a
+    // STUB: //       waiting client to another loop, and a loop must never block in accept().
+    // STUB: $THROW
     // BEGIN LAB: Copy `options`, set its port to first.port(), and open
     // count - 1 Listeners on it with PortSharing::shared (each sets
     // SO_REUSEPORT before bind(); without it, the second bind() fails with
@@ -198,6 +268,7 @@ std::deque<Listener> more_listeners(const Listener& first, const Options& option
     }
     return listeners;
     // END LAB
+    // END LAB 2
 }
 
 // The loops' threads, but loop 0's, which is the main thread: started once,
@@ -222,8 +293,8 @@ public:
 private:
     void join() {
         std::uint64_t one = 1;
-        [[maybe_unused]] ssize_t written =
-            ::write(stop_, &one, sizeof one);  // cannot fail below 2^64 - 1
+        // The eventfd's counter cannot overflow: this write cannot fail.
+        [[maybe_unused]] ssize_t written = ::write(stop_, &one, sizeof one);
         for (std::thread& thread : threads_) thread.join();
         threads_.clear();
     }
@@ -239,7 +310,8 @@ Loop open_loop(Listener& listener, int stop) {
 
 int loop_count(const Options& options) {
     if (options.workers > 0) return options.workers;
-    return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    int cpus = static_cast<int>(std::thread::hardware_concurrency());
+    return cpus > 0 ? cpus : 1;  // 0: the count is not known
 }
 
 void run(Listener& listener, const Options& options) {
@@ -255,6 +327,7 @@ void run(Listener& listener, const Options& options) {
     LoopThreads threads(loops, stop.get(), options);
     run_loop(loops.front(), stop.get(), options);
 }
+// END LAB 3
 
 }  // namespace
 
