@@ -4,7 +4,10 @@
 # Each lab's server.cpp is generated from its solution by tools/make-stub.awk
 # at LEVEL; labs/common goes through the same script, so that its own regions
 # of that level become TODOs too, and a file marked "// OMIT FROM LEVEL N" is
-# left out from level N on. At level 1 the result is the committed labs/.
+# left out from level N on. In the READMEs, what holds only at some levels
+# sits between "<!-- levels 1 2 -->" and "<!-- end levels -->" (HTML
+# comments: invisible where markdown is rendered), and is kept at those levels
+# only. At level 1 the servers are the committed labs/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +25,19 @@ esac
 # The level from which a file is not given, or nothing.
 omitted_from() { sed -n 's|^[[:space:]]*// OMIT FROM LEVEL \([0-9]\).*|\1|p' "$1" | head -n 1; }
 
+# A document's text for this level: the level blocks of other levels left out.
+only_at_level() {
+    awk -v LEVEL="$level" '
+        /^<!-- levels [0-9 ]+-->[ \t]*$/ {
+            keep = 0
+            for (i = 3; i < NF; i++) if ($i == LEVEL) keep = 1
+            inside = 1
+            next
+        }
+        /^<!-- end levels -->[ \t]*$/ { inside = 0; next }
+        !inside || keep'
+}
+
 rm -rf "$out/labs"
 mkdir -p "$out/labs"
 for dir in labs/*/; do
@@ -30,7 +46,10 @@ for dir in labs/*/; do
     for file in "$dir"/*; do
         [ -f "$file" ] || continue
         case $file in *.o | *.d | *~ | *.orig) continue ;; esac
-        cp "$file" "$out/$file"
+        case $file in
+            *.md) only_at_level <"$file" >"$out/$file" ;;
+            *) cp "$file" "$out/$file" ;;
+        esac
     done
 done
 cp labs/models.txt "$out/labs/"
