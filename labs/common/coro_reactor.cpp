@@ -1,3 +1,4 @@
+// OMIT FROM LEVEL 3
 #include "coro_reactor.hpp"
 
 #include "errors.hpp"

@@ -22,7 +22,11 @@
 // Compare with solutions/poll/server.cpp (readiness: the loop calls recv and
 // send itself) and solutions/threads/server.cpp (a thread per client, which is
 // what glibc's AIO amounts to on sockets). labs/aio/README.md has the figures.
+// BEGIN LAB 3: Your own connection state (labs/common has no proactor's connection at this
+// STUB: //       level): see the TODO above run().
+// STUB:
 #include "completion_connection.hpp"
+// END LAB 3
 #include "errors.hpp"
 #include "server_main.hpp"
 #include "shutdown.hpp"
@@ -45,6 +49,22 @@
 namespace {
 
 using namespace iolab;
+// BEGIN LAB 3: The whole server, in run(): a proactor on POSIX AIO. Every read and write on a
+// STUB: //       client's socket is submitted whole (aio_read(), aio_write()) and reported done
+// STUB: //       later; nothing here may wait in recv() or send(). Have each completion announced
+// STUB: //       by a real-time signal that carries its connection, blocked in every thread
+// STUB: //       (block it before starting any) and taken one at a time by a single loop with
+// STUB: //       sigwaitinfo(): then all protocol work runs on one thread, without locks. POSIX
+// STUB: //       has no asynchronous accept, so a thread of its own accepts. glibc runs each
+// STUB: //       request as a blocking read() or write() in a pool thread: size the pool from
+// STUB: //       --workers with aio_init(), and accept no more clients than it has threads, since
+// STUB: //       an idle client holds one. The buffers and the request block are glibc's from
+// STUB: //       submission to completion: free, move or reuse neither before then. Send the
+// STUB: //       replies before reading more (backpressure), and carry on after a short write. On
+// STUB: //       SIGTERM: a read blocked in a pool thread cannot be cancelled, but shutting its
+// STUB: //       socket down ends it; wait a bounded time for the last completions, and never
+// STUB: //       free what is still in flight. Exit 0 within a second. labs/aio/README.md
+// STUB: //       explains each point.
 using namespace std::chrono_literals;
 
 // glibc's AIO pool when --workers is 0 (glibc's own default is 20 threads).
@@ -119,6 +139,13 @@ private:
 // The request fields every read and write share: which socket, which bytes,
 // and how to be told of the completion (a signal naming the connection).
 void prepare(Connection& connection, const void* buffer, std::size_t length) {
+    // BEGIN LAB 2: Fill in the request: which socket, which bytes, and how the completion is
+    // STUB: //       announced. A request block may hold glibc's state of the previous request:
+    // STUB: //       start from a clean one. The loop learns of completions only from the signal
+    // STUB: //       queue, so the signal must carry the connection it is about (the completion
+    // STUB: //       loop finds it by that value); any other way of notifying (a thread per
+    // STUB: //       completion, polling) loses the one loop.
+    // STUB: $THROW
     aiocb& request = *connection.request;
     request = aiocb{};
     request.aio_fildes = connection.fd();
@@ -127,6 +154,7 @@ void prepare(Connection& connection, const void* buffer, std::size_t length) {
     request.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
     request.aio_sigevent.sigev_signo = completion_signal();
     request.aio_sigevent.sigev_value.sival_ptr = &connection;
+    // END LAB 2
 }
 
 // Sizes glibc's AIO pool; returns the number of threads, which is also the
@@ -172,18 +200,31 @@ bool start_write(Connection& connection) {
 // Submits what the connection asks for next (a write of pending replies, or
 // else a read), if anything. False if glibc refused it.
 bool submit_next(Connection& connection) {
+    // BEGIN LAB 2: Put in flight whatever the connection asks for next, if anything
+    // STUB: //       (CompletionConnection::next() decides: replies before reads).
+    // STUB: $THROW
     switch (connection.next()) {
     case Operation::read: return start_read(connection);
     case Operation::write: return start_write(connection);
     case Operation::none: break;
     }
     return true;
+    // END LAB 2
 }
 
 // One completion, taken from the queue: the connection carries on with its
 // next request, or is closed and freed (its request has completed: nothing of
 // it is in glibc's hands any more).
 void on_completion(Connection& connection, ConnectionTable& table, const Options& options) {
+    // BEGIN LAB 2: The completion handler. A signal may come for a request that is not finished
+    // STUB: //       (a stray one): ignore it. Otherwise collect the result exactly once (glibc
+    // STUB: //       keeps a record of each request until then), and give it, as a byte count or
+    // STUB: //       -errno, to the connection's read or write handler, whichever operation was
+    // STUB: //       in flight. Then keep the connection going with its next operation; stop it
+    // STUB: //       if that cannot be submitted or the server is shutting down. Free it only
+    // STUB: //       once nothing of it is in flight and nothing is left to do: glibc may
+    // STUB: //       otherwise still write into its buffer.
+    // STUB: $THROW
     // BEGIN LAB: aio_error(): EINPROGRESS is a stray signal, return. Else
     // aio_return() (once: it releases glibc's record) and hand the result,
     // -error if it failed, to on_write_complete() or on_read_complete()
@@ -198,6 +239,7 @@ void on_completion(Connection& connection, ConnectionTable& table, const Options
     if (shutdown_requested() || !submit_next(connection)) connection.stop();
     if (connection.finished()) table.erase(&connection);  // closes the socket
     // END LAB
+    // END LAB 2
 }
 
 // Shutdown. No Connection may be freed while glibc may still write into its
@@ -289,6 +331,10 @@ void run(Listener& listener, const Options& options) {
     cancel_and_drain(table, completions);
     acceptor.rethrow_error();
 }
+// STUB: void run(Listener& listener, const Options& options) {
+// STUB:     $THROW
+// STUB: }
+// END LAB 3
 
 }  // namespace
 
