@@ -160,6 +160,12 @@ void prepare(Connection& connection, const void* buffer, std::size_t length) {
 // Sizes glibc's AIO pool; returns the number of threads, which is also the
 // number of clients run() accepts at once.
 int configure_aio_pool(const Options& options) {
+    // BEGIN LAB 2: Size glibc's pool before the first request. glibc performs each request as
+    // STUB: //       an ordinary blocking read() or write() in a thread of its pool, and a
+    // STUB: //       connection keeps one request in flight all the time, an idle client's read
+    // STUB: //       included: the pool's size (--workers, or kDefaultPool) is how many clients
+    // STUB: //       are served at once, so it is also how many run() accepts.
+    // STUB: $THROW
     // BEGIN LAB: Before the first request, aio_init() with aio_threads (and
     // aio_num) set to --workers, or to kDefaultPool when it is 0. Return it.
     int pool = options.workers > 0 ? options.workers : kDefaultPool;
@@ -170,11 +176,18 @@ int configure_aio_pool(const Options& options) {
     ::aio_init(&settings);        // glibc's extension; returns nothing
     return pool;
     // END LAB
+    // END LAB 2
 }
 
 // Puts the connection's one request in flight: a read into its read buffer.
 // False if glibc refused it.
 bool start_read(Connection& connection) {
+    // BEGIN LAB 2: Submit a read into the connection's read buffer. From now until its
+    // STUB: //       completion the buffer and the request block are glibc's (THE RULE,
+    // STUB: //       completion_connection.hpp). Tell the connection only once glibc has accepted
+    // STUB: //       the request: a request it refused will never complete, and a connection that
+    // STUB: //       believed it in flight would never be freed.
+    // STUB: $THROW
     // BEGIN LAB: prepare() the request for connection.read_buffer(), aio_read()
     // it, and once glibc has taken it tell the connection: submitted().
     std::span<char> buffer = connection.read_buffer();
@@ -183,11 +196,15 @@ bool start_read(Connection& connection) {
     connection.submitted(Operation::read);
     return true;
     // END LAB
+    // END LAB 2
 }
 
 // Puts the connection's one request in flight: a write of the replies not yet
 // written. False if glibc refused it.
 bool start_write(Connection& connection) {
+    // BEGIN LAB 2: Submit a write of the replies not yet written, under the same rule as
+    // STUB: //       start_read().
+    // STUB: $THROW
     // BEGIN LAB: The same for connection.unsent_output() and aio_write().
     std::span<const char> bytes = connection.unsent_output();
     prepare(connection, bytes.data(), bytes.size());
@@ -195,6 +212,7 @@ bool start_write(Connection& connection) {
     connection.submitted(Operation::write);
     return true;
     // END LAB
+    // END LAB 2
 }
 
 // Submits what the connection asks for next (a write of pending replies, or
@@ -247,6 +265,14 @@ void on_completion(Connection& connection, ConnectionTable& table, const Options
 // already blocked in a pool thread cannot be cancelled (AIO_NOTCANCELED), but
 // shutting its socket down makes that read() return, and its completion comes.
 void cancel_and_drain(ConnectionTable& table, CompletionQueue& completions) {
+    // BEGIN LAB 2: Shutdown without freeing anything glibc still uses. A request still queued
+    // STUB: //       can be cancelled; a read already blocked in a pool thread cannot, but
+    // STUB: //       shutting its socket down makes that read() return, and its completion comes.
+    // STUB: //       Wait for the last completions a bounded time (the server must exit within a
+    // STUB: //       second), collecting each so that glibc lets go of it, and free the
+    // STUB: //       connections that have nothing in flight any more. What is still in flight
+    // STUB: //       after that is let go of, never freed: glibc may still write into it.
+    // STUB: $THROW
     // BEGIN LAB: For each connection (table.for_each): stop() it (that shuts
     // its socket down), aio_cancel() its request. Then, for at most
     // kDrainBudget, wait for completions; for every request no longer
@@ -276,6 +302,7 @@ void cancel_and_drain(ConnectionTable& table, CompletionQueue& completions) {
                  table.size());
     table.abandon();
     // END LAB
+    // END LAB 2
 }
 
 // POSIX has no aio_accept(): accepting stays a blocking call, in a thread of

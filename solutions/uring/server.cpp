@@ -243,12 +243,18 @@ unsigned buffer_count(const Options& options) {
 
 // Arms the multishot accept: one SQE, a completion per client, until it ends.
 void start_accepting(Ring& ring, const Listener& listener) {
+    // BEGIN LAB 2: Arm the accept once for many clients: a multishot accept completes once per
+    // STUB: //       client until it ends. The accepted descriptors must not leak into a child
+    // STUB: //       process (close-on-exec), and the completions must say they are about the
+    // STUB: //       accept, not about a connection.
+    // STUB: $THROW
     // BEGIN LAB: io_uring_prep_multishot_accept() on the listener, SOCK_CLOEXEC,
     // user_data kAccept.
     io_uring_sqe* sqe = ring.slot();
     io_uring_prep_multishot_accept(sqe, listener.fd(), nullptr, nullptr, SOCK_CLOEXEC);
     io_uring_sqe_set_data64(sqe, kAccept);
     // END LAB
+    // END LAB 2
 }
 
 // Reads the shutdown self-pipe through the ring: SIGTERM completes it.
@@ -261,6 +267,12 @@ void watch_shutdown(Ring& ring, char& byte) {
 // Arms the connection's multishot receive: the kernel picks a provided
 // buffer for each chunk, and completes it again and again.
 void start_read(Ring& ring, Connection& connection) {
+    // BEGIN LAB 2: Arm the connection's receive once for many chunks: a multishot receive that
+    // STUB: //       names no buffer of its own, so that the kernel takes one from the ring of
+    // STUB: //       provided buffers only when bytes arrive, and an idle connection holds none.
+    // STUB: //       Its completions must name the connection and say they are about a receive.
+    // STUB: //       Tell the connection a read is in flight.
+    // STUB: $THROW
     // BEGIN LAB: io_uring_prep_recv_multishot() with no buffer of its own,
     // IOSQE_BUFFER_SELECT and buf_group kBufferGroup, user_data kReceive.
     // Then tell the connection: submitted().
@@ -271,10 +283,16 @@ void start_read(Ring& ring, Connection& connection) {
     io_uring_sqe_set_data64(sqe, user_data(connection, kReceive));
     connection.submitted(Operation::read);
     // END LAB
+    // END LAB 2
 }
 
 // Puts the connection's one send in flight: the replies not yet sent.
 void start_write(Ring& ring, Connection& connection) {
+    // BEGIN LAB 2: Submit one send of the replies not yet sent; the bytes are the kernel's
+    // STUB: //       until it completes (THE RULE, completion_connection.hpp). A client that has
+    // STUB: //       gone away must give an error here, not kill the server with SIGPIPE. Its
+    // STUB: //       completion must name the connection and say it is about a send.
+    // STUB: $THROW
     // BEGIN LAB: io_uring_prep_send() of connection.unsent_output(),
     // MSG_NOSIGNAL, user_data kSend; then submitted().
     std::span<const char> bytes = connection.unsent_output();
@@ -283,6 +301,7 @@ void start_write(Ring& ring, Connection& connection) {
     io_uring_sqe_set_data64(sqe, user_data(connection, kSend));
     connection.submitted(Operation::write);
     // END LAB
+    // END LAB 2
 }
 
 // Backpressure: the receive stays armed while replies are sent, until they
@@ -422,6 +441,11 @@ void on_accept(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table,
 // Shutdown. No Connection may be freed while the kernel may still write into
 // its buffers: every operation is cancelled, then drain() waits for them.
 void cancel_everything(Ring& ring, ConnectionTable& table) {
+    // BEGIN LAB 2: Shutdown without freeing anything the kernel still uses: stop every
+    // STUB: //       connection (its socket is shut down, so an armed receive completes at once),
+    // STUB: //       and ask the kernel to cancel every operation still in the ring. drain() then
+    // STUB: //       collects their completions.
+    // STUB: $THROW
     // BEGIN LAB: stop() every connection (its socket is shut down: an armed
     // receive completes with 0), then submit one io_uring_prep_cancel64() of
     // every operation in the ring (IORING_ASYNC_CANCEL_ANY), user_data kShutdown.
@@ -430,6 +454,7 @@ void cancel_everything(Ring& ring, ConnectionTable& table) {
     io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY);
     io_uring_sqe_set_data64(sqe, kShutdown);
     // END LAB
+    // END LAB 2
 }
 
 // Reaps the completions of the cancelled operations for at most kDrainBudget
