@@ -201,7 +201,7 @@ public:
     // Waits for the thread to end: close the table first (after SIGTERM the
     // listener is shut down, so accept() returns at once).
     void stop() {
-        if (thread_.joinable()) thread_.join();
+        if (thread_.joinable()) thread_.join();  // once: the destructor calls stop() too
     }
 
     // What made the thread stop early, if anything (a listener that failed).

@@ -58,18 +58,17 @@ void CompletionConnection::submitted(Operation operation) noexcept {
 }
 
 void CompletionConnection::on_read_complete(long result, const Options& options) {
-    // BEGIN LAB 2: A read has completed: its bytes (result of them) are in read_buffer_. The
-    // STUB: //       read is no longer in flight. A failure (result < 0, -errno) ends the
-    // STUB: //       connection; 0 is the client's half-close, after which a trailing partial
-    // STUB: //       line is still its last request. Feed the bytes to the protocol, which keeps
-    // STUB: //       the partial line between two reads, and run the simulated work once per
-    // STUB: //       complete request. Mind THE RULE: while a write is in flight, output_ is the
-    // STUB: //       kernel's (appending could reallocate it under the kernel), so replies made
-    // STUB: //       meanwhile go elsewhere until it completes. Bytes that arrive after stop()
-    // STUB: //       are not answered.
+    reading_ = false;  // in flight no more, whatever the result
+    // BEGIN LAB 2: A read has completed: its bytes (result of them) are in read_buffer_. A
+    // STUB: //       failure (result < 0, -errno) ends the connection; 0 is the client's
+    // STUB: //       half-close, after which a trailing partial line is still its last request.
+    // STUB: //       Feed the bytes to the protocol, which keeps the partial line between two
+    // STUB: //       reads, and run the simulated work once per complete request. Mind THE RULE:
+    // STUB: //       while a write is in flight, output_ is the kernel's (appending could
+    // STUB: //       reallocate it under the kernel), so replies made meanwhile go elsewhere
+    // STUB: //       until it completes. Bytes that arrive after stop() are not answered.
     // STUB: static_cast<void>(result), static_cast<void>(options);  // unused until written
     // STUB: $THROW
-    reading_ = false;
     if (stopped_) return;  // bytes that came after stop() are not answered
     if (result < 0) return stop();
     // While a write is in flight its bytes are the kernel's: new replies wait apart.
@@ -87,6 +86,7 @@ void CompletionConnection::on_read_complete(long result, const Options& options)
 }
 
 void CompletionConnection::on_write_complete(long result) {
+    writing_ = false;  // in flight no more, whatever the result
     // BEGIN LAB 2: A write has completed, maybe with fewer bytes than asked: a socket takes
     // STUB: //       what fits in its send buffer, and the rest must be sent by the next write,
     // STUB: //       never dropped. A failure ends the connection, and so does 0 bytes written of
@@ -96,7 +96,6 @@ void CompletionConnection::on_write_complete(long result) {
     // STUB: //       idle clients must not each keep their peak).
     // STUB: static_cast<void>(result);  // unused until written
     // STUB: $THROW
-    writing_ = false;
     if (stopped_) return;
     // 0 bytes of a non-empty write: the socket takes nothing more (it would
     // otherwise be submitted again and again).

@@ -198,7 +198,7 @@ void Reactor::resume_expired_timers() {
     // STUB: //       at once, and taking it in the same pass could keep the loop from ever going
     // STUB: //       back to epoll_wait().
     // STUB: $THROW
-    Clock::time_point now = Clock::now();
+    Clock::time_point now = Clock::now();  // once: a timer set meanwhile waits for the next pass
     while (!timers_.empty() && timers_.top().when <= now) {
         Task::Handle waiter = timers_.top().waiter;
         timers_.pop();

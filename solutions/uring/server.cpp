@@ -415,7 +415,7 @@ void on_accept(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table,
     // STUB: //       receive at once. When the kernel says the accept is no longer armed, arm it
     // STUB: //       again, or no client is ever accepted after that; but not when descriptors
     // STUB: //       ran out (EMFILE, ENFILE): re-armed at once it would fail at once, forever,
-    // STUB: //       and spin. Then wait until a connection closes (accepting = false; run()
+    // STUB: //       and spin. Then wait until a connection closes (set accepting to false; run()
     // STUB: //       re-arms it).
     // STUB: $THROW
     // BEGIN LAB: cqe.res is the client's descriptor, or -errno. Without
