@@ -310,8 +310,19 @@ void cancel_and_drain(ConnectionTable& table, CompletionQueue& completions) {
 class Acceptor {
 public:
     Acceptor(Listener& listener, ConnectionTable& table)
-        : thread_([this, &listener, &table] { accept_clients(listener, table); }) {}
-    ~Acceptor() { stop(); }
+        : listener_(listener),
+          table_(table),
+          thread_([this, &listener, &table] { accept_clients(listener, table); }) {}
+    // Leaving run() by an exception (a failure, or a part not written yet),
+    // the thread must not keep the process waiting for room or in accept():
+    // the table is closed, and the listener shut down (accept() returns).
+    ~Acceptor() {
+        if (std::uncaught_exceptions() > 0) {
+            table_.close();
+            ::shutdown(listener_.fd(), SHUT_RDWR);
+        }
+        stop();
+    }
 
     bool running() const { return running_.load(); }
 
@@ -340,6 +351,8 @@ private:
         CompletionQueue::wake_up();
     }
 
+    Listener& listener_;
+    ConnectionTable& table_;
     std::exception_ptr error_;
     std::atomic<bool> running_{true};
     std::thread thread_;  // last: starts once the members above exist
