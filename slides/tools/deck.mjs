@@ -96,23 +96,28 @@ export function findExcerpts(text) {
     return excerpts;
 }
 
-const BEGIN_LAB = /^\s*\/\/ BEGIN LAB:/;
+// "// BEGIN LAB:" opens a region of level 1; "// BEGIN LAB 2:" and "// BEGIN
+// LAB 3:" (the harder levels, tools/make-stub.awk) enclose regions of level 1.
+const BEGIN_LAB = /^\s*\/\/ BEGIN LAB( [0-9])?:/;
 const END_LAB = /^\s*\/\/ END LAB/;
 const STUB = /^\s*\/\/ STUB:/;
 const HINT = /^\s*\/\/ /;
 
-// The solution's lines with the lab markers, hints and STUB lines left out;
-// each kept line knows which LAB region (1, 2, ...) it belongs to, 0 outside.
+// The solution's lines with the lab markers, hints and STUB lines left out
+// (at every level); each kept line knows which level-1 LAB region (1, 2, ...)
+// it belongs to, 0 outside.
 function withoutLabMarkers(lines) {
     const kept = [];
-    let region = 0, count = 0, inHint = false;
+    const open = [];  // the regions open, innermost last: a level-1 region's number, or 0
+    let count = 0, inHint = false;
     for (const line of lines) {
-        if (BEGIN_LAB.test(line)) { region = ++count; inHint = true; continue; }
-        if (region && END_LAB.test(line)) { region = 0; inHint = false; continue; }
-        if (region && STUB.test(line)) { inHint = false; continue; }
-        if (region && inHint && HINT.test(line)) continue;
+        const begin = BEGIN_LAB.exec(line);
+        if (begin) { open.push(begin[1] ? 0 : ++count); inHint = true; continue; }
+        if (open.length && END_LAB.test(line)) { open.pop(); inHint = false; continue; }
+        if (open.length && STUB.test(line)) { inHint = false; continue; }
+        if (open.length && inHint && HINT.test(line)) continue;
         inHint = false;
-        kept.push({line, region});
+        kept.push({line, region: open.filter((region) => region > 0).at(-1) ?? 0});
     }
     return kept;
 }
