@@ -67,7 +67,7 @@ void CompletionConnection::on_read_complete(long result, const Options& options)
     // STUB: //       while a write is in flight, output_ is the kernel's (appending could
     // STUB: //       reallocate it under the kernel), so replies made meanwhile go elsewhere
     // STUB: //       until it completes. Bytes that arrive after stop() are not answered.
-    // STUB: static_cast<void>(result), static_cast<void>(options);  // unused until written
+    // STUB: static_cast<void>(result), static_cast<void>(options);
     // STUB: $THROW
     if (stopped_) return;  // bytes that came after stop() are not answered
     if (result < 0) return stop();
@@ -94,7 +94,7 @@ void CompletionConnection::on_write_complete(long result) {
     // STUB: //       forever). Once everything is sent, the replies that waited for this write
     // STUB: //       become the output, and a buffer grown by a burst is given back (thousands of
     // STUB: //       idle clients must not each keep their peak).
-    // STUB: static_cast<void>(result);  // unused until written
+    // STUB: static_cast<void>(result);
     // STUB: $THROW
     if (stopped_) return;
     // 0 bytes of a non-empty write: the socket takes nothing more (it would

@@ -157,7 +157,7 @@ void Reactor::resume_waiter(int fd, std::uint32_t direction) {
     // STUB: //       that direction. A descriptor the Reactor knows nothing of is ignored.
     // STUB: //       Careful: resuming runs the coroutine, which may make the table of watches
     // STUB: //       grow (and move).
-    // STUB: static_cast<void>(fd), static_cast<void>(direction);  // unused until written
+    // STUB: static_cast<void>(fd), static_cast<void>(direction);
     // STUB: $THROW
     if (fd < 0 || static_cast<std::size_t>(fd) >= watches_.size()) return;
     Watch& watch = watches_[static_cast<std::size_t>(fd)];
