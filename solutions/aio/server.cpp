@@ -14,10 +14,15 @@
 // as long as its read is pending. The pool is sized from --workers with
 // aio_init(), and no more clients are accepted than it has threads.
 //
+// BEGIN LAB 3: At this level, what any proactor does with a completion (feed the bytes to the
+// STUB: //       protocol, queue the replies, choose the next operation) is yours to write too,
+// STUB: //       in this file: see the TODO above run().
+// STUB:
 // What any proactor does with a completion (feed the bytes to the protocol,
 // queue the replies, choose the next operation) is CompletionConnection's, in
 // labs/common/completion_connection.hpp, as io_uring would use it too: this
 // file only submits the operations and reaps their completions.
+// END LAB 3
 //
 // Compare with solutions/poll/server.cpp (readiness: the loop calls recv and
 // send itself) and solutions/threads/server.cpp (a thread per client, which is

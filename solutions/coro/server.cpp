@@ -13,8 +13,12 @@
 // co_await sleep_for(), and ten thousand requests can wait at once; CPU work
 // (--compute-us) goes to a small pool with co_await offload(), and the
 // coroutine resumes on the loop thread when it is done.
+// BEGIN LAB 3: At this level, the machinery (Task, the awaitables, timers, the pool, who owns a
+// STUB: //       frame) is yours to write too, in this file: see the TODO above run().
+// STUB:
 // The machinery (Task, the awaitables, timers, the pool, who owns a frame)
 // is labs/common/coro_reactor.hpp; this file is the loop and the coroutines.
+// END LAB 3
 //
 // Compare with solutions/threads/server.cpp
 // (`diff solutions/threads/server.cpp solutions/coro/server.cpp`), whose
@@ -57,9 +61,10 @@ using namespace iolab;
 // STUB: //       threads, and the coroutine resumes on the loop thread, so that no coroutine ever
 // STUB: //       needs a lock. A frame must never be destroyed while the loop may resume it, and
 // STUB: //       a descriptor must be forgotten before it is closed (its number comes back with
-// STUB: //       the next accept). Send with MSG_NOSIGNAL, bound what a connection holds, and
-// STUB: //       return from run() on SIGTERM (the shutdown descriptor, watched like a socket),
-// STUB: //       closing every connection. labs/coro/README.md explains each point.
+// STUB: //       the next accept). A client that has gone must not kill the server with SIGPIPE;
+// STUB: //       bound what a connection holds, and return from run() on SIGTERM (the shutdown
+// STUB: //       descriptor, watched like a socket), closing every connection.
+// STUB: //       labs/coro/README.md explains each point.
 using namespace std::chrono_literals;
 
 // Bytes asked of one recv(), as in the blocking servers.

@@ -15,13 +15,18 @@
 //   - one send in flight per connection, the rest of its output queued;
 //   - the shutdown self-pipe, read through the ring like any socket.
 //
+// BEGIN LAB 3: At this level, what any proactor does with a completion (feed the bytes to the
+// STUB: //       protocol, queue the replies, choose the next operation) is yours to write too,
+// STUB: //       in this file: see the TODO above run().
+// STUB:
 // What any proactor does with a completion (feed the bytes to the protocol,
 // queue the replies, choose the next operation) is CompletionConnection's, in
 // labs/common/completion_connection.hpp, as aio uses it too: this file only
-// submits the operations and reaps their completions. Compare with
-// solutions/aio/server.cpp (`diff` shows how operations are submitted and
-// reaped) and solutions/epoll/server.cpp (readiness). labs/uring/README.md
-// has the figures.
+// submits the operations and reaps their completions.
+// END LAB 3
+// Compare with solutions/aio/server.cpp (`diff` shows how operations are
+// submitted and reaped) and solutions/epoll/server.cpp (readiness).
+// labs/uring/README.md has the figures.
 // BEGIN LAB 3: Your own connection state (labs/common has no proactor's connection at this
 // STUB: //       level): see the TODO above run().
 // STUB:
