@@ -193,15 +193,26 @@ void cancel_and_drain(ConnectionTable& table, CompletionQueue& completions) {
 class Acceptor {
 public:
     Acceptor(Listener& listener, ConnectionTable& table)
-        : thread_([this, &listener, &table] { accept_clients(listener, table); }) {}
-    ~Acceptor() { stop(); }
+        : listener_(listener),
+          table_(table),
+          thread_([this, &listener, &table] { accept_clients(listener, table); }) {}
+    // Leaving run() by an exception (a failure, or a part not written yet),
+    // the thread must not keep the process waiting for room or in accept():
+    // the table is closed, and the listener shut down (accept() returns).
+    ~Acceptor() {
+        if (std::uncaught_exceptions() > 0) {
+            table_.close();
+            ::shutdown(listener_.fd(), SHUT_RDWR);
+        }
+        stop();
+    }
 
     bool running() const { return running_.load(); }
 
     // Waits for the thread to end: close the table first (after SIGTERM the
     // listener is shut down, so accept() returns at once).
     void stop() {
-        if (thread_.joinable()) thread_.join();
+        if (thread_.joinable()) thread_.join();  // once: the destructor calls stop() too
     }
 
     // What made the thread stop early, if anything (a listener that failed).
@@ -223,6 +234,8 @@ private:
         CompletionQueue::wake_up();
     }
 
+    Listener& listener_;
+    ConnectionTable& table_;
     std::exception_ptr error_;
     std::atomic<bool> running_{true};
     std::thread thread_;  // last: starts once the members above exist

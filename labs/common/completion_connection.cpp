@@ -1,6 +1,8 @@
+// OMIT FROM LEVEL 3
 #include "completion_connection.hpp"
 
 #include "request_work.hpp"
+#include "server_main.hpp"  // NotImplemented, thrown by the TODOs of levels 2 and 3
 
 #include <sys/socket.h>
 
@@ -18,7 +20,16 @@ constexpr std::size_t kKeptCapacity = 64 * 1024;
 
 CompletionConnection::CompletionConnection(UniqueFd socket) noexcept : socket_(std::move(socket)) {}
 
-Operation CompletionConnection::next() const noexcept {
+Operation CompletionConnection::next() const {
+    // BEGIN LAB 2: Choose the next operation to submit, from the connection's state alone. The
+    // STUB: //       kernel holds a buffer for as long as its operation is in flight, so never
+    // STUB: //       two reads or two writes at once. Replies come before more reading: if the
+    // STUB: //       server kept reading from a client that sends and never reads, its replies
+    // STUB: //       would pile up in memory without bound; by not reading, it leaves the bytes
+    // STUB: //       in the kernel's socket buffers, which fill, and the client's own send()
+    // STUB: //       blocks (backpressure). Read nothing more once the client has half-closed,
+    // STUB: //       and nothing at all once stopped.
+    // STUB: $THROW
     if (stopped_) return Operation::none;
     // Backpressure: replies first. A client that sends without reading then
     // fills the kernel's buffers and blocks in its own send(), instead of
@@ -26,6 +37,7 @@ Operation CompletionConnection::next() const noexcept {
     if (pending_output() > 0) return writing_ ? Operation::none : Operation::write;
     if (reading_ || peer_closed_) return Operation::none;
     return Operation::read;
+    // END LAB 2
 }
 
 std::span<char> CompletionConnection::read_buffer() {
@@ -46,7 +58,17 @@ void CompletionConnection::submitted(Operation operation) noexcept {
 }
 
 void CompletionConnection::on_read_complete(long result, const Options& options) {
-    reading_ = false;
+    reading_ = false;  // in flight no more, whatever the result
+    // BEGIN LAB 2: A read has completed: its bytes (result of them) are in read_buffer_. A
+    // STUB: //       failure (result < 0, -errno) ends the connection; 0 is the client's
+    // STUB: //       half-close, after which a trailing partial line is still its last request.
+    // STUB: //       Feed the bytes to the protocol, which keeps the partial line between two
+    // STUB: //       reads, and run the simulated work once per complete request. Mind THE RULE:
+    // STUB: //       while a write is in flight, output_ is the kernel's (appending could
+    // STUB: //       reallocate it under the kernel), so replies made meanwhile go elsewhere
+    // STUB: //       until it completes. Bytes that arrive after stop() are not answered.
+    // STUB: static_cast<void>(result), static_cast<void>(options);
+    // STUB: $THROW
     if (stopped_) return;  // bytes that came after stop() are not answered
     if (result < 0) return stop();
     // While a write is in flight its bytes are the kernel's: new replies wait apart.
@@ -60,10 +82,20 @@ void CompletionConnection::on_read_complete(long result, const Options& options)
         requests = protocol_.consume({read_buffer_.data(), received}, replies);
     }
     for (std::size_t i = 0; i < requests; ++i) simulate_request_work(options);
+    // END LAB 2
 }
 
-void CompletionConnection::on_write_complete(long result) noexcept {
-    writing_ = false;
+void CompletionConnection::on_write_complete(long result) {
+    writing_ = false;  // in flight no more, whatever the result
+    // BEGIN LAB 2: A write has completed, maybe with fewer bytes than asked: a socket takes
+    // STUB: //       what fits in its send buffer, and the rest must be sent by the next write,
+    // STUB: //       never dropped. A failure ends the connection, and so does 0 bytes written of
+    // STUB: //       a non-empty write (submitted again, it would complete with 0 again,
+    // STUB: //       forever). Once everything is sent, the replies that waited for this write
+    // STUB: //       become the output, and a buffer grown by a burst is given back (thousands of
+    // STUB: //       idle clients must not each keep their peak).
+    // STUB: static_cast<void>(result);
+    // STUB: $THROW
     if (stopped_) return;
     // 0 bytes of a non-empty write: the socket takes nothing more (it would
     // otherwise be submitted again and again).
@@ -75,6 +107,7 @@ void CompletionConnection::on_write_complete(long result) noexcept {
     output_sent_ = 0;
     if (output_.capacity() > kKeptCapacity) std::string().swap(output_);
     output_.swap(queued_);  // the replies produced meanwhile, if any, are next
+    // END LAB 2
 }
 
 void CompletionConnection::on_cancelled(Operation operation) noexcept {

@@ -32,6 +32,7 @@
 // add connections (POSIX has no asynchronous accept; io_uring's loop accepts
 // itself).
 #pragma once
+// OMIT FROM LEVEL 3
 
 #include "line_protocol.hpp"
 #include "options.hpp"
@@ -74,9 +75,9 @@ public:
     // What to submit next. A write while replies are pending (and none is in
     // flight); otherwise a read, unless one is in flight, the client has
     // half-closed or the connection is stopped; else nothing.
-    Operation next() const noexcept;
+    Operation next() const;
     // Nothing in flight and nothing to submit: erase (and so close) it.
-    bool finished() const noexcept { return !in_flight() && next() == Operation::none; }
+    bool finished() const { return !in_flight() && next() == Operation::none; }
 
     // Where a read goes, and what a write sends: hand these to the kernel.
     // The connection's own read buffer (kReadChunk) is allocated on first use,
@@ -102,7 +103,7 @@ public:
     // half-closed, a trailing partial line is its last request).
     void on_read_complete(long result, const Options& options);
     // A write may complete with fewer bytes than asked: the rest stays pending.
-    void on_write_complete(long result) noexcept;
+    void on_write_complete(long result);
     // An operation completed after stop(), or was cancelled: it is no longer
     // in flight, and its result does not matter any more.
     void on_cancelled(Operation operation) noexcept;

@@ -1,6 +1,8 @@
+// OMIT FROM LEVEL 3
 #include "coro_reactor.hpp"
 
 #include "errors.hpp"
+#include "server_main.hpp"  // NotImplemented, thrown by the TODOs of levels 2 and 3
 
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -86,11 +88,19 @@ void Reactor::spawn(Task task) {
 }
 
 int Reactor::timeout_ms() const {
+    // BEGIN LAB 2: How long epoll_wait() may sleep: until the earliest timer is due, or for
+    // STUB: //       ever (-1) when none is set. A timer is not a descriptor, so the kernel will
+    // STUB: //       not wake the loop for it: without this timeout a sleeping coroutine would
+    // STUB: //       only wake up by chance, when some socket happens to be ready. Round up, not
+    // STUB: //       down: waking a little early only means waiting again, but a timeout rounded
+    // STUB: //       down to 0 would turn the loop into a busy spin for the last millisecond.
+    // STUB: $THROW
     if (timers_.empty()) return -1;
     auto left = timers_.top().when - Clock::now();
     if (left <= Clock::duration::zero()) return 0;
     // Rounded up: waking a little early would only mean waiting again.
     return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
+    // END LAB 2
 }
 
 void Reactor::resume(Task::Handle waiter) {
@@ -116,18 +126,39 @@ void Reactor::arm(int fd, Watch& watch, std::uint32_t events) {
 }
 
 bool Reactor::wait_for(int fd, std::uint32_t direction, Task::Handle waiter) {
+    // BEGIN LAB 2: Register interest, then suspend: make sure epoll reports this direction for
+    // STUB: //       fd (the interest already asked for it stays; arm() does the epoll_ctl() and
+    // STUB: //       remembers what is armed), and record the waiter as fd's reader or writer, so
+    // STUB: //       that the loop knows whom to resume. Mark its frame registered (the Reactor
+    // STUB: //       now holds it: see ~promise_type). If the kernel refuses the registration (a
+    // STUB: //       descriptor epoll cannot watch), do not suspend: a coroutine waiting for an
+    // STUB: //       event that can never come would hang its client for ever; going on, its next
+    // STUB: //       call reports the error.
+    // STUB: static_cast<void>(fd), static_cast<void>(direction), static_cast<void>(waiter);
+    // STUB: $THROW
     Watch& watch = watch_of(fd);
     arm(fd, watch, watch.armed | direction);
     if (!(watch.armed & direction)) return false;  // the kernel refused: do not wait forever
     (direction == EPOLLIN ? watch.reader : watch.writer) = waiter;
     waiter.promise().registered = true;
     return true;
+    // END LAB 2
 }
 
 void Reactor::resume_reader(int fd) { resume_waiter(fd, EPOLLIN); }
 void Reactor::resume_writer(int fd) { resume_waiter(fd, EPOLLOUT); }
 
 void Reactor::resume_waiter(int fd, std::uint32_t direction) {
+    // BEGIN LAB 2: epoll reported fd ready in this direction: resume the coroutine waiting for
+    // STUB: //       it, after taking it out of its slot (once resumed, it may wait again, and
+    // STUB: //       must find the slot free). epoll here is level-triggered: a readiness nobody
+    // STUB: //       waits for (the coroutine is asleep on a timer, say) would be reported again
+    // STUB: //       at every epoll_wait(), and the loop would spin; in that case stop asking for
+    // STUB: //       that direction. A descriptor the Reactor knows nothing of is ignored.
+    // STUB: //       Careful: resuming runs the coroutine, which may make the table of watches
+    // STUB: //       grow (and move).
+    // STUB: static_cast<void>(fd), static_cast<void>(direction);
+    // STUB: $THROW
     if (fd < 0 || static_cast<std::size_t>(fd) >= watches_.size()) return;
     Watch& watch = watches_[static_cast<std::size_t>(fd)];
     Task::Handle& slot = direction == EPOLLIN ? watch.reader : watch.writer;
@@ -140,6 +171,7 @@ void Reactor::resume_waiter(int fd, std::uint32_t direction) {
     // The interest stays armed: a coroutine that waits again for the same
     // thing (the usual case) costs no epoll_ctl().
     resume(std::exchange(slot, {}));  // `watch` may be gone after this (watches_ can grow)
+    // END LAB 2
 }
 
 void Reactor::forget(int fd) {
@@ -150,29 +182,56 @@ void Reactor::forget(int fd) {
 }
 
 void Reactor::start_timer(Clock::time_point when, Task::Handle waiter) {
+    // BEGIN LAB 2: Waiting without a thread: record the deadline and the waiter, and mark the
+    // STUB: //       frame registered. Timers with the same deadline must resume in the order
+    // STUB: //       they were set, or a client's requests could be answered out of order.
+    // STUB: static_cast<void>(when), static_cast<void>(waiter);
+    // STUB: $THROW
     timers_.push({when, timers_set_++, waiter});
     waiter.promise().registered = true;
+    // END LAB 2
 }
 
 void Reactor::resume_expired_timers() {
-    Clock::time_point now = Clock::now();
+    // BEGIN LAB 2: Resume, in order of deadline, every coroutine whose timer is due by now, and
+    // STUB: //       no other. Read the clock once: a resumed coroutine may set a new timer, due
+    // STUB: //       at once, and taking it in the same pass could keep the loop from ever going
+    // STUB: //       back to epoll_wait().
+    // STUB: $THROW
+    Clock::time_point now = Clock::now();  // once: a timer set meanwhile waits for the next pass
     while (!timers_.empty() && timers_.top().when <= now) {
         Task::Handle waiter = timers_.top().waiter;
         timers_.pop();
         resume(waiter);
     }
+    // END LAB 2
 }
 
 void Reactor::start_offload(std::function<void()> work, Task::Handle waiter) {
+    // BEGIN LAB 2: CPU work leaves the loop thread, so that one client's computation does not
+    // STUB: //       stall every other client: queue the work with its waiter for the pool's
+    // STUB: //       threads (shared with them: under the lock) and wake one of them. Mark the
+    // STUB: //       frame registered. The pool never resumes the coroutine itself: it hands the
+    // STUB: //       waiter back (done_, and the eventfd the loop watches), so that every
+    // STUB: //       coroutine runs on the loop thread, without locks.
+    // STUB: static_cast<void>(work), static_cast<void>(waiter);
+    // STUB: $THROW
     waiter.promise().registered = true;
     {
         std::lock_guard lock(mutex_);
         jobs_.push_back({std::move(work), waiter});
     }
     job_ready_.notify_one();
+    // END LAB 2
 }
 
 void Reactor::resume_offloaded() {
+    // BEGIN LAB 2: The eventfd that the pool writes when work is done is readable: read it
+    // STUB: //       (until read, epoll reports it again and again; one read takes every count),
+    // STUB: //       take the waiters whose work is done (shared with the pool: under the lock,
+    // STUB: //       and not while resuming: a resumed coroutine may offload again, and would
+    // STUB: //       wait for the lock it holds), and resume them on this thread.
+    // STUB: $THROW
     std::uint64_t count = 0;
     [[maybe_unused]] ssize_t got = ::read(done_signal_.get(), &count, sizeof count);  // rearm
     std::vector<Task::Handle> done;
@@ -181,6 +240,7 @@ void Reactor::resume_offloaded() {
         done.swap(done_);
     }
     for (Task::Handle waiter : done) resume(waiter);
+    // END LAB 2
 }
 
 // On a pool thread: runs jobs until the pool stops. The job's handle is only

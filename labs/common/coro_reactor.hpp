@@ -28,6 +28,7 @@
 //     leave the Reactor a dangling handle, and the loop would resume freed
 //     memory. That mistake is stopped at once, with a message (~promise_type).
 #pragma once
+// OMIT FROM LEVEL 3
 
 #include <sys/epoll.h>
 

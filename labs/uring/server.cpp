@@ -18,10 +18,10 @@
 // What any proactor does with a completion (feed the bytes to the protocol,
 // queue the replies, choose the next operation) is CompletionConnection's, in
 // labs/common/completion_connection.hpp, as aio uses it too: this file only
-// submits the operations and reaps their completions. Compare with
-// solutions/aio/server.cpp (`diff` shows how operations are submitted and
-// reaped) and solutions/epoll/server.cpp (readiness). labs/uring/README.md
-// has the figures.
+// submits the operations and reaps their completions.
+// Compare with solutions/aio/server.cpp (`diff` shows how operations are
+// submitted and reaped) and solutions/epoll/server.cpp (readiness).
+// labs/uring/README.md has the figures.
 #include "completion_connection.hpp"
 #include "errors.hpp"
 #include "io_uring_probe.hpp"

@@ -14,15 +14,24 @@
 // as long as its read is pending. The pool is sized from --workers with
 // aio_init(), and no more clients are accepted than it has threads.
 //
+// BEGIN LAB 3: At this level, what any proactor does with a completion (feed the bytes to the
+// STUB: //       protocol, queue the replies, choose the next operation) is yours to write too,
+// STUB: //       in this file: see the TODO above run().
+// STUB:
 // What any proactor does with a completion (feed the bytes to the protocol,
 // queue the replies, choose the next operation) is CompletionConnection's, in
 // labs/common/completion_connection.hpp, as io_uring would use it too: this
 // file only submits the operations and reaps their completions.
+// END LAB 3
 //
 // Compare with solutions/poll/server.cpp (readiness: the loop calls recv and
 // send itself) and solutions/threads/server.cpp (a thread per client, which is
 // what glibc's AIO amounts to on sockets). labs/aio/README.md has the figures.
+// BEGIN LAB 3: Your own connection state (labs/common has no proactor's connection at this
+// STUB: //       level): see the TODO above run().
+// STUB:
 #include "completion_connection.hpp"
+// END LAB 3
 #include "errors.hpp"
 #include "server_main.hpp"
 #include "shutdown.hpp"
@@ -45,6 +54,22 @@
 namespace {
 
 using namespace iolab;
+// BEGIN LAB 3: The whole server, in run(): a proactor on POSIX AIO. Every read and write on a
+// STUB: //       client's socket is submitted whole (aio_read(), aio_write()) and reported done
+// STUB: //       later; nothing here may wait in recv() or send(). Have each completion announced
+// STUB: //       by a real-time signal that carries its connection, blocked in every thread
+// STUB: //       (block it before starting any) and taken one at a time by a single loop with
+// STUB: //       sigwaitinfo(): then all protocol work runs on one thread, without locks. POSIX
+// STUB: //       has no asynchronous accept, so a thread of its own accepts. glibc runs each
+// STUB: //       request as a blocking read() or write() in a pool thread: size the pool from
+// STUB: //       --workers with aio_init(), and accept no more clients than it has threads, since
+// STUB: //       an idle client holds one. The buffers and the request block are glibc's from
+// STUB: //       submission to completion: free, move or reuse neither before then. Send the
+// STUB: //       replies before reading more (backpressure), and carry on after a short write. On
+// STUB: //       SIGTERM: a read blocked in a pool thread cannot be cancelled, but shutting its
+// STUB: //       socket down ends it; wait a bounded time for the last completions, and never
+// STUB: //       free what is still in flight. Exit 0 within a second. labs/aio/README.md
+// STUB: //       explains each point.
 using namespace std::chrono_literals;
 
 // glibc's AIO pool when --workers is 0 (glibc's own default is 20 threads).
@@ -119,6 +144,13 @@ private:
 // The request fields every read and write share: which socket, which bytes,
 // and how to be told of the completion (a signal naming the connection).
 void prepare(Connection& connection, const void* buffer, std::size_t length) {
+    // BEGIN LAB 2: Fill in the request: which socket, which bytes, and how the completion is
+    // STUB: //       announced. A request block may hold glibc's state of the previous request:
+    // STUB: //       start from a clean one. The loop learns of completions only from the signal
+    // STUB: //       queue, so the signal must carry the connection it is about (the completion
+    // STUB: //       loop finds it by that value); any other way of notifying (a thread per
+    // STUB: //       completion, polling) loses the one loop.
+    // STUB: $THROW
     aiocb& request = *connection.request;
     request = aiocb{};
     request.aio_fildes = connection.fd();
@@ -127,11 +159,18 @@ void prepare(Connection& connection, const void* buffer, std::size_t length) {
     request.aio_sigevent.sigev_notify = SIGEV_SIGNAL;
     request.aio_sigevent.sigev_signo = completion_signal();
     request.aio_sigevent.sigev_value.sival_ptr = &connection;
+    // END LAB 2
 }
 
 // Sizes glibc's AIO pool; returns the number of threads, which is also the
 // number of clients run() accepts at once.
 int configure_aio_pool(const Options& options) {
+    // BEGIN LAB 2: Size glibc's pool before the first request. glibc performs each request as
+    // STUB: //       an ordinary blocking read() or write() in a thread of its pool, and a
+    // STUB: //       connection keeps one request in flight all the time, an idle client's read
+    // STUB: //       included: the pool's size (--workers, or kDefaultPool) is how many clients
+    // STUB: //       are served at once, so it is also how many run() accepts.
+    // STUB: $THROW
     // BEGIN LAB: Before the first request, aio_init() with aio_threads (and
     // aio_num) set to --workers, or to kDefaultPool when it is 0. Return it.
     int pool = options.workers > 0 ? options.workers : kDefaultPool;
@@ -142,11 +181,18 @@ int configure_aio_pool(const Options& options) {
     ::aio_init(&settings);        // glibc's extension; returns nothing
     return pool;
     // END LAB
+    // END LAB 2
 }
 
 // Puts the connection's one request in flight: a read into its read buffer.
 // False if glibc refused it.
 bool start_read(Connection& connection) {
+    // BEGIN LAB 2: Submit a read into the connection's read buffer. From now until its
+    // STUB: //       completion the buffer and the request block are glibc's (THE RULE,
+    // STUB: //       completion_connection.hpp). Tell the connection only once glibc has accepted
+    // STUB: //       the request: a request it refused will never complete, and a connection that
+    // STUB: //       believed it in flight would never be freed.
+    // STUB: $THROW
     // BEGIN LAB: prepare() the request for connection.read_buffer(), aio_read()
     // it, and once glibc has taken it tell the connection: submitted().
     std::span<char> buffer = connection.read_buffer();
@@ -155,11 +201,15 @@ bool start_read(Connection& connection) {
     connection.submitted(Operation::read);
     return true;
     // END LAB
+    // END LAB 2
 }
 
 // Puts the connection's one request in flight: a write of the replies not yet
 // written. False if glibc refused it.
 bool start_write(Connection& connection) {
+    // BEGIN LAB 2: Submit a write of the replies not yet written, under the same rule as
+    // STUB: //       start_read().
+    // STUB: $THROW
     // BEGIN LAB: The same for connection.unsent_output() and aio_write().
     std::span<const char> bytes = connection.unsent_output();
     prepare(connection, bytes.data(), bytes.size());
@@ -167,23 +217,37 @@ bool start_write(Connection& connection) {
     connection.submitted(Operation::write);
     return true;
     // END LAB
+    // END LAB 2
 }
 
 // Submits what the connection asks for next (a write of pending replies, or
 // else a read), if anything. False if glibc refused it.
 bool submit_next(Connection& connection) {
+    // BEGIN LAB 2: Put in flight whatever the connection asks for next, if anything
+    // STUB: //       (CompletionConnection::next() decides: replies before reads).
+    // STUB: $THROW
     switch (connection.next()) {
     case Operation::read: return start_read(connection);
     case Operation::write: return start_write(connection);
     case Operation::none: break;
     }
     return true;
+    // END LAB 2
 }
 
 // One completion, taken from the queue: the connection carries on with its
 // next request, or is closed and freed (its request has completed: nothing of
 // it is in glibc's hands any more).
 void on_completion(Connection& connection, ConnectionTable& table, const Options& options) {
+    // BEGIN LAB 2: The completion handler. A signal may come for a request that is not finished
+    // STUB: //       (a stray one): ignore it. Otherwise collect the result exactly once (glibc
+    // STUB: //       keeps a record of each request until then), and give it, as a byte count or
+    // STUB: //       -errno, to the connection's read or write handler, whichever operation was
+    // STUB: //       in flight. Then keep the connection going with its next operation; stop it
+    // STUB: //       if that cannot be submitted or the server is shutting down. Free it only
+    // STUB: //       once nothing of it is in flight and nothing is left to do: glibc may
+    // STUB: //       otherwise still write into its buffer.
+    // STUB: $THROW
     // BEGIN LAB: aio_error(): EINPROGRESS is a stray signal, return. Else
     // aio_return() (once: it releases glibc's record) and hand the result,
     // -error if it failed, to on_write_complete() or on_read_complete()
@@ -198,6 +262,7 @@ void on_completion(Connection& connection, ConnectionTable& table, const Options
     if (shutdown_requested() || !submit_next(connection)) connection.stop();
     if (connection.finished()) table.erase(&connection);  // closes the socket
     // END LAB
+    // END LAB 2
 }
 
 // Shutdown. No Connection may be freed while glibc may still write into its
@@ -205,6 +270,14 @@ void on_completion(Connection& connection, ConnectionTable& table, const Options
 // already blocked in a pool thread cannot be cancelled (AIO_NOTCANCELED), but
 // shutting its socket down makes that read() return, and its completion comes.
 void cancel_and_drain(ConnectionTable& table, CompletionQueue& completions) {
+    // BEGIN LAB 2: Shutdown without freeing anything glibc still uses. A request still queued
+    // STUB: //       can be cancelled; a read already blocked in a pool thread cannot, but
+    // STUB: //       shutting its socket down makes that read() return, and its completion comes.
+    // STUB: //       Wait for the last completions a bounded time (the server must exit within a
+    // STUB: //       second), collecting each so that glibc lets go of it, and free the
+    // STUB: //       connections that have nothing in flight any more. What is still in flight
+    // STUB: //       after that is let go of, never freed: glibc may still write into it.
+    // STUB: $THROW
     // BEGIN LAB: For each connection (table.for_each): stop() it (that shuts
     // its socket down), aio_cancel() its request. Then, for at most
     // kDrainBudget, wait for completions; for every request no longer
@@ -234,6 +307,7 @@ void cancel_and_drain(ConnectionTable& table, CompletionQueue& completions) {
                  table.size());
     table.abandon();
     // END LAB
+    // END LAB 2
 }
 
 // POSIX has no aio_accept(): accepting stays a blocking call, in a thread of
@@ -241,15 +315,26 @@ void cancel_and_drain(ConnectionTable& table, CompletionQueue& completions) {
 class Acceptor {
 public:
     Acceptor(Listener& listener, ConnectionTable& table)
-        : thread_([this, &listener, &table] { accept_clients(listener, table); }) {}
-    ~Acceptor() { stop(); }
+        : listener_(listener),
+          table_(table),
+          thread_([this, &listener, &table] { accept_clients(listener, table); }) {}
+    // Leaving run() by an exception (a failure, or a part not written yet),
+    // the thread must not keep the process waiting for room or in accept():
+    // the table is closed, and the listener shut down (accept() returns).
+    ~Acceptor() {
+        if (std::uncaught_exceptions() > 0) {
+            table_.close();
+            ::shutdown(listener_.fd(), SHUT_RDWR);
+        }
+        stop();
+    }
 
     bool running() const { return running_.load(); }
 
     // Waits for the thread to end: close the table first (after SIGTERM the
     // listener is shut down, so accept() returns at once).
     void stop() {
-        if (thread_.joinable()) thread_.join();
+        if (thread_.joinable()) thread_.join();  // once: the destructor calls stop() too
     }
 
     // What made the thread stop early, if anything (a listener that failed).
@@ -271,6 +356,8 @@ private:
         CompletionQueue::wake_up();
     }
 
+    Listener& listener_;
+    ConnectionTable& table_;
     std::exception_ptr error_;
     std::atomic<bool> running_{true};
     std::thread thread_;  // last: starts once the members above exist
@@ -289,6 +376,10 @@ void run(Listener& listener, const Options& options) {
     cancel_and_drain(table, completions);
     acceptor.rethrow_error();
 }
+// STUB: void run(Listener& listener, const Options& options) {
+// STUB:     $THROW
+// STUB: }
+// END LAB 3
 
 }  // namespace
 
