@@ -1,0 +1,24 @@
+# The handout's copy of a Markdown document: without the kit's own passages,
+# those between <!-- BEGIN KIT ONLY --> and <!-- END KIT ONLY --> (whole lines
+# when the markers stand on lines of their own, else the text between them).
+#   awk -f tools/strip-kit-only.awk DOC.md > HANDOUT_DOC.md
+BEGIN { open_ = "<!-- BEGIN KIT ONLY -->"; close_ = "<!-- END KIT ONLY -->" }
+{
+    line = $0; kept = ""; dropped = skipping
+    while (line != "") {
+        if (skipping) {
+            at = index(line, close_)
+            if (!at) break
+            line = substr(line, at + length(close_)); skipping = 0; dropped = 1
+        } else {
+            at = index(line, open_)
+            if (!at) { kept = kept line; break }
+            kept = kept substr(line, 1, at - 1); line = substr(line, at + length(open_))
+            skipping = 1; dropped = 1
+        }
+    }
+    # A line that held only the kit's text (or a marker) goes altogether.
+    if (dropped && kept ~ /^[ \t]*$/) next
+    print kept
+}
+END { if (skipping) { print FILENAME ": " open_ " without its " close_ > "/dev/stderr"; exit 1 } }
