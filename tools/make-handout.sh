@@ -32,7 +32,7 @@ done
 mkdir -p "$tree/tools" "$tree/.github/workflows"
 cp Makefile .gitignore "$tree/"
 for extra in README.md LICENSE LICENSE.md COPYING; do [ ! -f "$extra" ] || cp "$extra" "$tree/"; done
-cp -r labs checker "$tree/"
+cp -r labs checker .devcontainer "$tree/"
 cp tools/grade.sh tools/models.sh tools/ensure-deps.sh tools/classroom-grade.sh "$tree/tools/"
 cp tools/classroom/classroom.yml "$tree/.github/workflows/classroom.yml"
 if [ -d docs ]; then
