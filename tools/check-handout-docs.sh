@@ -76,7 +76,7 @@ extract() {
             args = substr(rest, RSTART, RLENGTH)
             rest = substr(rest, RSTART + RLENGTH)
             sub(/^.*checker /, "", args)
-            emit("checker", args)
+            if (substr(rest, 1, 1) != "/") emit("checker", args)  # not a path: build/checker build/...
         }
     }
     FNR == 1 { fenced = 0; previous = "blank" }
