@@ -55,7 +55,8 @@ private:
     void wait_for_something() {
         pollfd fds[2] = {{input_open_ ? input_ : -1, POLLIN, 0}, {connection_.fd(), POLLIN, 0}};
         int ready = ::poll(fds, 2, next_deadline_ms());
-        if (ready < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll");
+        if (ready < 0 && errno != EINTR)
+            throw std::system_error(errno, std::generic_category(), "poll");
         if (ready <= 0) return;
         if (fds[1].revents) read_replies();
         if (fds[0].revents) read_input();
@@ -175,8 +176,9 @@ int talk(const TalkOptions& options, int input, std::ostream& out, std::ostream&
     Connection connection;
     std::string why;
     if (!Connection::try_open(options.server, Deadline(options.reply_wait), connection, why)) {
-        err << "checker talk: " << why << " (is the server running? e.g. build/labs/blocking --port "
-            << options.server.port << ")\n";
+        err << "checker talk: " << why
+            << " (is the server running? e.g. build/labs/blocking --port " << options.server.port
+            << ")\n";
         return 2;
     }
     if (::isatty(input))

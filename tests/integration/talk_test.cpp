@@ -25,9 +25,10 @@ protected:
     }
     // `input` is a shell command whose output is talk's standard input.
     CommandRun talk(const std::string& input, const std::string& wait = "3") {
-        return run_command({"sh", "-c", "(" + input + ") | exec \"$0\" talk --port \"$1\" --wait \"$2\"",
-                            build_dir() + "/checker", std::to_string(port_), wait},
-                           30);
+        return run_command(
+            {"sh", "-c", "(" + input + ") | exec \"$0\" talk --port \"$1\" --wait \"$2\"",
+             build_dir() + "/checker", std::to_string(port_), wait},
+            30);
     }
 
     int port_ = 0;
