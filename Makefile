@@ -47,7 +47,7 @@ DEPS_OK      := $(BUILD)/.deps-ok
 
 # The handout (make handout) ships without solutions/: the targets that need
 # them say so in one line.
-NEEDS_SOLUTIONS := test sanitize tsan stubs handout gradescope
+NEEDS_SOLUTIONS := test sanitize tsan stubs handout gradescope compare
 ifeq ($(MODELS),)
   ifneq ($(filter $(NEEDS_SOLUTIONS),$(MAKECMDGOALS)),)
     $(error make $(filter $(NEEDS_SOLUTIONS),$(MAKECMDGOALS)) needs the kit's solutions/, which the handout does not include: make grade grades your labs)

@@ -106,7 +106,7 @@ TEST_F(Handout, BuildsAndGradesEveryLabZeroInBoundedTime) {
 
 TEST_F(Handout, TargetsThatNeedSolutionsSaySoInOneLine) {
     EXPECT_EQ(run_command({"make", "help"}, 30, tree()).exit_code, 0);
-    for (const char* target : {"test", "stubs", "handout"}) {
+    for (const char* target : {"test", "stubs", "handout", "compare"}) {
         CommandRun run = run_command({"make", target}, 30, tree());
         EXPECT_NE(run.exit_code, 0) << target;
         EXPECT_NE(run.output.find("needs the kit's solutions/"), std::string::npos) << run.output;
