@@ -11,11 +11,15 @@
 #     document's own directory). A file or directory of TREE is fine. A component
 #     in capitals (labs/MODEL/README.md, checker/rubrics/LAB.cpp) or with * or $
 #     is a placeholder: some file must match it.
+#     {a,b} stands for both a and b.
 #   - build/ paths are outputs, not files of TREE: fine if the handout's
-#     Makefile can make them (make -n PATH succeeds in TREE), or if they lie
-#     under one (build/labs/ holds build/labs/blocking). A placeholder in one
-#     stands for any lab: it is checked with each lab of TREE's labs/.
-#   - commands, in code (`...` spans and code blocks): every `make ARGS` must
+#     Makefile can make them (make -n PATH succeeds in TREE; build/X/... with
+#     BUILD=build/X, as in make BUILD=build/tsan SANITIZE=thread build/tsan/checker),
+#     or if they are a directory that holds one (build/labs/ holds
+#     build/labs/blocking, build/tsan holds build/tsan/checker). A placeholder in
+#     one stands for every lab: it is checked with each lab of TREE's labs/.
+#   - commands, in code (`...` spans and code blocks), where make is the
+#     command (first, or after ; & | ( or a "$ " prompt): every `make ARGS` must
 #     be one the handout's Makefile accepts (make -n ARGS succeeds in TREE:
 #     targets that need the kit's solutions/ stop with an error there), and every
 #     tools/ script its recipe runs must be in TREE; every `checker SUB` (with or
