@@ -61,6 +61,7 @@ help:  ## list the targets
 	@echo "make grade            grade your labs (labs/): one table, lab by lab"
 	@echo "make grade LAB=blocking            grade one lab"
 	@echo "make grade SRC=solutions           grade the reference solutions"
+	@echo "build/checker talk --port 8080     try a server by hand: each line you type, its reply and how long it took"
 	@echo "make test             unit and integration tests of the kit"
 	@echo "make sanitize         the tests again, built with AddressSanitizer + UBSan (build/asan)"
 	@echo "make tsan             the threaded solutions graded, and checker bench run, under ThreadSanitizer (build/tsan)"
