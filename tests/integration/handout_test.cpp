@@ -161,6 +161,31 @@ TEST_F(Handout, DocumentsCheckNamesEachBadQuote) {
     EXPECT_EQ(std::count(check.output.begin(), check.output.end(), '\n'), 4) << check.output;
 }
 
+// make handout strips the KIT ONLY passages of a copy of the kit, and refuses
+// to pack when a document still quotes what the handout does not hold: one
+// line names the document, the line and the path.
+TEST(HandoutBuild, RefusesADocumentThatQuotesWhatItDoesNotHold) {
+    SKIP_UNDER_SANITIZERS();
+    TempDir kit;
+    for (const char* part : {"Makefile", ".gitignore", "README.md", ".devcontainer", "labs",
+                             "solutions", "checker", "tools", "docs"})
+        fs::copy(part, kit.path() / part, fs::copy_options::recursive);
+    fs::remove_all(kit.path() / "build");
+    fs::path readme = kit.path() / "labs/select/README.md";
+    std::string text = read_file(readme);
+    int line = static_cast<int>(std::count(text.begin(), text.end(), '\n')) + 6;
+    write_file(readme, text +
+                           "\n<!-- BEGIN KIT ONLY -->\n    diff solutions/select/server.cpp "
+                           "solutions/poll/server.cpp\n<!-- END KIT ONLY -->\n\n"
+                           "Compare with `solutions/poll/server.cpp`.\n");
+    CommandRun make =
+        run_command({"tools/make-handout.sh", (kit.path() / "out").string()}, 120, kit.path());
+    EXPECT_NE(make.exit_code, 0) << make.output;
+    EXPECT_EQ(make.output, "labs/select/README.md:" + std::to_string(line) +
+                               ": solutions/poll/server.cpp: not in the handout\n");
+    EXPECT_FALSE(fs::exists(kit.path() / "out/iolab-handout.tar.gz"));
+}
+
 // The dev container installs what tools/ensure-deps.sh installs, by running it,
 // and gives io_uring the system calls Docker's default seccomp profile refuses.
 TEST_F(Handout, ShipsADevContainerThatRunsEnsureDeps) {
