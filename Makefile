@@ -49,7 +49,7 @@ DEPS_OK      := $(BUILD)/.deps-ok
 
 # The handout (make handout) ships without solutions/: the targets that need
 # them say so in one line.
-NEEDS_SOLUTIONS := test sanitize tsan stubs handout gradescope
+NEEDS_SOLUTIONS := test sanitize tsan stubs handout gradescope compare
 ifeq ($(MODELS),)
   ifneq ($(filter $(NEEDS_SOLUTIONS),$(MAKECMDGOALS)),)
     $(error make $(filter $(NEEDS_SOLUTIONS),$(MAKECMDGOALS)) needs the kit's solutions/, which the handout does not include: make grade grades your labs)
@@ -63,6 +63,7 @@ help:  ## list the targets
 	@echo "make grade            grade your labs (labs/): one table, lab by lab"
 	@echo "make grade LAB=blocking            grade one lab"
 	@echo "make grade SRC=solutions           grade the reference solutions"
+	@echo "build/checker talk --port 8080     try a server by hand: each line you type, its reply and how long it took"
 	@echo "make test             unit and integration tests of the kit"
 	@echo "make sanitize         the tests again, built with AddressSanitizer + UBSan (build/asan)"
 	@echo "make tsan             the threaded solutions graded, and checker bench run, under ThreadSanitizer (build/tsan)"

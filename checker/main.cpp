@@ -6,6 +6,7 @@
 //   checker combine [--format gradescope|classroom] LAB.json...                       (one results file)
 //   checker batch --submissions DIR --out DIR [--jobs N] [--labs A,B] [--timeout S]   (a whole class: batch.hpp)
 //   checker bench [--connections N] [--size B] [--duration S] ... -- SERVER_CMD [ARGS...]
+//   checker talk --port P [--host H] [--wait S]                                        (try a server by hand)
 //   checker bench-report --csv FILE --out DIR [--pairs FILE] [--cpu-pairs FILE] [--churn-pairs FILE]
 //
 // Exit status: 0 full marks (and no test failed), 1 points missing or a test failed, 2 usage or
@@ -15,10 +16,12 @@
 #include "bench/bench.hpp"
 #include "bench/compare_report.hpp"
 #include "report.hpp"
+#include "talk.hpp"
 
 #include <CLI/CLI.hpp>
 
 #include <signal.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <iostream>
@@ -258,6 +261,19 @@ int main(int argc, char** argv) {
     CLI::App* list_command = app.add_subcommand("list", "list the labs and their tests");
     list_command->add_option("--lab", list_lab, "only this lab");
 
+    TalkOptions talk_options;
+    double reply_wait_seconds = 3;
+    CLI::App* talk_command = app.add_subcommand(
+        "talk", "try a server by hand: send the lines you type, show each reply and its time");
+    talk_command->add_option("--port", talk_options.server.port, "the server's port")
+        ->required()
+        ->check(CLI::Range(1, 65535));
+    talk_command->add_option("--host", talk_options.server.host, "the server's IPv4 address")
+        ->capture_default_str();
+    talk_command->add_option("--wait", reply_wait_seconds, "seconds to wait for each reply")
+        ->capture_default_str()
+        ->check(CLI::Range(0.05, 600.0));
+
     bench::BenchCommandLine bench_command_line;
     bench::ReportCommandLine report_command_line;
     add_bench_commands(app, bench_command_line, report_command_line);
@@ -272,6 +288,11 @@ int main(int argc, char** argv) {
     if (*app.get_subcommand("bench")) return bench::run_bench_command(bench_command_line);
     if (*app.get_subcommand("bench-report")) return bench::run_report_command(report_command_line);
     if (*grade_command) return run_grade(arguments);
+    if (*talk_command) {
+        talk_options.reply_wait =
+            std::chrono::duration_cast<Duration>(std::chrono::duration<double>(reply_wait_seconds));
+        return talk(talk_options, STDIN_FILENO, std::cout, std::cerr);
+    }
     if (*combine_command) return run_combine(combine_files, combine_format);
     if (*batch_command) {
         batch.checker = std::filesystem::read_symlink("/proc/self/exe").string();

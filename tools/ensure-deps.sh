@@ -5,7 +5,7 @@
 # exact command to run and fails.
 set -euo pipefail
 
-packages=(g++ make pkg-config libgtest-dev libcli11-dev nlohmann-json3-dev liburing-dev netcat-openbsd strace "$@")
+packages=(g++ make pkg-config libgtest-dev libcli11-dev nlohmann-json3-dev liburing-dev strace "$@")
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 

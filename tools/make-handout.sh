@@ -7,7 +7,10 @@
 # make uses, the docs, the Makefile, the README and the GitHub Classroom
 # workflow; never solutions/ nor any line from inside a solution's LAB
 # regions. The lecture (slides/) shows the solutions' code, so it stays out:
-# hand out the rendered deck once the labs are due. It refuses to build from stale stubs (run make stubs).
+# hand out the rendered deck once the labs are due; so does docs/compare.md,
+# whose make compare runs the solutions. The documents lose their KIT ONLY
+# passages, and must then quote only what the handout holds
+# (tools/check-handout-docs.sh). It refuses to build from stale stubs (run make stubs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,14 +36,19 @@ mkdir -p "$tree/tools" "$tree/.github/workflows"
 cp Makefile .gitignore "$tree/"
 for extra in README.md LICENSE LICENSE.md COPYING; do [ ! -f "$extra" ] || cp "$extra" "$tree/"; done
 tools/make-level.sh "$level" "$tree"
-cp -r checker "$tree/"
+cp -r checker .devcontainer "$tree/"
 cp tools/grade.sh tools/models.sh tools/ensure-deps.sh tools/classroom-grade.sh "$tree/tools/"
 cp tools/classroom/classroom.yml "$tree/.github/workflows/classroom.yml"
 if [ -d docs ]; then
     cp -r docs "$tree/"
-    rm -f "$tree/docs/instructors.md"
+    rm -f "$tree/docs/instructors.md" "$tree/docs/compare.md"
 fi
 find "$tree" \( -name '*.o' -o -name '*.d' -o -name '*.orig' -o -name '*~' \) -delete
+# The documents without the kit's own passages (<!-- BEGIN KIT ONLY -->).
+find "$tree" -name '*.md' | while read -r doc; do
+    awk -f tools/strip-kit-only.awk "$doc" >"$doc.new" || exit 1
+    mv "$doc.new" "$doc"
+done
 
 # 3. No solution code: no marker, and no line from inside a LAB region (other
 # than lines the kit ships anyway, like a closing brace or scaffolding code).
@@ -91,6 +99,7 @@ if [ -s "$stage/secret" ] && grep -rnFf "$stage/secret" "$tree" | given_lines_ou
     exit 1
 fi
 
+tools/check-handout-docs.sh "$tree"
 mkdir -p "$out"
 tar -C "$stage" -czf "$out/$name.tar.gz" "$name"
 echo "$out/$name.tar.gz (level $level): $(find "$tree" -type f | wc -l) files, labs: $(cd "$tree/labs" && ls -d */ | tr -d / | grep -vx common | tr '\n' ' ')"

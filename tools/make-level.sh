@@ -5,7 +5,7 @@
 # at LEVEL; labs/common goes through the same script, so that its own regions
 # of that level become TODOs too, and a file marked "// OMIT FROM LEVEL N" is
 # left out from level N on. In the READMEs, what holds only at some levels
-# sits between "<!-- levels 1 2 -->" and "<!-- end levels -->" (HTML
+# sits between "<!-- BEGIN LEVELS 1 2 -->" and "<!-- END LEVELS -->" (HTML
 # comments: invisible where markdown is rendered), and is kept at those levels
 # only. At level 1 the servers are the committed labs/.
 set -euo pipefail
@@ -28,13 +28,13 @@ omitted_from() { sed -n 's|^[[:space:]]*// OMIT FROM LEVEL \([0-9]\).*|\1|p' "$1
 # A document's text for this level: the level blocks of other levels left out.
 only_at_level() {
     awk -v LEVEL="$level" '
-        /^<!-- levels [0-9 ]+-->[ \t]*$/ {
+        /^<!-- BEGIN LEVELS [0-9 ]+-->[ \t]*$/ {
             keep = 0
-            for (i = 3; i < NF; i++) if ($i == LEVEL) keep = 1
+            for (i = 4; i < NF; i++) if ($i == LEVEL) keep = 1
             inside = 1
             next
         }
-        /^<!-- end levels -->[ \t]*$/ { inside = 0; next }
+        /^<!-- END LEVELS -->[ \t]*$/ { inside = 0; next }
         !inside || keep'
 }
 

@@ -106,12 +106,103 @@ TEST_F(Handout, BuildsAndGradesEveryLabZeroInBoundedTime) {
 
 TEST_F(Handout, TargetsThatNeedSolutionsSaySoInOneLine) {
     EXPECT_EQ(run_command({"make", "help"}, 30, tree()).exit_code, 0);
-    for (const char* target : {"test", "stubs", "handout"}) {
+    for (const char* target : {"test", "stubs", "handout", "compare"}) {
         CommandRun run = run_command({"make", target}, 30, tree());
         EXPECT_NE(run.exit_code, 0) << target;
         EXPECT_NE(run.output.find("needs the kit's solutions/"), std::string::npos) << run.output;
         EXPECT_EQ(std::count(run.output.begin(), run.output.end(), '\n'), 1) << run.output;
     }
+}
+
+// Every path and command the handout's documents quote is in the handout
+// (tools/check-handout-docs.sh, which make handout runs too), and what is the
+// kit's own was stripped: the instructors' README sections, the KIT ONLY passages.
+TEST_F(Handout, DocumentsQuoteOnlyWhatItHolds) {
+    CommandRun check = run_command({"tools/check-handout-docs.sh", tree().string()}, 120);
+    EXPECT_EQ(check.exit_code, 0) << check.output;
+    EXPECT_EQ(check.output, "");
+    std::string readme = read_file(tree() / "README.md");
+    EXPECT_NE(readme.find("## For students"), std::string::npos) << readme;
+    EXPECT_NE(readme.find("build/checker talk --port 8080"), std::string::npos) << readme;
+    EXPECT_NE(readme.find("--security-opt seccomp=unconfined"), std::string::npos) << readme;
+    EXPECT_EQ(readme.find("## For instructors"), std::string::npos) << readme;
+    EXPECT_FALSE(fs::exists(tree() / "docs/compare.md"));
+    for (const fs::path& file : files_under(tree())) {
+        if (file.extension() != ".md") continue;
+        EXPECT_EQ(read_file(file).find("KIT ONLY"), std::string::npos) << file;
+    }
+}
+
+// The check's own broken fixture: a copy of the handout with bad quotes planted,
+// each reported on one line naming the document, the line and what is missing.
+TEST_F(Handout, DocumentsCheckNamesEachBadQuote) {
+    TempDir copy;
+    for (const char* part :
+         {"Makefile", "README.md", "labs", "checker", "tools", "docs", ".devcontainer"})
+        fs::copy(tree() / part, copy.path() / part, fs::copy_options::recursive);
+    fs::path readme = copy.path() / "labs/poll/README.md";
+    std::string text = read_file(readme);
+    int line = static_cast<int>(std::count(text.begin(), text.end(), '\n')) + 2;
+    write_file(readme, text +
+                           "\n    diff solutions/select/server.cpp labs/poll/server.cpp\n"
+                           "Run `make test`, then `build/checker frobnicate`; see "
+                           "[the notes](../../docs/instructors.md).\n");
+    CommandRun check = run_command({"tools/check-handout-docs.sh", copy.path().string()}, 120);
+    EXPECT_EQ(check.exit_code, 1) << check.output;
+    std::string at = "labs/poll/README.md:" + std::to_string(line);
+    std::string next = "labs/poll/README.md:" + std::to_string(line + 1);
+    for (const std::string& expected :
+         {at + ": solutions/select/server.cpp: not in the handout\n",
+          next + ": `make test`: the handout cannot run it",
+          next + ": `checker frobnicate`: the checker has no subcommand frobnicate\n",
+          next + ": link to ../../docs/instructors.md: not in the handout\n"})
+        EXPECT_NE(check.output.find(expected), std::string::npos) << expected << "\n"
+                                                                  << check.output;
+    EXPECT_EQ(std::count(check.output.begin(), check.output.end(), '\n'), 4) << check.output;
+}
+
+// make handout strips the KIT ONLY passages of a copy of the kit, and refuses
+// to pack when a document still quotes what the handout does not hold: one
+// line names the document, the line and the path.
+TEST(HandoutBuild, RefusesADocumentThatQuotesWhatItDoesNotHold) {
+    SKIP_UNDER_SANITIZERS();
+    TempDir kit;
+    for (const char* part : {"Makefile", ".gitignore", "README.md", ".devcontainer", "labs",
+                             "solutions", "checker", "tools", "docs"})
+        fs::copy(part, kit.path() / part, fs::copy_options::recursive);
+    fs::remove_all(kit.path() / "build");
+    fs::path readme = kit.path() / "labs/select/README.md";
+    std::string text = read_file(readme);
+    int line = static_cast<int>(std::count(text.begin(), text.end(), '\n')) + 6;
+    write_file(readme, text +
+                           "\n<!-- BEGIN KIT ONLY -->\n    diff solutions/select/server.cpp "
+                           "solutions/poll/server.cpp\n<!-- END KIT ONLY -->\n\n"
+                           "Compare with `solutions/poll/server.cpp`.\n");
+    CommandRun make =
+        run_command({"tools/make-handout.sh", (kit.path() / "out").string()}, 120, kit.path());
+    EXPECT_NE(make.exit_code, 0) << make.output;
+    EXPECT_EQ(make.output, "labs/select/README.md:" + std::to_string(line) +
+                               ": solutions/poll/server.cpp: not in the handout\n");
+    EXPECT_FALSE(fs::exists(kit.path() / "out/iolab-handout.tar.gz"));
+}
+
+// The dev container installs what tools/ensure-deps.sh installs, by running it,
+// and gives io_uring the system calls Docker's default seccomp profile refuses.
+TEST_F(Handout, ShipsADevContainerThatRunsEnsureDeps) {
+    std::string dockerfile = read_file(tree() / ".devcontainer/Dockerfile");
+    EXPECT_NE(dockerfile.find("FROM debian:12\n"), std::string::npos) << dockerfile;
+    EXPECT_NE(dockerfile.find("COPY tools/ensure-deps.sh /usr/local/bin/iolab-ensure-deps\n"),
+              std::string::npos)
+        << dockerfile;
+    EXPECT_NE(dockerfile.find("RUN iolab-ensure-deps"), std::string::npos) << dockerfile;
+    EXPECT_EQ(dockerfile.find("apt-get install"), std::string::npos)
+        << "a second package list: " << dockerfile;
+    nlohmann::json container = nlohmann::json::parse(
+        read_file(tree() / ".devcontainer/devcontainer.json"), nullptr, false);
+    ASSERT_FALSE(container.is_discarded());
+    EXPECT_EQ(container["build"]["dockerfile"], "Dockerfile");
+    EXPECT_EQ(container["build"]["context"], "..");
+    EXPECT_EQ(container["runArgs"], nlohmann::json({"--security-opt", "seccomp=unconfined"}));
 }
 
 // What the Classroom workflow's grading step runs, with GitHub's step output file.
