@@ -25,7 +25,8 @@ esac
 # The level from which a file is not given, or nothing.
 omitted_from() { sed -n 's|^[[:space:]]*// OMIT FROM LEVEL \([0-9]\).*|\1|p' "$1" | head -n 1; }
 
-# A document's text for this level: the level blocks of other levels left out.
+# A document's text for this level: the level blocks of other levels left out,
+# as empty lines, so that every other line keeps its number.
 only_at_level() {
     awk -v LEVEL="$level" '
         /^<!-- BEGIN LEVELS [0-9 ]+-->[ \t]*$/ {
@@ -35,7 +36,7 @@ only_at_level() {
             next
         }
         /^<!-- END LEVELS -->[ \t]*$/ { inside = 0; next }
-        !inside || keep'
+        { print (!inside || keep) ? $0 : "" }'
 }
 
 rm -rf "$out/labs"
