@@ -26,16 +26,18 @@ esac
 omitted_from() { sed -n 's|^[[:space:]]*// OMIT FROM LEVEL \([0-9]\).*|\1|p' "$1" | head -n 1; }
 
 # A document's text for this level: the level blocks of other levels left out,
-# as empty lines, so that every other line keeps its number.
+# as empty lines (their markers too), so that every other line keeps its
+# number (tools/check-handout-docs.sh names lines of the kit's document).
 only_at_level() {
     awk -v LEVEL="$level" '
         /^<!-- BEGIN LEVELS [0-9 ]+-->[ \t]*$/ {
             keep = 0
             for (i = 4; i < NF; i++) if ($i == LEVEL) keep = 1
             inside = 1
+            print ""
             next
         }
-        /^<!-- END LEVELS -->[ \t]*$/ { inside = 0; next }
+        /^<!-- END LEVELS -->[ \t]*$/ { inside = 0; print ""; next }
         { print (!inside || keep) ? $0 : "" }'
 }
 

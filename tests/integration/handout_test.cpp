@@ -274,6 +274,15 @@ TEST_P(HandoutLevel, IsGeneratedFromTheSolutionsBuildsAndScoresZeroFast) {
             << entry.path();
     }
 
+    // Each lab's README keeps only this level's paragraph of its Levels section.
+    for (const std::string& lab : solution_labs()) {
+        std::string readme = read_file(tree / "labs" / lab / "README.md");
+        for (int other = 1; other <= 3; ++other)
+            EXPECT_EQ(readme.find("- **Level " + std::to_string(other) + "**") != std::string::npos,
+                      other == level)
+                << lab << " README, level " << other;
+    }
+
     std::vector<std::string> build{"make", "-s", "-j2"};
     build.insert(build.end(), targets.begin(), targets.end());
     CommandRun built = run_command(build, 900, tree);
