@@ -4,6 +4,7 @@
 #include "text.hpp"
 
 #include "clients.hpp"
+#include "diagnosis.hpp"
 
 #include <cstdio>
 #include <string>
@@ -227,6 +228,31 @@ constexpr const char* kOneThreadPerConnection =
     "with a pool, EPOLLONESHOT gives a connection one worker at a time; with a loop per thread, "
     "each connection belongs to one loop, the only thread waiting on its epoll set";
 
+// After wrong replies on one connection: the requests again, on a new one,
+// timing how soon as many bytes as the replies came back, whatever they were.
+// Sooner than the requests' service times one after the other: several were
+// in service at once, so two threads served the connection.
+bool requests_side_by_side(TestContext& context) {
+    Deadline deadline = context.deadline.sooner(1s);
+    try {
+        Connection client = Connection::open(context.server, deadline);
+        std::size_t expected = 0;
+        Clock::time_point start = Clock::now();
+        for (int i = 1; i <= kSequenceRequests; ++i) {
+            std::string request = str("request ", i, " of ", kSequenceRequests, "\n");
+            client.send(request, deadline);
+            expected += request.size();
+            std::this_thread::sleep_for(kSequenceGap);
+        }
+        ReadResult replies = client.read_exact(expected, deadline);
+        return replies.end == ReadResult::Complete &&
+               Clock::now() - start <
+                   std::chrono::microseconds(kSequenceRequests * kSequenceDelayUs * 95 / 100);
+    } catch (const TestFailure&) {
+        return false;
+    }
+}
+
 void test_requests_in_sequence(TestContext& context) {
     std::vector<SwarmClient> clients = open_swarm(context.server, 1, context.deadline);
     SwarmClient& client = clients.front();
@@ -246,19 +272,23 @@ void test_requests_in_sequence(TestContext& context) {
     if (count.served != 1)
         throw TestFailure(
             situation + ": " + (count.wrong ? count.first_wrong : count.str()) +
-            ". A connection's "
-            "requests are answered in the order they came, each exactly once; two threads serving "
-            "one connection at once mix its replies up (" +
-            kOneThreadPerConnection + ")");
+                ". A connection's "
+                "requests are answered in the order they came, each exactly once; two threads "
+                "serving one connection at once mix its replies up (" +
+                kOneThreadPerConnection + ")",
+            count.wrong > 0 && requests_side_by_side(context)
+                ? std::string(causes::two_threads_on_one_connection)
+                : "");
     if (took < std::chrono::microseconds(kSequenceRequests * kSequenceDelayUs * 95 / 100))
         throw TestFailure(
             situation + ": " + context.observed +
-            ". So several requests of this one connection were in "
-            "service at the same time: two threads served the connection at once, and its buffers "
-            "are shared between them unsynchronized (a data race). With a pool, register each "
-            "connection with EPOLLONESHOT: the kernel then reports it to one worker, and not again "
-            "until that worker re-arms it; with a loop per thread, each connection belongs to one "
-            "loop, the only thread waiting on its epoll set");
+                ". So several requests of this one connection were in "
+                "service at the same time: two threads served the connection at once, and its buffers "
+                "are shared between them unsynchronized (a data race). With a pool, register each "
+                "connection with EPOLLONESHOT: the kernel then reports it to one worker, and not again "
+                "until that worker re-arms it; with a loop per thread, each connection belongs to one "
+                "loop, the only thread waiting on its epoll set",
+            std::string(causes::two_threads_on_one_connection));
 }
 
 }  // namespace

@@ -2,6 +2,33 @@
 
 namespace checker {
 
+namespace causes {
+const std::string_view served_once =
+    "the connection was served once and never again (a new client's first line was answered, its "
+    "second never, while the server sat idle). With EPOLLONESHOT, epoll reports a descriptor once and then disarms it: the "
+    "worker that served it must re-arm it (epoll_ctl with EPOLL_CTL_MOD) before it lets go. "
+    "Edge-triggered (EPOLLET), epoll reports only new arrivals: read until recv() says EAGAIN, or "
+    "what is left in the buffer is never reported";
+const std::string_view write_interest_always_on =
+    "write interest left on: the server spun while a client was connected and idle, and stopped "
+    "spinning when it left. A socket with room in its send buffer is always writable, so watching "
+    "it for writing when no reply is pending wakes the loop at once, over and over: watch for "
+    "writing only while replies are pending";
+const std::string_view zero_timeout =
+    "the loop's wait does not block: the server spun with no client connected at all. Wait with "
+    "no timeout (poll() with -1, select() with a null timeout, epoll_wait() with -1)";
+const std::string_view two_threads_on_one_connection =
+    "two threads served one connection at once: under a pool, epoll without EPOLLONESHOT reports a "
+    "socket again to a second worker while the first is still serving it (register each "
+    "connection with EPOLLONESHOT and re-arm it when its worker is done); with a loop per thread, "
+    "a connection watched by two loops (give each loop its own epoll set)";
+const std::string_view descriptor_per_client =
+    "a close() is missing: the server's open descriptors rose by about one with every client. "
+    "Close each connection once its client is done: in an event loop when the connection ends, in a "
+    "thread before it returns, and with fork() in the parent right after fork() (the child has its "
+    "own copy; the child closes the listener)";
+}  // namespace causes
+
 namespace {
 
 // A symptom: words in the server's last output, or in how it ended, and what they mean.
@@ -15,6 +42,10 @@ constexpr std::string_view kFdSetPastFdSetsize =
     "FD_SET() or FD_ISSET() was given a descriptor numbered FD_SETSIZE (1024) or more, past the end "
     "of the fd_set, and the server was stopped there: close a client whose descriptor does not fit "
     "before it goes into an fd_set";
+
+constexpr std::string_view kSigpipe =
+    "a write to a connection its client had reset raised SIGPIPE, whose default action ends the "
+    "process: ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or pass MSG_NOSIGNAL to send()";
 
 // clang-format off
 constexpr Symptom kSymptoms[] = {
@@ -45,22 +76,52 @@ constexpr Symptom kSymptoms[] = {
      "descriptor, a timer or the pool), and the loop would have resumed freed memory (a "
      "use-after-free): hand every Task to Reactor::spawn(), which owns the frame, and never destroy "
      "a suspended coroutine yourself"},
-    {"", "killed by SIGPIPE",
-     "a write to a connection its client had reset raised SIGPIPE, whose default action ends the "
-     "process: ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or pass MSG_NOSIGNAL to send()"},
+    // The checker's shim (client_reset), at a write that SIGPIPE would have ended the server for.
+    {"iolab-shim: latent SIGPIPE", "", kSigpipe},
+    {"", "killed by SIGPIPE", kSigpipe},
+
 };
 // clang-format on
 
 }  // namespace
+
+std::string cause_line(std::string_view cause) {
+    return "Likely cause: " + std::string(cause) + ".";
+}
 
 std::optional<std::string> likely_cause(std::string_view message, std::string_view server_output) {
     for (const Symptom& symptom : kSymptoms) {
         bool seen = !symptom.in_output.empty()
                         ? server_output.find(symptom.in_output) != std::string_view::npos
                         : message.find(symptom.in_message) != std::string_view::npos;
-        if (seen) return std::string("Likely cause: ") + std::string(symptom.cause) + ".";
+        if (seen) return cause_line(symptom.cause);
     }
     return std::nullopt;
+}
+
+bool serves_a_connection_only_once(const Endpoint& server, ServerProcess& process,
+                                   Deadline deadline) {
+    // A server that answers at all answers within this on a busy machine...
+    constexpr Duration kFirstReply = 1s;
+    // ...and one waited this long in vain, this idle, is not merely slow.
+    constexpr Duration kSecondReply = 700ms;
+    constexpr Duration kIdleCpu = 50ms;
+    if (deadline.remaining() < 2 * kFirstReply) return false;  // too little time to tell
+    try {
+        Connection probe = Connection::open(server, deadline.sooner(kFirstReply));
+        std::string first = "served once?\n", second = "and again?\n";
+        probe.send(first, deadline.sooner(kFirstReply));
+        if (probe.read_exact(first.size(), deadline.sooner(kFirstReply)).data != first)
+            return false;  // not even served once: another symptom
+        Duration cpu_before = process.cpu_time();
+        probe.send(second, deadline.sooner(kFirstReply));
+        Deadline wait = deadline.sooner(kSecondReply);
+        ReadResult reply = probe.read_exact(second.size(), wait);
+        if (reply.end != ReadResult::Timeout || !reply.data.empty()) return false;
+        return process.running() && process.cpu_time() - cpu_before < kIdleCpu;
+    } catch (const TestFailure&) {
+        return false;  // refused, reset: not this symptom
+    }
 }
 
 }  // namespace checker
