@@ -58,17 +58,16 @@ TEST_P(FirstDiagnosisTest, TheReportsFirstFailureNamesTheMistake) {
     EXPECT_EQ(run.exit_code, 1) << run.output;
     auto [heading, first_line] = first_failure(run.output);
     ASSERT_FALSE(heading.empty()) << "no failure explained after the score:\n" << run.output;
-    EXPECT_EQ(first_line.rfind(std::string("  Likely cause: ") + m.cause, 0), 0u)
-        << heading << "\n"
-        << first_line;
+    EXPECT_EQ(first_line.rfind(std::string("  Likely cause: ") + m.cause, 0), 0u) << heading << "\n"
+                                                                                  << first_line;
     // results.json: the summary, which Gradescope shows above the tests, names it too.
     std::size_t summary = run.results_json.find("\"output\": ");
     std::size_t tests = run.results_json.find("\"tests\": ");
     ASSERT_LT(summary, tests) << run.results_json;
-    EXPECT_NE(run.results_json.substr(summary, tests - summary)
-                  .find(std::string("First fix ") + first_test(heading) + ". Likely cause: " +
-                        m.cause),
-              std::string::npos)
+    EXPECT_NE(
+        run.results_json.substr(summary, tests - summary)
+            .find(std::string("First fix ") + first_test(heading) + ". Likely cause: " + m.cause),
+        std::string::npos)
         << run.results_json;
     EXPECT_TRUE(run.leftovers.empty());
 }

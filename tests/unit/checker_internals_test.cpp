@@ -61,6 +61,19 @@ TEST(ServerProcess, KeepsTheServersOutput) {
     EXPECT_EQ(process.output_tail(), "to stdout\nto stderr\n");
 }
 
+// No observed figure is negative: the CPU a server used between two readings,
+// the second after it ended, is what it used before it ended, not minus that.
+TEST(ServerProcess, CpuTimeNeverGoesBackOnceTheServerHasEnded) {
+    ServerProcess process({"sh", "-c", "while :; do :; done"}, {});
+    Deadline busy(5s);
+    Duration before = process.cpu_time();
+    while (before < 50ms && !busy.passed()) before = process.cpu_time();
+    ASSERT_GE(before, 50ms) << "the busy loop used no CPU";
+    process.send_signal(SIGKILL);
+    ASSERT_TRUE(process.wait_for_exit(Deadline(5s)));
+    EXPECT_GE(process.cpu_time() - before, Duration::zero());
+}
+
 TEST(ServerProcess, AppliesTheDescriptorLimit) {
     ServerProcess process({"sh", "-c", "ulimit -n"}, ServerLimits{.open_files = 77});
     ASSERT_TRUE(process.wait_for_exit(Deadline(5s)));
