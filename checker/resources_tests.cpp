@@ -1,6 +1,7 @@
 // resources: descriptors, processes and threads come back when clients leave.
 #include "clients.hpp"
 #include "diagnosis.hpp"
+#include "probes.hpp"
 #include "test_cases.hpp"
 #include "text.hpp"
 
@@ -44,17 +45,18 @@ void test_no_descriptor_leak(TestContext& context) {
             exchange_one_line(i);
         } catch (const TestFailure& failure) {
             int now = context.process->open_descriptors();
-            throw TestFailure(str("connection ", i, " of ", kSequentialClients,
-                                  " (one line each, then close) failed: ", failure.what(),
-                                  ". The server runs with ", kLowDescriptorLimit,
-                                  " descriptors and had ", baseline, " open at the start, ", now,
-                                  " now: a server that does not close each connection runs out"),
-                              rose_with_every_client(baseline, now, i - 1));
+            throw TestFailure(
+                str("connection ", i, " of ", kSequentialClients,
+                    " (one line each, then close) failed: ", failure.what(),
+                    ". The server runs with ", kLowDescriptorLimit, " descriptors and had ",
+                    count_text(baseline), " open at the start, ", count_text(now),
+                    " now: a server that does not close each connection runs out"),
+                rose_with_every_client(baseline, now, i - 1));
         }
     }
     int after = settled_descriptors(*context.process, baseline + 1, context.deadline.sooner(1s));
-    context.observed = str("open descriptors: ", baseline, " before, ", after, " after ",
-                           kSequentialClients, " connections");
+    context.observed = str("open descriptors: ", count_text(baseline), " before, ",
+                           count_text(after), " after ", kSequentialClients, " connections");
     if (after > baseline + 1)
         throw TestFailure(str(kSequentialClients,
                               " clients connected, sent a line and closed; the server's "
@@ -137,8 +139,9 @@ void test_thread_count_returns(TestContext& context) {
         std::this_thread::sleep_for(10ms);
         after = server.thread_count();
     }
-    context.observed = str("threads: ", before, " before, ", during, " with ", kComingAndGoing,
-                           " clients connected, ", after, " after they left");
+    context.observed =
+        str("threads: ", count_text(before), " before, ", count_text(during), " with ",
+            kComingAndGoing, " clients connected, ", count_text(after), " after they left");
     if (after > before)
         throw TestFailure(
             str(kComingAndGoing,

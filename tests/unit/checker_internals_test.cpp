@@ -1,6 +1,7 @@
 // The checker's own machinery: byte display, reply comparison, and the
 // containment of server processes.
 #include "connection.hpp"
+#include "probes.hpp"
 #include "server_process.hpp"
 
 #include <gtest/gtest.h>
@@ -72,6 +73,12 @@ TEST(ServerProcess, CpuTimeNeverGoesBackOnceTheServerHasEnded) {
     process.send_signal(SIGKILL);
     ASSERT_TRUE(process.wait_for_exit(Deadline(5s)));
     EXPECT_GE(process.cpu_time() - before, Duration::zero());
+}
+
+TEST(ObservedCounts, ACountProcCouldNotTellIsAQuestionMarkNotMinusOne) {
+    EXPECT_EQ(checker::tests::count_text(-1), "?");
+    EXPECT_EQ(checker::tests::count_text(0), "0");
+    EXPECT_EQ(checker::tests::count_text(12), "12");
 }
 
 TEST(ServerProcess, AppliesTheDescriptorLimit) {
