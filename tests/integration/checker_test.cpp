@@ -210,9 +210,11 @@ TEST_P(FixtureTest, IsCaughtByTheTestNamingItsDefect) {
     EXPECT_NE(line.find(c.says), std::string::npos) << line;
     // The diagnosis heads the message: after the test's "FAIL: what it checks" line.
     std::string first_line = line.substr(line.find("\\n") + 2, std::string::npos);
-    if (!c.cause) EXPECT_EQ(line.find("Likely cause:"), std::string::npos) << line;
-    else if (c.cause != kCauseInSomeRuns)
+    if (!c.cause) {
+        EXPECT_EQ(line.find("Likely cause:"), std::string::npos) << line;
+    } else if (c.cause != kCauseInSomeRuns) {
         EXPECT_EQ(first_line.rfind(std::string("Likely cause: ") + c.cause, 0), 0u) << line;
+    }
     EXPECT_TRUE(run.leftovers.empty()) << c.fixture << " outlived its grading run";
 }
 
