@@ -5,10 +5,15 @@ namespace checker {
 namespace causes {
 const std::string_view served_once =
     "the connection was served once and never again (a new client's first line was answered, its "
-    "second never, while the server sat idle). With EPOLLONESHOT, epoll reports a descriptor once and then disarms it: the "
-    "worker that served it must re-arm it (epoll_ctl with EPOLL_CTL_MOD) before it lets go. "
-    "Edge-triggered (EPOLLET), epoll reports only new arrivals: read until recv() says EAGAIN, or "
-    "what is left in the buffer is never reported";
+    "second never, while the server sat idle). With EPOLLONESHOT, epoll reports a descriptor once "
+    "and then disarms it: the worker that served it must re-arm it (epoll_ctl with EPOLL_CTL_MOD) "
+    "before it lets go";
+const std::string_view one_read_per_arrival =
+    "the connection was served one read's worth at a time, and only when new bytes came (a burst "
+    "was answered in part, then nothing while the server sat idle, until one more line brought "
+    "more replies of the burst): edge-triggered (EPOLLET), epoll reports a socket when bytes "
+    "arrive, not while they wait, so read until recv() says EAGAIN, or what is left in the buffer "
+    "waits for the client's next send";
 const std::string_view write_interest_always_on =
     "write interest left on: the server spun while a client was connected and idle, and stopped "
     "spinning when it left. A socket with room in its send buffer is always writable, so watching "
@@ -99,28 +104,48 @@ std::optional<std::string> likely_cause(std::string_view message, std::string_vi
     return std::nullopt;
 }
 
-bool serves_a_connection_only_once(const Endpoint& server, ServerProcess& process,
-                                   Deadline deadline) {
+Stall probe_stall(const Endpoint& server, ServerProcess& process, Deadline deadline) {
     // A server that answers at all answers within this on a busy machine...
-    constexpr Duration kFirstReply = 1s;
+    constexpr Duration kReply = 1s;
     // ...and one waited this long in vain, this idle, is not merely slow.
-    constexpr Duration kSecondReply = 700ms;
+    constexpr Duration kInVain = 700ms;
     constexpr Duration kIdleCpu = 50ms;
-    if (deadline.remaining() < 2 * kFirstReply) return false;  // too little time to tell
+    // More than one read's worth (16 KiB in the labs, 64 KiB at most in practice).
+    constexpr std::size_t kBurstLines = 4000, kLineLength = 40;
+    if (deadline.remaining() < 3 * kReply) return Stall::None;  // too little time to tell
     try {
-        Connection probe = Connection::open(server, deadline.sooner(kFirstReply));
-        std::string first = "served once?\n", second = "and again?\n";
-        probe.send(first, deadline.sooner(kFirstReply));
-        if (probe.read_exact(first.size(), deadline.sooner(kFirstReply)).data != first)
-            return false;  // not even served once: another symptom
+        Connection probe = Connection::open(server, deadline.sooner(kReply));
+        // A line, and when it is answered, another: never answered, the connection was disarmed.
+        for (std::string line : {"served once?\n", "and again?\n"}) {
+            Duration cpu_before = process.cpu_time();
+            probe.send(line, deadline.sooner(kReply));
+            ReadResult reply = probe.read_exact(line.size(), deadline.sooner(kReply));
+            if (reply.data == line) continue;
+            bool idle = process.running() && process.cpu_time() - cpu_before < kIdleCpu;
+            return line.front() == 'a' && reply.data.empty() && idle ? Stall::ServedOnce
+                                                                     : Stall::None;
+        }
+        // A burst in one send: answered in part while the server sits idle, then more of it
+        // after one more line, the server reads once per arrival.
+        std::string burst;
+        for (std::size_t i = 0; i < kBurstLines; ++i) {
+            std::string line = "burst " + std::to_string(100000 + i) + " ";
+            line.resize(kLineLength - 1, 'b');
+            burst += line + '\n';
+        }
+        ReadResult part = probe.exchange(burst, burst.size(), deadline.sooner(kReply));
+        if (part.data.size() == burst.size()) return Stall::None;
         Duration cpu_before = process.cpu_time();
-        probe.send(second, deadline.sooner(kFirstReply));
-        Deadline wait = deadline.sooner(kSecondReply);
-        ReadResult reply = probe.read_exact(second.size(), wait);
-        if (reply.end != ReadResult::Timeout || !reply.data.empty()) return false;
-        return process.running() && process.cpu_time() - cpu_before < kIdleCpu;
+        ReadResult more = probe.read_exact(burst.size() - part.data.size(),
+                                           deadline.sooner(kInVain - 2 * kIdleCpu));
+        if (!more.data.empty() || process.cpu_time() - cpu_before >= kIdleCpu) return Stall::None;
+        probe.send("nudge\n", deadline.sooner(kReply));
+        more = probe.read_exact(burst.size() - part.data.size(), deadline.sooner(kInVain));
+        bool resumed = more.data.size() > 2 * kLineLength &&
+                       burst.compare(part.data.size(), more.data.size(), more.data) == 0;
+        return resumed ? Stall::OneReadPerArrival : Stall::None;
     } catch (const TestFailure&) {
-        return false;  // refused, reset: not this symptom
+        return Stall::None;  // refused, reset: not this symptom
     }
 }
 

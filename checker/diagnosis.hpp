@@ -19,8 +19,10 @@ namespace checker {
 // The causes the tests name from what they observe (TestFailure's cause), one
 // sentence each, kept here beside those read from the server's output.
 namespace causes {
-// Replies stopped after the first ones while the server sat idle.
+// A new client's first line answered, its second never, the server idle.
 extern const std::string_view served_once;
+// A burst answered in part, the server idle, and more of it after one more line.
+extern const std::string_view one_read_per_arrival;
 // The loop spins while a client is connected, and stops when it leaves.
 extern const std::string_view write_interest_always_on;
 // The loop spins with no client connected at all.
@@ -40,12 +42,13 @@ std::string cause_line(std::string_view cause);
 // `server_output` the tail of what the server printed.
 std::optional<std::string> likely_cause(std::string_view message, std::string_view server_output);
 
-// After a failure in which a reply stopped short: whether the server serves a
-// connection once and never again. A fresh client sends a line and gets it
-// back, then sends a second and waits; true if no reply comes while the
-// server, still running, uses (almost) no CPU. Bounded by `deadline` (it
-// needs about 1 s to say true, a moment to say false).
-bool serves_a_connection_only_once(const Endpoint& server, ServerProcess& process,
-                                   Deadline deadline);
+// After a failure in which a reply stopped short, what a fresh client sees
+// (bounded by `deadline`; about 1 s to find a stall, a moment to find none):
+enum class Stall {
+    None,               // served, or a symptom of something else
+    ServedOnce,         // its first line answered, then never its second, the server idle
+    OneReadPerArrival,  // a burst answered in part, the server idle, more after one more line
+};
+Stall probe_stall(const Endpoint& server, ServerProcess& process, Deadline deadline);
 
 }  // namespace checker

@@ -36,9 +36,9 @@ struct Budgets {
     TimeBudget startup{kStartupPerLab};
     int starts = 0;
     Duration slowest_start{};
-    // Whether the server serves a connection only once (diagnosis.hpp), once
-    // probed: the probe takes a second, charged to the tests, so it runs once a lab.
-    std::optional<bool> serves_once;
+    // How the server stalls a connection (diagnosis.hpp), once probed: the
+    // probe takes a second or two, charged to the tests, so it runs once a lab.
+    std::optional<Stall> stall;
 };
 
 long whole_seconds(Duration d) {
@@ -140,16 +140,21 @@ std::optional<std::string> start_server(const RubricEntry& entry, const GradeTar
 }
 
 // A reply that stopped short, the server still running: was the connection
-// served once and never again? The server is asked once a lab (the answer
-// holds for every test); a failure with a cause of its own is not asked about.
-void diagnose_a_stall(const TestContext& context, Budgets& budgets, TestOutcome& outcome) {
+// served once and never again, or one read at a time? The server is asked
+// once a lab (the answer holds for every test), started as the rubric starts
+// it (a test's own options, --delay-us say, would slow the probe's replies);
+// a failure with a cause of its own is not asked about.
+void diagnose_a_stall(const RubricEntry& entry, const TestContext& context, Budgets& budgets,
+                      TestOutcome& outcome) {
     if (outcome.status != Status::Failed || !outcome.cause.empty() || outcome.server_died ||
+        !entry.test.arguments.empty() ||
         outcome.message.find("the reply stopped short") == std::string::npos)
         return;
-    if (!budgets.serves_once)
-        budgets.serves_once = serves_a_connection_only_once(context.server, *context.process,
-                                                            budgets.tests.deadline(3s));
-    if (*budgets.serves_once) outcome.cause = cause_line(causes::served_once);
+    if (!budgets.stall)
+        budgets.stall = probe_stall(context.server, *context.process, budgets.tests.deadline(4s));
+    if (*budgets.stall == Stall::ServedOnce) outcome.cause = cause_line(causes::served_once);
+    if (*budgets.stall == Stall::OneReadPerArrival)
+        outcome.cause = cause_line(causes::one_read_per_arrival);
 }
 
 // Runs one test against a server the checker starts for this test alone, so
@@ -179,7 +184,7 @@ void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, Bu
         context.deadline = budgets.tests.deadline(entry.timeout);
         Clock::time_point begun = Clock::now();
         run_test(entry, context, outcome);
-        diagnose_a_stall(context, budgets, outcome);
+        diagnose_a_stall(entry, context, budgets, outcome);
         budgets.tests.charge(Clock::now() - begun);
     }
     server.kill_everything();

@@ -92,6 +92,7 @@ const Catch kCatches[] = {
     // epoll with a pool of workers
     {"epoll_no_oneshot",              "epoll",  "requests_in_sequence",  "EPOLLONESHOT", "two threads served one connection at once"},
     {"epoll_never_rearms",            "epoll",  "pipelined_lines",       "One recv() can return several lines", "the connection was served once and never again"},
+    {"epoll_edge_not_drained",        "epoll",  "pipelined_lines",       "One recv() can return several lines", "the connection was served one read's worth at a time"},
     {"pool_of_blocking_handlers",     "epoll",  "slow_clients",          "frozen by as many slow clients"},
     {"epoll_work_on_loop_thread",     "epoll",  "overlap_pool",          "blocking call on the loop's thread"},
     {"epoll_fixed_table",             "epoll",  "c10k",                  "table of fixed size"},
