@@ -104,46 +104,61 @@ std::optional<std::string> likely_cause(std::string_view message, std::string_vi
     return std::nullopt;
 }
 
-Stall probe_stall(const Endpoint& server, ServerProcess& process, Deadline deadline) {
-    // A server that answers at all answers within this on a busy machine...
-    constexpr Duration kReply = 1s;
-    // ...and one waited this long in vain, this idle, is not merely slow.
-    constexpr Duration kInVain = 700ms;
-    constexpr Duration kIdleCpu = 50ms;
-    // More than one read's worth (16 KiB in the labs, 64 KiB at most in practice).
+namespace {
+
+// A server that answers at all answers within this on a busy machine...
+constexpr Duration kReply = 1s;
+// ...and more of a burst waited for this long in vain, this idle, is not merely slow.
+constexpr Duration kInVain = 700ms;
+constexpr Duration kIdleCpu = 50ms;
+
+// Sends `line` and waits for its echo. False if it did not come back; then
+// `ignored` says whether nothing at all came while the server sat idle.
+bool echoed(Connection& probe, ServerProcess& process, const std::string& line, Deadline deadline,
+            bool& ignored) {
+    Duration cpu_before = process.cpu_time();
+    probe.send(line, deadline.sooner(kReply));
+    ReadResult reply = probe.read_exact(line.size(), deadline.sooner(kReply));
+    ignored = reply.data.empty() && process.running() && process.cpu_time() - cpu_before < kIdleCpu;
+    return reply.data == line;
+}
+
+// A burst larger than one read (16 KiB in the labs, 64 KiB at most in
+// practice) in one send: whether it is answered in part while the server
+// sits idle, and more of it after one more line.
+bool answered_one_read_per_arrival(Connection& probe, ServerProcess& process, Deadline deadline) {
     constexpr std::size_t kBurstLines = 4000, kLineLength = 40;
+    std::string burst;
+    for (std::size_t i = 0; i < kBurstLines; ++i) {
+        std::string line = "burst " + std::to_string(100000 + i) + " ";
+        line.resize(kLineLength - 1, 'b');
+        burst += line + '\n';
+    }
+    ReadResult part = probe.exchange(burst, burst.size(), deadline.sooner(kReply));
+    std::size_t missing = burst.size() - part.data.size();
+    if (missing == 0) return false;
+    Duration cpu_before = process.cpu_time();
+    ReadResult more = probe.read_exact(missing, deadline.sooner(kInVain));
+    if (!more.data.empty() || process.cpu_time() - cpu_before >= kIdleCpu) return false;
+    probe.send("nudge\n", deadline.sooner(kReply));
+    more = probe.read_exact(missing, deadline.sooner(kInVain));
+    return more.data.size() > 2 * kLineLength &&
+           burst.compare(part.data.size(), more.data.size(), more.data) == 0;
+}
+
+}  // namespace
+
+Stall probe_stall(const Endpoint& server, ServerProcess& process, Deadline deadline) {
     if (deadline.remaining() < 3 * kReply) return Stall::None;  // too little time to tell
     try {
         Connection probe = Connection::open(server, deadline.sooner(kReply));
-        // A line, and when it is answered, another: never answered, the connection was disarmed.
-        for (std::string line : {"served once?\n", "and again?\n"}) {
-            Duration cpu_before = process.cpu_time();
-            probe.send(line, deadline.sooner(kReply));
-            ReadResult reply = probe.read_exact(line.size(), deadline.sooner(kReply));
-            if (reply.data == line) continue;
-            bool idle = process.running() && process.cpu_time() - cpu_before < kIdleCpu;
-            return line.front() == 'a' && reply.data.empty() && idle ? Stall::ServedOnce
-                                                                     : Stall::None;
-        }
-        // A burst in one send: answered in part while the server sits idle, then more of it
-        // after one more line, the server reads once per arrival.
-        std::string burst;
-        for (std::size_t i = 0; i < kBurstLines; ++i) {
-            std::string line = "burst " + std::to_string(100000 + i) + " ";
-            line.resize(kLineLength - 1, 'b');
-            burst += line + '\n';
-        }
-        ReadResult part = probe.exchange(burst, burst.size(), deadline.sooner(kReply));
-        if (part.data.size() == burst.size()) return Stall::None;
-        Duration cpu_before = process.cpu_time();
-        ReadResult more = probe.read_exact(burst.size() - part.data.size(),
-                                           deadline.sooner(kInVain - 2 * kIdleCpu));
-        if (!more.data.empty() || process.cpu_time() - cpu_before >= kIdleCpu) return Stall::None;
-        probe.send("nudge\n", deadline.sooner(kReply));
-        more = probe.read_exact(burst.size() - part.data.size(), deadline.sooner(kInVain));
-        bool resumed = more.data.size() > 2 * kLineLength &&
-                       burst.compare(part.data.size(), more.data.size(), more.data) == 0;
-        return resumed ? Stall::OneReadPerArrival : Stall::None;
+        bool ignored = false;
+        if (!echoed(probe, process, "served once?\n", deadline, ignored))
+            return Stall::None;  // not even once: the symptom of something else
+        if (!echoed(probe, process, "and again?\n", deadline, ignored))
+            return ignored ? Stall::ServedOnce : Stall::None;
+        return answered_one_read_per_arrival(probe, process, deadline) ? Stall::OneReadPerArrival
+                                                                       : Stall::None;
     } catch (const TestFailure&) {
         return Stall::None;  // refused, reset: not this symptom
     }

@@ -43,7 +43,8 @@ std::string cause_line(std::string_view cause);
 std::optional<std::string> likely_cause(std::string_view message, std::string_view server_output);
 
 // After a failure in which a reply stopped short, what a fresh client sees
-// (bounded by `deadline`; about 1 s to find a stall, a moment to find none):
+// (bounded by `deadline`: a second or two to find a stall, up to four when the
+// replies to a burst stop short, a moment to find none):
 enum class Stall {
     None,               // served, or a symptom of something else
     ServedOnce,         // its first line answered, then never its second, the server idle
