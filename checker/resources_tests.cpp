@@ -61,7 +61,7 @@ void test_no_descriptor_leak(TestContext& context) {
         throw TestFailure(str(kSequentialClients,
                               " clients connected, sent a line and closed; the server's "
                               "open descriptors went from ",
-                              baseline, " to ", after,
+                              count_text(baseline), " to ", after,
                               ": every accepted connection must be closed once its client is done"),
                           rose_with_every_client(baseline, after, kSequentialClients));
 }

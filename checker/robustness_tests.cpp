@@ -322,6 +322,8 @@ void test_idle_cpu(TestContext& context) {
             .count();
     std::string situation = str("with one client connected and silent, the server used ", busy_ms,
                                 " ms of CPU in one second: it busy-waits");
+    if (!context.process->running())
+        throw TestFailure(situation + "; then the server " + context.process->exit_description());
     if (alone_ms < 50)
         throw TestFailure(
             str(situation, "; with the client gone, ", alone_ms,
