@@ -10,12 +10,17 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace checker {
 
-// A test's verdict "failed", with the message the student reads.
+// A test's verdict "failed", with the message the student reads, and the
+// mistake its symptom points to when the test observed one (a sentence, ""
+// if none: the message then explains the concept the test checks).
 struct TestFailure : std::runtime_error {
-    explicit TestFailure(const std::string& message) : std::runtime_error(message) {}
+    explicit TestFailure(const std::string& message, std::string likely_cause = "")
+        : std::runtime_error(message), cause(std::move(likely_cause)) {}
+    std::string cause;
 };
 
 struct Endpoint {

@@ -4,6 +4,7 @@
 #include "text.hpp"
 
 #include "clients.hpp"
+#include "diagnosis.hpp"
 
 #include <cstdio>
 #include <string>
@@ -227,6 +228,44 @@ constexpr const char* kOneThreadPerConnection =
     "with a pool, EPOLLONESHOT gives a connection one worker at a time; with a loop per thread, "
     "each connection belongs to one loop, the only thread waiting on its epoll set";
 
+// Whether more bytes came back within `took` than the replies of the
+// requests that one-after-the-other service could have finished by then.
+bool sooner_than_one_by_one(const SwarmClient& client, Duration took) {
+    auto finishable = static_cast<std::size_t>(took / std::chrono::microseconds(kSequenceDelayUs));
+    std::size_t reply_size = client.pieces.front().size();
+    return client.received.size() > finishable * reply_size;
+}
+
+// After replies wrong or missing on one connection: the requests again, on a new one,
+// counting the bytes back (whatever they are) a little after the first
+// requests were sent. One after the other, no more than kSerialBy requests
+// can be answered by then (nanosleep never wakes early): more bytes than
+// their replies mean several requests were in service at once, so two
+// threads served the connection.
+bool requests_side_by_side(TestContext& context) {
+    constexpr int kSerialBy = 5;
+    constexpr Duration kLookAt = std::chrono::microseconds(kSerialBy * kSequenceDelayUs);
+    try {
+        // Its own time, a moment: the test's may be spent on the replies that never came.
+        Connection client = Connection::open(context.server, Deadline(1s));
+        Deadline look(kLookAt);
+        Deadline no_work_done_yet(std::chrono::microseconds(kSequenceDelayUs * 9 / 10));
+        std::size_t serial_bytes = 0;
+        for (int i = 1; i <= kSequenceRequests; ++i) {
+            std::string request = str("request ", i, " of ", kSequenceRequests, "\n");
+            client.send(request, look);
+            if (i <= kSerialBy) serial_bytes += request.size();
+            std::this_thread::sleep_for(kSequenceGap);
+        }
+        // A reply before any request's work could be done: the server skips the work
+        // (--delay-us), which says nothing of how many threads serve the connection.
+        if (!client.read_exact(1, no_work_done_yet).data.empty()) return false;
+        return client.read_exact(serial_bytes, look).data.size() >= serial_bytes;
+    } catch (const TestFailure&) {
+        return false;
+    }
+}
+
 void test_requests_in_sequence(TestContext& context) {
     std::vector<SwarmClient> clients = open_swarm(context.server, 1, context.deadline);
     SwarmClient& client = clients.front();
@@ -246,19 +285,26 @@ void test_requests_in_sequence(TestContext& context) {
     if (count.served != 1)
         throw TestFailure(
             situation + ": " + (count.wrong ? count.first_wrong : count.str()) +
-            ". A connection's "
-            "requests are answered in the order they came, each exactly once; two threads serving "
-            "one connection at once mix its replies up (" +
-            kOneThreadPerConnection + ")");
+                ". A connection's "
+                "requests are answered in the order they came, each exactly once; two threads "
+                "serving one connection at once mix its replies up (" +
+                kOneThreadPerConnection + ")",
+            (count.wrong > 0 && sooner_than_one_by_one(client, took)) ||
+                    requests_side_by_side(context)
+                ? std::string(causes::two_threads_on_one_connection)
+                : "");
     if (took < std::chrono::microseconds(kSequenceRequests * kSequenceDelayUs * 95 / 100))
         throw TestFailure(
             situation + ": " + context.observed +
-            ". So several requests of this one connection were in "
-            "service at the same time: two threads served the connection at once, and its buffers "
-            "are shared between them unsynchronized (a data race). With a pool, register each "
-            "connection with EPOLLONESHOT: the kernel then reports it to one worker, and not again "
-            "until that worker re-arms it; with a loop per thread, each connection belongs to one "
-            "loop, the only thread waiting on its epoll set");
+                ". So several requests of this one connection were in "
+                "service at the same time: two threads served the connection at once, and its buffers "
+                "are shared between them unsynchronized (a data race). With a pool, register each "
+                "connection with EPOLLONESHOT: the kernel then reports it to one worker, and not again "
+                "until that worker re-arms it; with a loop per thread, each connection belongs to one "
+                "loop, the only thread waiting on its epoll set",
+            took >= std::chrono::microseconds(kSequenceDelayUs)
+                ? std::string(causes::two_threads_on_one_connection)
+                : "");  // sooner than one request's work: the server skips it (--delay-us)
 }
 
 }  // namespace

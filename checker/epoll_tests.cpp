@@ -41,9 +41,9 @@ void test_loop_and_pool_threads(TestContext& context) {
     add_clients(context, clients, kConcurrentClients);
     int threads_after = context.process->thread_count();
     std::size_t processes = context.process->processes().size();
-    std::string figures =
-        str(threads_before, " thread(s) with ", kConcurrentClients, " clients connected, ",
-            threads_after, " with ", 2 * kConcurrentClients, ", in ", processes, " process(es)");
+    std::string figures = str(count_text(threads_before), " thread(s) with ", kConcurrentClients,
+                              " clients connected, ", count_text(threads_after), " with ",
+                              2 * kConcurrentClients, ", in ", processes, " process(es)");
     context.observed = str(figures, "; --workers ", kPoolWorkers);
     if (threads_before != expected || threads_after != expected || processes != 1)
         throw TestFailure(

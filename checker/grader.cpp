@@ -36,6 +36,9 @@ struct Budgets {
     TimeBudget startup{kStartupPerLab};
     int starts = 0;
     Duration slowest_start{};
+    // How the server stalls a connection (diagnosis.hpp), once probed: the
+    // probe takes a second or two, charged to the tests, so it runs once a lab.
+    std::optional<Stall> stall;
 };
 
 long whole_seconds(Duration d) {
@@ -56,6 +59,7 @@ void run_test(const RubricEntry& entry, TestContext& context, TestOutcome& outco
     } catch (const TestFailure& failure) {
         outcome.status = Status::Failed;
         outcome.message = failure.what();
+        if (!failure.cause.empty()) outcome.cause = cause_line(failure.cause);
     } catch (const std::exception& error) {
         outcome.status = Status::Failed;
         outcome.message = std::string("the checker could not run this test: ") + error.what();
@@ -135,6 +139,24 @@ std::optional<std::string> start_server(const RubricEntry& entry, const GradeTar
     }
 }
 
+// A reply that stopped short, the server still running: was the connection
+// served once and never again, or one read at a time? The server is asked
+// once a lab (the answer holds for every test), started as the rubric starts
+// it (a test's own options, --delay-us say, would slow the probe's replies);
+// a failure with a cause of its own is not asked about.
+void diagnose_a_stall(const RubricEntry& entry, const TestContext& context, Budgets& budgets,
+                      TestOutcome& outcome) {
+    if (outcome.status != Status::Failed || !outcome.cause.empty() || outcome.server_died ||
+        !entry.test.arguments.empty() || entry.expect == Expect::Blocks ||
+        outcome.message.find("the reply stopped short") == std::string::npos)
+        return;
+    if (!budgets.stall)
+        budgets.stall = probe_stall(context.server, *context.process, budgets.tests.deadline(5s));
+    if (*budgets.stall == Stall::ServedOnce) outcome.cause = cause_line(causes::served_once);
+    if (*budgets.stall == Stall::OneReadPerArrival)
+        outcome.cause = cause_line(causes::one_read_per_arrival);
+}
+
 // Runs one test against a server the checker starts for this test alone, so
 // that what one test does to the server cannot spoil the next.
 void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, Budgets& budgets,
@@ -162,6 +184,7 @@ void run_with_own_server(const RubricEntry& entry, const GradeTarget& target, Bu
         context.deadline = budgets.tests.deadline(entry.timeout);
         Clock::time_point begun = Clock::now();
         run_test(entry, context, outcome);
+        diagnose_a_stall(entry, context, budgets, outcome);
         budgets.tests.charge(Clock::now() - begun);
     }
     server.kill_everything();
@@ -196,11 +219,14 @@ TestOutcome grade_one(const Lab& lab, const RubricEntry& entry, const GradeTarge
     outcome.observed = context.observed;
     outcome.seconds = std::max(0.0, seconds(Clock::now() - start) - outcome.startup_seconds);
     apply_expectation(entry, outcome);
-    if (outcome.status == Status::Failed &&
-        outcome.message.find("MSG_NOSIGNAL") == std::string::npos)
+    if (outcome.status == Status::Failed) {
+        // What the server printed as it ended, or how it ended, outweighs what the test inferred.
         if (std::optional<std::string> cause = likely_cause(outcome.message, outcome.server_output))
+            outcome.cause = *cause;
+        if (!outcome.cause.empty())
             outcome.message =
-                *cause + "\n" + outcome.message;  // the mistake first, then the test's view
+                outcome.cause + "\n" + outcome.message;  // the mistake, then the test's view
+    } else outcome.cause.clear();
     if (outcome.status == Status::Passed) outcome.score = entry.points;
     return outcome;
 }

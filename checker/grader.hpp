@@ -26,7 +26,8 @@ struct TestOutcome {
     const RubricEntry* entry = nullptr;
     Status status = Status::NotRun;
     int score = 0;
-    std::string message;         // why it failed, or what was observed
+    std::string message;         // why it failed, or what was observed (the cause first, if known)
+    std::string cause;           // "Likely cause: ...", when the symptom names the mistake
     std::string observed;        // figures measured along the way
     std::string server_output;   // the tail of the server's output, when it failed
     double seconds = 0;          // the test's own time, the server's start-up not included

@@ -11,6 +11,10 @@
 
 namespace checker::tests {
 
+// A count read from /proc, or "?" where /proc could not tell (-1: the server
+// had ended): never a negative figure.
+inline std::string count_text(int count) { return count >= 0 ? std::to_string(count) : "?"; }
+
 inline std::string clients(std::size_t count) {
     return std::to_string(count) + (count == 1 ? " client" : " clients");
 }

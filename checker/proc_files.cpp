@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <algorithm>
 #include <map>
 #include <sstream>
 #include <string>
@@ -152,17 +153,20 @@ std::vector<pid_t> ServerProcess::processes() const { return descendants_of(pid_
 std::vector<pid_t> ServerProcess::zombies() const { return descendants_of(pid_, false, 'Z'); }
 
 Duration ServerProcess::cpu_time() const {
+    if (status_) return last_cpu_time_;  // reaped: its pid may be another process's by now
     std::string line = read_first_line("/proc/" + std::to_string(pid_) + "/stat");
     std::size_t close_paren = line.rfind(')');
-    if (close_paren == std::string::npos) return Duration::zero();
+    if (close_paren == std::string::npos) return last_cpu_time_;  // ended
     std::istringstream fields(line.substr(close_paren + 2));
     std::string skipped;
     for (int field = 3; field < 14; ++field) fields >> skipped;  // state ... cmajflt
     long long user_ticks = 0, system_ticks = 0;
     fields >> user_ticks >> system_ticks;
-    return std::chrono::duration_cast<Duration>(
+    Duration now = std::chrono::duration_cast<Duration>(
         std::chrono::duration<double>(static_cast<double>(user_ticks + system_ticks) /
                                       static_cast<double>(::sysconf(_SC_CLK_TCK))));
+    last_cpu_time_ = std::max(last_cpu_time_, now);
+    return last_cpu_time_;
 }
 
 long ServerProcess::resident_kib() const {

@@ -1,6 +1,7 @@
 #include "report.hpp"
 #include "text.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iomanip>
@@ -44,7 +45,40 @@ std::vector<std::string> closing_lines(const GradeReport& report) {
     return lines;
 }
 
+int explanation_rank(const TestOutcome& outcome) {
+    if (outcome.status != Status::Failed) return 2;
+    return outcome.cause.empty() ? 1 : 0;
+}
+
+std::size_t failures(const GradeReport& report) {
+    std::size_t count = 0;
+    for (const TestOutcome& outcome : report.outcomes) count += outcome.status == Status::Failed;
+    return count;
+}
+
 }  // namespace
+
+std::vector<const TestOutcome*> explained_in_order(const GradeReport& report) {
+    std::vector<const TestOutcome*> explained;
+    for (const TestOutcome& outcome : report.outcomes)
+        if (outcome.status != Status::Passed && outcome.status != Status::NotRun &&
+            !outcome.message.empty())
+            explained.push_back(&outcome);
+    std::stable_sort(explained.begin(), explained.end(),
+                     [](const TestOutcome* a, const TestOutcome* b) {
+                         return explanation_rank(*a) < explanation_rank(*b);
+                     });
+    return explained;
+}
+
+std::string may_follow_line(const GradeReport& report) {
+    std::vector<const TestOutcome*> explained = explained_in_order(report);
+    std::size_t others = failures(report) - (explained.empty() ? 0 : 1);
+    if (explained.empty() || explanation_rank(*explained.front()) != 0 || others == 0) return "";
+    return str("The ", others == 1 ? "other failure" : str(others, " other failures"),
+               " may follow from this one (", explained.front()->entry->test.name,
+               "): fix it first, then grade again.");
+}
 
 void print_report(std::ostream& out, const GradeReport& report) {
     out << "Lab " << report.lab->name << " (" << report.lab->model << ")\n"
@@ -63,13 +97,16 @@ void print_report(std::ostream& out, const GradeReport& report) {
         out << "\n";
     }
     out << "\nScore: " << report.score() << "/" << report.max_score() << "\n";
-    for (const TestOutcome& outcome : report.outcomes) {
-        if (outcome.status == Status::Passed || outcome.message.empty()) continue;
-        if (outcome.status == Status::NotRun) continue;  // the gate's own failure says why
+    // The mistake named first; tests not run are not explained (the gate's own failure says why).
+    std::vector<const TestOutcome*> explained = explained_in_order(report);
+    for (const TestOutcome* outcome : explained) {
         out << "\n"
-            << status_name(outcome.status) << " " << outcome.entry->test.name << ": "
-            << outcome.entry->test.checks << "\n"
-            << indented(outcome_text(outcome), "  ");
+            << status_name(outcome->status) << " " << outcome->entry->test.name << ": "
+            << outcome->entry->test.checks << "\n"
+            << indented(outcome_text(*outcome), "  ");
+        if (outcome == explained.front())
+            if (std::string line = may_follow_line(report); !line.empty())
+                out << "\n" << line << "\n";
     }
     for (const std::string& line : closing_lines(report)) out << "\n" << line << "\n";
 }
@@ -105,6 +142,13 @@ void write_results_json(const std::string& path, const GradeReport* report,
     }
     std::string summary =
         str("Lab ", report->lab->name, ": ", report->score(), "/", report->max_score());
+    // Gradescope shows this above the tests (kept in rubric order): the mistake named first.
+    std::vector<const TestOutcome*> explained = explained_in_order(*report);
+    if (!explained.empty() && !explained.front()->cause.empty()) {
+        summary += str("\nFirst fix ", explained.front()->entry->test.name, ". ",
+                       explained.front()->cause);
+        if (std::string line = may_follow_line(*report); !line.empty()) summary += "\n" + line;
+    }
     for (const std::string& line : closing_lines(*report)) summary += "\n" + line;
     out << "  \"score\": " << report->score() << ",\n"
         << "  \"max_score\": " << report->max_score() << ",\n"

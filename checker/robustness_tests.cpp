@@ -1,5 +1,6 @@
 // robustness: what a client does to one connection must not hurt the others,
 // and the server stops cleanly when asked.
+#include "diagnosis.hpp"
 #include "test_cases.hpp"
 #include "text.hpp"
 
@@ -309,12 +310,33 @@ void test_idle_cpu(TestContext& context) {
     Duration busy = context.process->cpu_time() - before;
     auto busy_ms = std::chrono::duration_cast<std::chrono::milliseconds>(busy).count();
     context.observed = str(busy_ms, " ms of CPU in an idle second");
-    if (busy > 100ms)
-        throw TestFailure(str(
-            "with one client connected and silent, the server used ", busy_ms,
-            " ms of CPU in one second: it busy-waits. Block in the wait (poll() with timeout -1, "
-            "select() with a null timeout, epoll_wait() with -1) instead of polling with a zero "
-            "timeout: a loop with nothing to do must sleep in the kernel"));
+    if (busy <= 100ms) return;
+    // Whom the spinning is for: the connection (the loop asks for an event
+    // its socket always has), or nobody (the wait does not block).
+    idle.close();
+    std::this_thread::sleep_for(200ms);
+    before = context.process->cpu_time();
+    std::this_thread::sleep_for(500ms);
+    auto alone_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(context.process->cpu_time() - before)
+            .count();
+    std::string situation = str("with one client connected and silent, the server used ", busy_ms,
+                                " ms of CPU in one second: it busy-waits");
+    if (!context.process->running())
+        throw TestFailure(situation + "; then the server " + context.process->exit_description());
+    if (alone_ms < 50)
+        throw TestFailure(
+            str(situation, "; with the client gone, ", alone_ms,
+                " ms in the next half second. So the loop wakes over and over for that idle "
+                "connection: ask the kernel only for the events the connection waits for "
+                "(Connection::interest()); a loop with nothing to do must sleep in the kernel"),
+            std::string(causes::write_interest_always_on));
+    throw TestFailure(str(situation, ", and ", alone_ms,
+                          " ms in half a second with no client at all. Block in the wait (poll() "
+                          "with timeout -1, select() with a null timeout, epoll_wait() with -1) "
+                          "instead of polling with a zero timeout: a loop with nothing to do must "
+                          "sleep in the kernel"),
+                      std::string(causes::zero_timeout));
 }
 
 }  // namespace

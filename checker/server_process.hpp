@@ -98,8 +98,12 @@ public:
     int thread_count() const;              // threads of the server process
     std::vector<pid_t> processes() const;  // the server and all its descendants
     std::vector<pid_t> zombies() const;    // descendants that have exited but are not reaped
-    Duration cpu_time() const;             // user + system time of the server process, all threads
-    long resident_kib() const;             // its resident memory (VmRSS)
+    // User + system time of the server process, all threads. Never less than
+    // an earlier reading: once the process has ended /proc has nothing to say
+    // (or, its pid reused, speaks of another process), and the last reading
+    // stands. So the difference of two readings is never negative.
+    Duration cpu_time() const;
+    long resident_kib() const;  // its resident memory (VmRSS)
     bool has_mapped(
         const std::string& file) const;  // whether `file` is mapped into it (a preloaded library)
     // Only reads /proc: may be called from another thread while the server runs.
@@ -113,8 +117,9 @@ private:
 
     pid_t pid_ = -1;
     std::optional<int> status_;
-    iolab::UniqueFd output_;  // memfd holding the server's stdout and stderr
-    std::string cgroup_;      // pids cgroup directory, or "" when none
+    iolab::UniqueFd output_;            // memfd holding the server's stdout and stderr
+    std::string cgroup_;                // pids cgroup directory, or "" when none
+    mutable Duration last_cpu_time_{};  // cpu_time()'s last reading
 };
 
 // Finds a TCP port on 127.0.0.1 that nothing listens on right now.

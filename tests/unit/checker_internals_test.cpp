@@ -1,6 +1,7 @@
 // The checker's own machinery: byte display, reply comparison, and the
 // containment of server processes.
 #include "connection.hpp"
+#include "probes.hpp"
 #include "server_process.hpp"
 
 #include <gtest/gtest.h>
@@ -59,6 +60,25 @@ TEST(ServerProcess, KeepsTheServersOutput) {
     ServerProcess process({"sh", "-c", "echo to stdout; echo to stderr >&2"}, {});
     ASSERT_TRUE(process.wait_for_exit(Deadline(5s)));
     EXPECT_EQ(process.output_tail(), "to stdout\nto stderr\n");
+}
+
+// No observed figure is negative: the CPU a server used between two readings,
+// the second after it ended, is what it used before it ended, not minus that.
+TEST(ServerProcess, CpuTimeNeverGoesBackOnceTheServerHasEnded) {
+    ServerProcess process({"sh", "-c", "while :; do :; done"}, {});
+    Deadline busy(5s);
+    Duration before = process.cpu_time();
+    while (before < 50ms && !busy.passed()) before = process.cpu_time();
+    ASSERT_GE(before, 50ms) << "the busy loop used no CPU";
+    process.send_signal(SIGKILL);
+    ASSERT_TRUE(process.wait_for_exit(Deadline(5s)));
+    EXPECT_GE(process.cpu_time() - before, Duration::zero());
+}
+
+TEST(ObservedCounts, ACountProcCouldNotTellIsAQuestionMarkNotMinusOne) {
+    EXPECT_EQ(checker::tests::count_text(-1), "?");
+    EXPECT_EQ(checker::tests::count_text(0), "0");
+    EXPECT_EQ(checker::tests::count_text(12), "12");
 }
 
 TEST(ServerProcess, AppliesTheDescriptorLimit) {
