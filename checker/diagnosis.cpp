@@ -32,6 +32,16 @@ const std::string_view descriptor_per_client =
     "Close each connection once its client is done: in an event loop when the connection ends, in a "
     "thread before it returns, and with fork() in the parent right after fork() (the child has its "
     "own copy; the child closes the listener)";
+const std::string_view children_never_reaped =
+    "the server never reaps its children: they stayed zombies (state Z in /proc) after their "
+    "clients had gone. Handle SIGCHLD and call waitpid(-1, &status, WNOHANG) until it returns 0";
+const std::string_view children_never_exit =
+    "a child goes on after its client has gone: the children were still running (not zombies) "
+    "once their clients had left. A child serves one client, then calls _exit()";
+const std::string_view threads_never_return =
+    "a thread goes on after its client has gone: the thread count stayed up once the clients had "
+    "left. The thread that serves a client returns from its function when the client is done "
+    "(and is detached, or joined)";
 }  // namespace causes
 
 namespace {

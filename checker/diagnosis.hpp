@@ -32,6 +32,12 @@ extern const std::string_view zero_timeout;
 extern const std::string_view two_threads_on_one_connection;
 // The server's descriptor count rose by about one with every client.
 extern const std::string_view descriptor_per_client;
+// Children of the server left as zombies after their clients had gone.
+extern const std::string_view children_never_reaped;
+// Children of the server still running after their clients had gone.
+extern const std::string_view children_never_exit;
+// The server's thread count stayed up after its clients had gone.
+extern const std::string_view threads_never_return;
 }  // namespace causes
 
 // "Likely cause: CAUSE." (the line the report puts first in a failure).

@@ -64,9 +64,9 @@ const Catch kCatches[] = {
     {"poll_thread_per_client",        "poll",   "single_thread",         "from the one thread"},
     {"thread_per_client",    "blocking", "single_thread",       "5 threads"},
     // fork-per-client
-    {"fork_never_reaps",     "fork",     "no_zombie_children",  "zombies"},
+    {"fork_never_reaps",     "fork",     "no_zombie_children",  "zombies", "the server never reaps its children"},
     {"fork_parent_keeps_client", "fork", "no_descriptor_leak",  "descriptors", "a close() is missing"},
-    {"fork_child_returns",   "fork",     "no_zombie_children",  "still running"},
+    {"fork_child_returns",   "fork",     "no_zombie_children",  "still running", "a child goes on after its client has gone"},
     {"fork_leaves_children", "fork",     "sigterm_exit",        "stop its child processes"},
     {"escapes_containment",  "fork",     "sigterm_exit",        "stop its child processes"},
     {"thread_per_client",    "fork",     "process_per_client",  "0 child processes"},
@@ -74,7 +74,7 @@ const Catch kCatches[] = {
     {"iterative",            "fork",     "process_per_client",  "0 child processes"},
     // thread-per-client
     {"threads_leak_descriptors", "threads", "no_descriptor_leak", "descriptors", "a close() is missing"},
-    {"threads_never_end",    "threads",  "thread_count_returns", "must return from its function"},
+    {"threads_never_end",    "threads",  "thread_count_returns", "must return from its function", "a thread goes on after its client has gone"},
     {"dies_of_sigpipe",      "threads",  "client_reset",        "SIGPIPE", "a write to a connection its client had reset raised SIGPIPE"},
     {"reads_whole_lines",    "threads",  "stalled_half_line",   "half a line"},
     {"bounded_pool",         "threads",  "hundred_clients",     "16 got their lines back"},
