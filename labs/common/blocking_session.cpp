@@ -22,13 +22,13 @@ constexpr std::size_t kChunk = 16 * 1024;
 }  // namespace
 
 // BEGIN LAB 2: send_all(): write every byte, or report that this connection failed.
-// STUB: //       A blocking send() sleeps until the socket's send buffer has room, but may
-// STUB: //       still write fewer bytes than asked: a signal that interrupts it after some
-// STUB: //       bytes went out makes it return that count. A peer that has reset the
-// STUB: //       connection must cost this connection only: by default the kernel answers a
-// STUB: //       write to it with SIGPIPE, which kills the whole process (send() has a flag
-// STUB: //       that asks for EPIPE instead). EINTR while no shutdown is requested is no
-// STUB: //       failure; during a shutdown, give up.
+// A blocking send() sleeps until the socket's send buffer has room, but may
+// still write fewer bytes than asked: a signal that interrupts it after some
+// bytes went out makes it return that count. A peer that has reset the
+// connection must cost this connection only: by default the kernel answers a
+// write to it with SIGPIPE, which kills the whole process (send() has a flag
+// that asks for EPIPE instead). EINTR while no shutdown is requested is no
+// failure; during a shutdown, give up.
 // STUB: bool send_all(int /*fd*/, const char* /*bytes*/, std::size_t /*length*/) {
 // STUB:     $THROW
 // STUB: }
@@ -48,15 +48,15 @@ bool send_all(int fd, const char* bytes, std::size_t length) {
 // END LAB 2
 
 // BEGIN LAB 2: serve_until_eof(): the blocking model's whole conversation with one client.
-// STUB: //       recv() sleeps until some bytes have arrived and returns what is there: half a
-// STUB: //       line, one line, many lines. The protocol's state machine (LineProtocol) turns
-// STUB: //       bytes into replies, however they were split; run the simulated work once per
-// STUB: //       request it reports. Send the replies to one chunk before reading the next, so
-// STUB: //       that a client that sends without reading cannot grow this process's memory.
-// STUB: //       recv() returning 0 means the client shut down its side: answer the last,
-// STUB: //       unterminated line too, then stop. A failed call ends this connection only.
-// STUB: //       A shutdown must wake a thread asleep in recv() or send() at once (the flag
-// STUB: //       alone leaves it asleep until the client speaks): shutdown.hpp has the tool.
+// recv() sleeps until some bytes have arrived and returns what is there: half a
+// line, one line, many lines. The protocol's state machine (LineProtocol) turns
+// bytes into replies, however they were split; run the simulated work once per
+// request it reports. Send the replies to one chunk before reading the next, so
+// that a client that sends without reading cannot grow this process's memory.
+// recv() returning 0 means the client shut down its side: answer the last,
+// unterminated line too, then stop. A failed call ends this connection only.
+// A shutdown must wake a thread asleep in recv() or send() at once (the flag
+// alone leaves it asleep until the client speaks): shutdown.hpp has the tool.
 // STUB: void serve_until_eof(const UniqueFd& /*client*/, const Options& /*options*/) {
 // STUB:     $THROW
 // STUB: }

@@ -22,13 +22,13 @@ CompletionConnection::CompletionConnection(UniqueFd socket) noexcept : socket_(s
 
 Operation CompletionConnection::next() const {
     // BEGIN LAB 2: Choose the next operation to submit, from the connection's state alone. The
-    // STUB: //       kernel holds a buffer for as long as its operation is in flight, so never
-    // STUB: //       two reads or two writes at once. Replies come before more reading: if the
-    // STUB: //       server kept reading from a client that sends and never reads, its replies
-    // STUB: //       would pile up in memory without bound; by not reading, it leaves the bytes
-    // STUB: //       in the kernel's socket buffers, which fill, and the client's own send()
-    // STUB: //       blocks (backpressure). Read nothing more once the client has half-closed,
-    // STUB: //       and nothing at all once stopped.
+    // kernel holds a buffer for as long as its operation is in flight, so never
+    // two reads or two writes at once. Replies come before more reading: if the
+    // server kept reading from a client that sends and never reads, its replies
+    // would pile up in memory without bound; by not reading, it leaves the bytes
+    // in the kernel's socket buffers, which fill, and the client's own send()
+    // blocks (backpressure). Read nothing more once the client has half-closed,
+    // and nothing at all once stopped.
     // STUB: $THROW
     if (stopped_) return Operation::none;
     // Backpressure: replies first. A client that sends without reading then
@@ -60,13 +60,13 @@ void CompletionConnection::submitted(Operation operation) noexcept {
 void CompletionConnection::on_read_complete(long result, const Options& options) {
     reading_ = false;  // in flight no more, whatever the result
     // BEGIN LAB 2: A read has completed: its bytes (result of them) are in read_buffer_. A
-    // STUB: //       failure (result < 0, -errno) ends the connection; 0 is the client's
-    // STUB: //       half-close, after which a trailing partial line is still its last request.
-    // STUB: //       Feed the bytes to the protocol, which keeps the partial line between two
-    // STUB: //       reads, and run the simulated work once per complete request. Mind THE RULE:
-    // STUB: //       while a write is in flight, output_ is the kernel's (appending could
-    // STUB: //       reallocate it under the kernel), so replies made meanwhile go elsewhere
-    // STUB: //       until it completes. Bytes that arrive after stop() are not answered.
+    // failure (result < 0, -errno) ends the connection; 0 is the client's
+    // half-close, after which a trailing partial line is still its last request.
+    // Feed the bytes to the protocol, which keeps the partial line between two
+    // reads, and run the simulated work once per complete request. Mind THE RULE:
+    // while a write is in flight, output_ is the kernel's (appending could
+    // reallocate it under the kernel), so replies made meanwhile go elsewhere
+    // until it completes. Bytes that arrive after stop() are not answered.
     // STUB: static_cast<void>(result), static_cast<void>(options);
     // STUB: $THROW
     if (stopped_) return;  // bytes that came after stop() are not answered
@@ -88,12 +88,12 @@ void CompletionConnection::on_read_complete(long result, const Options& options)
 void CompletionConnection::on_write_complete(long result) {
     writing_ = false;  // in flight no more, whatever the result
     // BEGIN LAB 2: A write has completed, maybe with fewer bytes than asked: a socket takes
-    // STUB: //       what fits in its send buffer, and the rest must be sent by the next write,
-    // STUB: //       never dropped. A failure ends the connection, and so does 0 bytes written of
-    // STUB: //       a non-empty write (submitted again, it would complete with 0 again,
-    // STUB: //       forever). Once everything is sent, the replies that waited for this write
-    // STUB: //       become the output, and a buffer grown by a burst is given back (thousands of
-    // STUB: //       idle clients must not each keep their peak).
+    // what fits in its send buffer, and the rest must be sent by the next write,
+    // never dropped. A failure ends the connection, and so does 0 bytes written of
+    // a non-empty write (submitted again, it would complete with 0 again,
+    // forever). Once everything is sent, the replies that waited for this write
+    // become the output, and a buffer grown by a burst is given back (thousands of
+    // idle clients must not each keep their peak).
     // STUB: static_cast<void>(result);
     // STUB: $THROW
     if (stopped_) return;

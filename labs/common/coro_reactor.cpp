@@ -89,11 +89,11 @@ void Reactor::spawn(Task task) {
 
 int Reactor::timeout_ms() const {
     // BEGIN LAB 2: How long epoll_wait() may sleep: until the earliest timer is due, or for
-    // STUB: //       ever (-1) when none is set. A timer is not a descriptor, so the kernel will
-    // STUB: //       not wake the loop for it: without this timeout a sleeping coroutine would
-    // STUB: //       only wake up by chance, when some socket happens to be ready. Round up, not
-    // STUB: //       down: waking a little early only means waiting again, but a timeout rounded
-    // STUB: //       down to 0 would turn the loop into a busy spin for the last millisecond.
+    // ever (-1) when none is set. A timer is not a descriptor, so the kernel will
+    // not wake the loop for it: without this timeout a sleeping coroutine would
+    // only wake up by chance, when some socket happens to be ready. Round up, not
+    // down: waking a little early only means waiting again, but a timeout rounded
+    // down to 0 would turn the loop into a busy spin for the last millisecond.
     // STUB: $THROW
     if (timers_.empty()) return -1;
     auto left = timers_.top().when - Clock::now();
@@ -127,13 +127,13 @@ void Reactor::arm(int fd, Watch& watch, std::uint32_t events) {
 
 bool Reactor::wait_for(int fd, std::uint32_t direction, Task::Handle waiter) {
     // BEGIN LAB 2: Register interest, then suspend: make sure epoll reports this direction for
-    // STUB: //       fd (the interest already asked for it stays; arm() does the epoll_ctl() and
-    // STUB: //       remembers what is armed), and record the waiter as fd's reader or writer, so
-    // STUB: //       that the loop knows whom to resume. Mark its frame registered (the Reactor
-    // STUB: //       now holds it: see ~promise_type). If the kernel refuses the registration (a
-    // STUB: //       descriptor epoll cannot watch), do not suspend: a coroutine waiting for an
-    // STUB: //       event that can never come would hang its client for ever; going on, its next
-    // STUB: //       call reports the error.
+    // fd (the interest already asked for it stays; arm() does the epoll_ctl() and
+    // remembers what is armed), and record the waiter as fd's reader or writer, so
+    // that the loop knows whom to resume. Mark its frame registered (the Reactor
+    // now holds it: see ~promise_type). If the kernel refuses the registration (a
+    // descriptor epoll cannot watch), do not suspend: a coroutine waiting for an
+    // event that can never come would hang its client for ever; going on, its next
+    // call reports the error.
     // STUB: static_cast<void>(fd), static_cast<void>(direction), static_cast<void>(waiter);
     // STUB: $THROW
     Watch& watch = watch_of(fd);
@@ -150,13 +150,13 @@ void Reactor::resume_writer(int fd) { resume_waiter(fd, EPOLLOUT); }
 
 void Reactor::resume_waiter(int fd, std::uint32_t direction) {
     // BEGIN LAB 2: epoll reported fd ready in this direction: resume the coroutine waiting for
-    // STUB: //       it, after taking it out of its slot (once resumed, it may wait again, and
-    // STUB: //       must find the slot free). epoll here is level-triggered: a readiness nobody
-    // STUB: //       waits for (the coroutine is asleep on a timer, say) would be reported again
-    // STUB: //       at every epoll_wait(), and the loop would spin; in that case stop asking for
-    // STUB: //       that direction. A descriptor the Reactor knows nothing of is ignored.
-    // STUB: //       Careful: resuming runs the coroutine, which may make the table of watches
-    // STUB: //       grow (and move).
+    // it, after taking it out of its slot (once resumed, it may wait again, and
+    // must find the slot free). epoll here is level-triggered: a readiness nobody
+    // waits for (the coroutine is asleep on a timer, say) would be reported again
+    // at every epoll_wait(), and the loop would spin; in that case stop asking for
+    // that direction. A descriptor the Reactor knows nothing of is ignored.
+    // Careful: resuming runs the coroutine, which may make the table of watches
+    // grow (and move).
     // STUB: static_cast<void>(fd), static_cast<void>(direction);
     // STUB: $THROW
     if (fd < 0 || static_cast<std::size_t>(fd) >= watches_.size()) return;
@@ -183,8 +183,8 @@ void Reactor::forget(int fd) {
 
 void Reactor::start_timer(Clock::time_point when, Task::Handle waiter) {
     // BEGIN LAB 2: Waiting without a thread: record the deadline and the waiter, and mark the
-    // STUB: //       frame registered. Timers with the same deadline must resume in the order
-    // STUB: //       they were set, or a client's requests could be answered out of order.
+    // frame registered. Timers with the same deadline must resume in the order
+    // they were set, or a client's requests could be answered out of order.
     // STUB: static_cast<void>(when), static_cast<void>(waiter);
     // STUB: $THROW
     timers_.push({when, timers_set_++, waiter});
@@ -194,9 +194,9 @@ void Reactor::start_timer(Clock::time_point when, Task::Handle waiter) {
 
 void Reactor::resume_expired_timers() {
     // BEGIN LAB 2: Resume, in order of deadline, every coroutine whose timer is due by now, and
-    // STUB: //       no other. Read the clock once: a resumed coroutine may set a new timer, due
-    // STUB: //       at once, and taking it in the same pass could keep the loop from ever going
-    // STUB: //       back to epoll_wait().
+    // no other. Read the clock once: a resumed coroutine may set a new timer, due
+    // at once, and taking it in the same pass could keep the loop from ever going
+    // back to epoll_wait().
     // STUB: $THROW
     Clock::time_point now = Clock::now();  // once: a timer set meanwhile waits for the next pass
     while (!timers_.empty() && timers_.top().when <= now) {
@@ -209,11 +209,11 @@ void Reactor::resume_expired_timers() {
 
 void Reactor::start_offload(std::function<void()> work, Task::Handle waiter) {
     // BEGIN LAB 2: CPU work leaves the loop thread, so that one client's computation does not
-    // STUB: //       stall every other client: queue the work with its waiter for the pool's
-    // STUB: //       threads (shared with them: under the lock) and wake one of them. Mark the
-    // STUB: //       frame registered. The pool never resumes the coroutine itself: it hands the
-    // STUB: //       waiter back (done_, and the eventfd the loop watches), so that every
-    // STUB: //       coroutine runs on the loop thread, without locks.
+    // stall every other client: queue the work with its waiter for the pool's
+    // threads (shared with them: under the lock) and wake one of them. Mark the
+    // frame registered. The pool never resumes the coroutine itself: it hands the
+    // waiter back (done_, and the eventfd the loop watches), so that every
+    // coroutine runs on the loop thread, without locks.
     // STUB: static_cast<void>(work), static_cast<void>(waiter);
     // STUB: $THROW
     waiter.promise().registered = true;
@@ -227,10 +227,10 @@ void Reactor::start_offload(std::function<void()> work, Task::Handle waiter) {
 
 void Reactor::resume_offloaded() {
     // BEGIN LAB 2: The eventfd that the pool writes when work is done is readable: read it
-    // STUB: //       (until read, epoll reports it again and again; one read takes every count),
-    // STUB: //       take the waiters whose work is done (shared with the pool: under the lock,
-    // STUB: //       and not while resuming: a resumed coroutine may offload again, and would
-    // STUB: //       wait for the lock it holds), and resume them on this thread.
+    // (until read, epoll reports it again and again; one read takes every count),
+    // take the waiters whose work is done (shared with the pool: under the lock,
+    // and not while resuming: a resumed coroutine may offload again, and would
+    // wait for the lock it holds), and resume them on this thread.
     // STUB: $THROW
     std::uint64_t count = 0;
     [[maybe_unused]] ssize_t got = ::read(done_signal_.get(), &count, sizeof count);  // rearm

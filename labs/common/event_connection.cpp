@@ -27,15 +27,15 @@ Connection::Connection(UniqueFd socket) : socket_(std::move(socket)) {
 
 Interest Connection::interest() const {
     // BEGIN LAB 2: Say what this connection waits for next, from its state alone. The loop asks the
-    // STUB: //       kernel for exactly this, so it decides three things. Write interest only while
-    // STUB: //       replies are pending: a socket with room in its send buffer is always writable,
-    // STUB: //       and watching it otherwise wakes the loop at once, forever (100% CPU while
-    // STUB: //       every client is idle). Backpressure: no reading while the pending replies are
-    // STUB: //       above kHighWaterMark, so that a client that sends without reading fills the
-    // STUB: //       kernel's buffers and blocks in its own send(), instead of growing this
-    // STUB: //       server's memory without bound. And the end: a broken connection waits for
-    // STUB: //       nothing, nor does one whose peer has finished sending once its last replies
-    // STUB: //       are out; the loop then closes it.
+    // kernel for exactly this, so it decides three things. Write interest only while
+    // replies are pending: a socket with room in its send buffer is always writable,
+    // and watching it otherwise wakes the loop at once, forever (100% CPU while
+    // every client is idle). Backpressure: no reading while the pending replies are
+    // above kHighWaterMark, so that a client that sends without reading fills the
+    // kernel's buffers and blocks in its own send(), instead of growing this
+    // server's memory without bound. And the end: a broken connection waits for
+    // nothing, nor does one whose peer has finished sending once its last replies
+    // are out; the loop then closes it.
     // STUB: $THROW
     if (failed_) return {};
     return {.read = !peer_closed_ && pending_output() < kHighWaterMark,
@@ -45,19 +45,19 @@ Interest Connection::interest() const {
 
 Interest Connection::on_readable(const Options& options) {
     // BEGIN LAB 2: Take what the client sent: one recv() of at most kReadChunk bytes per event (a
-    // STUB: //       loop that reads a busy client until it is dry keeps every other client
-    // STUB: //       waiting), handed to the protocol, which keeps the partial line and appends a
-    // STUB: //       reply per complete line. A connection that must not read now (paused by
-    // STUB: //       backpressure, or already at its end) leaves its bytes in the kernel: poll()
-    // STUB: //       and epoll report a hang-up or an error as readable even when reading was not
-    // STUB: //       asked for. recv() returning 0 is the end of the stream: the client has
-    // STUB: //       half-closed, but still waits for the replies, the last unterminated line's
-    // STUB: //       included. The socket is non-blocking: EAGAIN (another event got the bytes
-    // STUB: //       first, or the readiness was spurious) and EINTR are no errors; any other error
-    // STUB: //       breaks this connection only. Each request's simulated work runs here
-    // STUB: //       (simulate_request_work()). Then try to send the replies at once: most fit in
-    // STUB: //       the send buffer, which saves a trip through the loop. Return what the
-    // STUB: //       connection waits for next.
+    // loop that reads a busy client until it is dry keeps every other client
+    // waiting), handed to the protocol, which keeps the partial line and appends a
+    // reply per complete line. A connection that must not read now (paused by
+    // backpressure, or already at its end) leaves its bytes in the kernel: poll()
+    // and epoll report a hang-up or an error as readable even when reading was not
+    // asked for. recv() returning 0 is the end of the stream: the client has
+    // half-closed, but still waits for the replies, the last unterminated line's
+    // included. The socket is non-blocking: EAGAIN (another event got the bytes
+    // first, or the readiness was spurious) and EINTR are no errors; any other error
+    // breaks this connection only. Each request's simulated work runs here
+    // (simulate_request_work()). Then try to send the replies at once: most fit in
+    // the send buffer, which saves a trip through the loop. Return what the
+    // connection waits for next.
     // STUB: static_cast<void>(options);  // unused until this is written
     // STUB: $THROW
     if (!interest().read)
@@ -91,15 +91,15 @@ Interest Connection::on_writable() {
 
 void Connection::flush() {
     // BEGIN LAB 2: Send the pending replies until none is left or the kernel takes no more. A
-    // STUB: //       non-blocking send() may take only part of what it is given (a short write):
-    // STUB: //       the rest stays pending, and the loop asks to hear when the socket is writable
-    // STUB: //       again. EAGAIN means the send buffer is full: stop and wait, never retry at
-    // STUB: //       once (that is a spin). EINTR is no error; any other error (EPIPE, ECONNRESET:
-    // STUB: //       the client is gone) breaks this connection only, and a send() to a reset peer
-    // STUB: //       must not raise SIGPIPE, which would kill the whole server (MSG_NOSIGNAL).
-    // STUB: //       Memory stays bounded only if sent bytes do not pile up: drop them from the
-    // STUB: //       buffer, and give back a large buffer once it is empty (kKeptCapacity), or
-    // STUB: //       thousands of idle connections each keep their peak.
+    // non-blocking send() may take only part of what it is given (a short write):
+    // the rest stays pending, and the loop asks to hear when the socket is writable
+    // again. EAGAIN means the send buffer is full: stop and wait, never retry at
+    // once (that is a spin). EINTR is no error; any other error (EPIPE, ECONNRESET:
+    // the client is gone) breaks this connection only, and a send() to a reset peer
+    // must not raise SIGPIPE, which would kill the whole server (MSG_NOSIGNAL).
+    // Memory stays bounded only if sent bytes do not pile up: drop them from the
+    // buffer, and give back a large buffer once it is empty (kKeptCapacity), or
+    // thousands of idle connections each keep their peak.
     // STUB: $THROW
     while (pending_output() > 0 && !failed_) {
         // MSG_NOSIGNAL: a reset peer gives EPIPE here, never SIGPIPE.

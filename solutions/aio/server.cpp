@@ -15,8 +15,8 @@
 // aio_init(), and no more clients are accepted than it has threads.
 //
 // BEGIN LAB 3: At this level, what any proactor does with a completion (feed the bytes to the
-// STUB: //       protocol, queue the replies, choose the next operation) is yours to write too,
-// STUB: //       in this file: see the TODO above run().
+// protocol, queue the replies, choose the next operation) is yours to write too,
+// in this file: see the TODO above run().
 // STUB:
 // What any proactor does with a completion (feed the bytes to the protocol,
 // queue the replies, choose the next operation) is CompletionConnection's, in
@@ -28,7 +28,7 @@
 // send itself) and solutions/threads/server.cpp (a thread per client, which is
 // what glibc's AIO amounts to on sockets). labs/aio/README.md has the figures.
 // BEGIN LAB 3: Your own connection state (labs/common has no proactor's connection at this
-// STUB: //       level): see the TODO above run().
+// level): see the TODO above run().
 // STUB:
 #include "completion_connection.hpp"
 // END LAB 3
@@ -55,21 +55,21 @@ namespace {
 
 using namespace iolab;
 // BEGIN LAB 3: The whole server, in run(): a proactor on POSIX AIO. Every read and write on a
-// STUB: //       client's socket is submitted whole (aio_read(), aio_write()) and reported done
-// STUB: //       later; nothing here may wait in recv() or send(). Have each completion announced
-// STUB: //       by a real-time signal that carries its connection, blocked in every thread
-// STUB: //       (block it before starting any) and taken one at a time by a single loop with
-// STUB: //       sigwaitinfo(): then all protocol work runs on one thread, without locks. POSIX
-// STUB: //       has no asynchronous accept, so a thread of its own accepts. glibc runs each
-// STUB: //       request as a blocking read() or write() in a pool thread: size the pool from
-// STUB: //       --workers with aio_init(), and accept no more clients than it has threads, since
-// STUB: //       an idle client holds one. The buffers and the request block are glibc's from
-// STUB: //       submission to completion: free, move or reuse neither before then. Send the
-// STUB: //       replies before reading more (backpressure), and carry on after a short write. On
-// STUB: //       SIGTERM: a read blocked in a pool thread cannot be cancelled, but shutting its
-// STUB: //       socket down ends it; wait a bounded time for the last completions, and never
-// STUB: //       free what is still in flight. Exit 0 within a second. labs/aio/README.md
-// STUB: //       explains each point.
+// client's socket is submitted whole (aio_read(), aio_write()) and reported done
+// later; nothing here may wait in recv() or send(). Have each completion announced
+// by a real-time signal that carries its connection, blocked in every thread
+// (block it before starting any) and taken one at a time by a single loop with
+// sigwaitinfo(): then all protocol work runs on one thread, without locks. POSIX
+// has no asynchronous accept, so a thread of its own accepts. glibc runs each
+// request as a blocking read() or write() in a pool thread: size the pool from
+// --workers with aio_init(), and accept no more clients than it has threads, since
+// an idle client holds one. The buffers and the request block are glibc's from
+// submission to completion: free, move or reuse neither before then. Send the
+// replies before reading more (backpressure), and carry on after a short write. On
+// SIGTERM: a read blocked in a pool thread cannot be cancelled, but shutting its
+// socket down ends it; wait a bounded time for the last completions, and never
+// free what is still in flight. Exit 0 within a second. labs/aio/README.md
+// explains each point.
 using namespace std::chrono_literals;
 
 // glibc's AIO pool when --workers is 0 (glibc's own default is 20 threads).
@@ -145,11 +145,11 @@ private:
 // and how to be told of the completion (a signal naming the connection).
 void prepare(Connection& connection, const void* buffer, std::size_t length) {
     // BEGIN LAB 2: Fill in the request: which socket, which bytes, and how the completion is
-    // STUB: //       announced. A request block may hold glibc's state of the previous request:
-    // STUB: //       start from a clean one. The loop learns of completions only from the signal
-    // STUB: //       queue, so the signal must carry the connection it is about (the completion
-    // STUB: //       loop finds it by that value); any other way of notifying (a thread per
-    // STUB: //       completion, polling) loses the one loop.
+    // announced. A request block may hold glibc's state of the previous request:
+    // start from a clean one. The loop learns of completions only from the signal
+    // queue, so the signal must carry the connection it is about (the completion
+    // loop finds it by that value); any other way of notifying (a thread per
+    // completion, polling) loses the one loop.
     // STUB: $THROW
     aiocb& request = *connection.request;
     request = aiocb{};
@@ -166,10 +166,10 @@ void prepare(Connection& connection, const void* buffer, std::size_t length) {
 // number of clients run() accepts at once.
 int configure_aio_pool(const Options& options) {
     // BEGIN LAB 2: Size glibc's pool before the first request. glibc performs each request as
-    // STUB: //       an ordinary blocking read() or write() in a thread of its pool, and a
-    // STUB: //       connection keeps one request in flight all the time, an idle client's read
-    // STUB: //       included: the pool's size (--workers, or kDefaultPool) is how many clients
-    // STUB: //       are served at once, so it is also how many run() accepts.
+    // an ordinary blocking read() or write() in a thread of its pool, and a
+    // connection keeps one request in flight all the time, an idle client's read
+    // included: the pool's size (--workers, or kDefaultPool) is how many clients
+    // are served at once, so it is also how many run() accepts.
     // STUB: $THROW
     // BEGIN LAB: Before the first request, aio_init() with aio_threads (and
     // aio_num) set to --workers, or to kDefaultPool when it is 0. Return it.
@@ -188,10 +188,10 @@ int configure_aio_pool(const Options& options) {
 // False if glibc refused it.
 bool start_read(Connection& connection) {
     // BEGIN LAB 2: Submit a read into the connection's read buffer. From now until its
-    // STUB: //       completion the buffer and the request block are glibc's (THE RULE,
-    // STUB: //       completion_connection.hpp). Tell the connection only once glibc has accepted
-    // STUB: //       the request: a request it refused will never complete, and a connection that
-    // STUB: //       believed it in flight would never be freed.
+    // completion the buffer and the request block are glibc's (THE RULE,
+    // completion_connection.hpp). Tell the connection only once glibc has accepted
+    // the request: a request it refused will never complete, and a connection that
+    // believed it in flight would never be freed.
     // STUB: $THROW
     // BEGIN LAB: prepare() the request for connection.read_buffer(), aio_read()
     // it, and once glibc has taken it tell the connection: submitted().
@@ -208,7 +208,7 @@ bool start_read(Connection& connection) {
 // written. False if glibc refused it.
 bool start_write(Connection& connection) {
     // BEGIN LAB 2: Submit a write of the replies not yet written, under the same rule as
-    // STUB: //       start_read().
+    // start_read().
     // STUB: $THROW
     // BEGIN LAB: The same for connection.unsent_output() and aio_write().
     std::span<const char> bytes = connection.unsent_output();
@@ -224,7 +224,7 @@ bool start_write(Connection& connection) {
 // else a read), if anything. False if glibc refused it.
 bool submit_next(Connection& connection) {
     // BEGIN LAB 2: Put in flight whatever the connection asks for next, if anything
-    // STUB: //       (CompletionConnection::next() decides: replies before reads).
+    // (CompletionConnection::next() decides: replies before reads).
     // STUB: $THROW
     switch (connection.next()) {
     case Operation::read: return start_read(connection);
@@ -240,13 +240,13 @@ bool submit_next(Connection& connection) {
 // it is in glibc's hands any more).
 void on_completion(Connection& connection, ConnectionTable& table, const Options& options) {
     // BEGIN LAB 2: The completion handler. A signal may come for a request that is not finished
-    // STUB: //       (a stray one): ignore it. Otherwise collect the result exactly once (glibc
-    // STUB: //       keeps a record of each request until then), and give it, as a byte count or
-    // STUB: //       -errno, to the connection's read or write handler, whichever operation was
-    // STUB: //       in flight. Then keep the connection going with its next operation; stop it
-    // STUB: //       if that cannot be submitted or the server is shutting down. Free it only
-    // STUB: //       once nothing of it is in flight and nothing is left to do: glibc may
-    // STUB: //       otherwise still write into its buffer.
+    // (a stray one): ignore it. Otherwise collect the result exactly once (glibc
+    // keeps a record of each request until then), and give it, as a byte count or
+    // -errno, to the connection's read or write handler, whichever operation was
+    // in flight. Then keep the connection going with its next operation; stop it
+    // if that cannot be submitted or the server is shutting down. Free it only
+    // once nothing of it is in flight and nothing is left to do: glibc may
+    // otherwise still write into its buffer.
     // STUB: $THROW
     // BEGIN LAB: aio_error(): EINPROGRESS is a stray signal, return. Else
     // aio_return() (once: it releases glibc's record) and hand the result,
@@ -271,12 +271,12 @@ void on_completion(Connection& connection, ConnectionTable& table, const Options
 // shutting its socket down makes that read() return, and its completion comes.
 void cancel_and_drain(ConnectionTable& table, CompletionQueue& completions) {
     // BEGIN LAB 2: Shutdown without freeing anything glibc still uses. A request still queued
-    // STUB: //       can be cancelled; a read already blocked in a pool thread cannot, but
-    // STUB: //       shutting its socket down makes that read() return, and its completion comes.
-    // STUB: //       Wait for the last completions a bounded time (the server must exit within a
-    // STUB: //       second), collecting each so that glibc lets go of it, and free the
-    // STUB: //       connections that have nothing in flight any more. What is still in flight
-    // STUB: //       after that is let go of, never freed: glibc may still write into it.
+    // can be cancelled; a read already blocked in a pool thread cannot, but
+    // shutting its socket down makes that read() return, and its completion comes.
+    // Wait for the last completions a bounded time (the server must exit within a
+    // second), collecting each so that glibc lets go of it, and free the
+    // connections that have nothing in flight any more. What is still in flight
+    // after that is let go of, never freed: glibc may still write into it.
     // STUB: $THROW
     // BEGIN LAB: For each connection (table.for_each): stop() it (that shuts
     // its socket down), aio_cancel() its request. Then, for at most

@@ -19,25 +19,25 @@ namespace {
 using namespace iolab;
 
 // BEGIN LAB 3: The iterative server: accept one client, serve it to the end, accept the next.
-// STUB: //       Serving a client means the whole conversation with blocking calls: recv()
-// STUB: //       returns whatever bytes have arrived (half a line, many lines), LineProtocol
-// STUB: //       turns them into replies, and every reply must be sent whole, however many
-// STUB: //       send() calls that takes. recv() returning 0 is the client's end of file: its
-// STUB: //       last, unterminated line is still a request. Reply to what was read before
-// STUB: //       reading more, or a client that never reads grows the server without bound.
-// STUB: //       A shutdown (SIGTERM) must stop the server within a second even when it is
-// STUB: //       asleep in recv() on an idle client: see ShutdownWatch in shutdown.hpp. Each
-// STUB: //       connection is closed once served (UniqueFd), or descriptors run out.
+// Serving a client means the whole conversation with blocking calls: recv()
+// returns whatever bytes have arrived (half a line, many lines), LineProtocol
+// turns them into replies, and every reply must be sent whole, however many
+// send() calls that takes. recv() returning 0 is the client's end of file: its
+// last, unterminated line is still a request. Reply to what was read before
+// reading more, or a client that never reads grows the server without bound.
+// A shutdown (SIGTERM) must stop the server within a second even when it is
+// asleep in recv() on an idle client: see ShutdownWatch in shutdown.hpp. Each
+// connection is closed once served (UniqueFd), or descriptors run out.
 // STUB: void run(Listener& listener, const Options& options) {
 // STUB:     $THROW
 // STUB: }
 void run(Listener& listener, const Options& options) {
     // BEGIN LAB 2: Serve clients one after another, until a shutdown is requested.
-    // STUB: //       The listener's accept() sleeps until a client has connected; it comes back
-    // STUB: //       empty when a signal interrupted it (the shutdown, say) or when the client
-    // STUB: //       left before it was accepted, and neither is a failure. A client's descriptor
-    // STUB: //       must be closed once it is served: the server meets thousands of clients.
-    // STUB: //       Write serve_until_eof() first (labs/common/blocking_session.cpp).
+    // The listener's accept() sleeps until a client has connected; it comes back
+    // empty when a signal interrupted it (the shutdown, say) or when the client
+    // left before it was accepted, and neither is a failure. A client's descriptor
+    // must be closed once it is served: the server meets thousands of clients.
+    // Write serve_until_eof() first (labs/common/blocking_session.cpp).
     // STUB: $THROW
     // BEGIN LAB: Accept clients one at a time with listener.accept() (it blocks
     // until a client connects, or returns an empty UniqueFd after a signal).

@@ -14,7 +14,7 @@
 // (--compute-us) goes to a small pool with co_await offload(), and the
 // coroutine resumes on the loop thread when it is done.
 // BEGIN LAB 3: At this level, the machinery (Task, the awaitables, timers, the pool, who owns a
-// STUB: //       frame) is yours to write too, in this file: see the TODO above run().
+// frame) is yours to write too, in this file: see the TODO above run().
 // STUB:
 // The machinery (Task, the awaitables, timers, the pool, who owns a frame)
 // is labs/common/coro_reactor.hpp; this file is the loop and the coroutines.
@@ -25,7 +25,7 @@
 // threads run labs/common/blocking_session.cpp's serve_until_eof(), the
 // blocking twin of serve_in_coroutine() below.
 // BEGIN LAB 3: Your own coroutine machinery (labs/common has no reactor at this level): see the
-// STUB: //       TODO above run().
+// TODO above run().
 // STUB:
 #include "coro_reactor.hpp"
 // END LAB 3
@@ -49,22 +49,22 @@ namespace {
 
 using namespace iolab;
 // BEGIN LAB 3: The whole server, in run(): C++20 coroutines on an epoll reactor, one I/O
-// STUB: //       thread. Each client is served by a coroutine that reads like the
-// STUB: //       thread-per-client server's loop, with co_await where a thread would block:
-// STUB: //       waiting for a socket registers interest with epoll and suspends, handing the
-// STUB: //       thread back to one loop, which waits in epoll_wait() for every socket at once
-// STUB: //       and resumes whichever coroutine's socket is ready. Write the coroutine type (who
-// STUB: //       owns a suspended frame, and who frees it), the awaitables, and the loop. The
-// STUB: //       sockets are non-blocking: a wake-up is a hint, and EAGAIN means wait again.
-// STUB: //       Waiting is not working: --delay-us is a timer (the loop's epoll_wait() timeout),
-// STUB: //       so thousands of requests can wait at once; --compute-us runs on a small pool of
-// STUB: //       threads, and the coroutine resumes on the loop thread, so that no coroutine ever
-// STUB: //       needs a lock. A frame must never be destroyed while the loop may resume it, and
-// STUB: //       a descriptor must be forgotten before it is closed (its number comes back with
-// STUB: //       the next accept). A client that has gone must not kill the server with SIGPIPE;
-// STUB: //       bound what a connection holds, and return from run() on SIGTERM (the shutdown
-// STUB: //       descriptor, watched like a socket), closing every connection.
-// STUB: //       labs/coro/README.md explains each point.
+// thread. Each client is served by a coroutine that reads like the
+// thread-per-client server's loop, with co_await where a thread would block:
+// waiting for a socket registers interest with epoll and suspends, handing the
+// thread back to one loop, which waits in epoll_wait() for every socket at once
+// and resumes whichever coroutine's socket is ready. Write the coroutine type (who
+// owns a suspended frame, and who frees it), the awaitables, and the loop. The
+// sockets are non-blocking: a wake-up is a hint, and EAGAIN means wait again.
+// Waiting is not working: --delay-us is a timer (the loop's epoll_wait() timeout),
+// so thousands of requests can wait at once; --compute-us runs on a small pool of
+// threads, and the coroutine resumes on the loop thread, so that no coroutine ever
+// needs a lock. A frame must never be destroyed while the loop may resume it, and
+// a descriptor must be forgotten before it is closed (its number comes back with
+// the next accept). A client that has gone must not kill the server with SIGPIPE;
+// bound what a connection holds, and return from run() on SIGTERM (the shutdown
+// descriptor, watched like a socket), closing every connection.
+// labs/coro/README.md explains each point.
 using namespace std::chrono_literals;
 
 // Bytes asked of one recv(), as in the blocking servers.
@@ -93,19 +93,19 @@ std::function<void()> request_compute(const Options& options) {
 // a reference would dangle once the accept loop has moved on.
 Task serve_in_coroutine(UniqueFd client, Options options) {
     // BEGIN LAB 2: The whole life of one connection, as a coroutine: what the thread-per-client
-    // STUB: //       server does with blocking calls (labs/common/blocking_session.cpp), with
-    // STUB: //       co_await wherever a thread would block, so that one thread serves every
-    // STUB: //       client. A readiness report is a hint, not a promise: a non-blocking call may
-    // STUB: //       still say EAGAIN, and then the coroutine waits again. Nothing else runs
-    // STUB: //       between two co_awaits, so memory used only between them can be shared by
-    // STUB: //       every connection, while what must survive a co_await (the partial line, the
-    // STUB: //       replies) lives in the frame: keep frames small, ten thousand idle clients
-    // STUB: //       each hold one. Each request waits its --delay-us as a timer and runs its
-    // STUB: //       --compute-us on the pool, never on the loop thread. Send every reply,
-    // STUB: //       waiting for room when the socket is full, without SIGPIPE. A failed
-    // STUB: //       connection just ends; the socket must be forgotten by the reactor before it
-    // STUB: //       is closed (its number may come back with the next accept). Count the
-    // STUB: //       connections served.
+    // server does with blocking calls (labs/common/blocking_session.cpp), with
+    // co_await wherever a thread would block, so that one thread serves every
+    // client. A readiness report is a hint, not a promise: a non-blocking call may
+    // still say EAGAIN, and then the coroutine waits again. Nothing else runs
+    // between two co_awaits, so memory used only between them can be shared by
+    // every connection, while what must survive a co_await (the partial line, the
+    // replies) lives in the frame: keep frames small, ten thousand idle clients
+    // each hold one. Each request waits its --delay-us as a timer and runs its
+    // --compute-us on the pool, never on the loop thread. Send every reply,
+    // waiting for room when the socket is full, without SIGPIPE. A failed
+    // connection just ends; the socket must be forgotten by the reactor before it
+    // is closed (its number may come back with the next accept). Count the
+    // connections served.
     // STUB: $THROW
     // BEGIN LAB: The loop of serve_until_eof() (labs/common/blocking_session.cpp),
     // with co_await where it blocks. Declare Watched watched(client.get())
@@ -161,11 +161,11 @@ Task serve_in_coroutine(UniqueFd client, Options options) {
 // is left (or no descriptor is: Listener::accept() turns the client away).
 Task accept_clients(Reactor& reactor, Listener& listener, Options options) {
     // BEGIN LAB 2: The accept loop is a coroutine too: it waits for the listener like any
-    // STUB: //       socket, then accepts what has come, each client non-blocking and served by a
-    // STUB: //       coroutine of its own, handed to the Reactor (which owns its frame from then
-    // STUB: //       on). Accept a bounded number per wake-up, so that a flood of new clients
-    // STUB: //       cannot starve the connected ones; the listener is non-blocking, and an empty
-    // STUB: //       accept means none is left (or no descriptor is).
+    // socket, then accepts what has come, each client non-blocking and served by a
+    // coroutine of its own, handed to the Reactor (which owns its frame from then
+    // on). Accept a bounded number per wake-up, so that a flood of new clients
+    // cannot starve the connected ones; the listener is non-blocking, and an empty
+    // accept means none is left (or no descriptor is).
     // STUB: $THROW
     // BEGIN LAB: Declare Watched watched(listener.fd()). Forever:
     // co_await readable(listener.fd()), then call listener.accept() until it
@@ -191,10 +191,10 @@ Task accept_clients(Reactor& reactor, Listener& listener, Options options) {
 // writer, whose next call then fails (or reads the end of the stream).
 void resume_ready(Reactor& reactor, const epoll_event& event) {
     // BEGIN LAB 2: One descriptor epoll reported: the pool's eventfd means work is done (resume
-    // STUB: //       those coroutines); any other descriptor wakes whoever waits to read it or to
-    // STUB: //       write it. An error or a hang-up is reported even unasked, and must wake both
-    // STUB: //       the reader and the writer, whose next call then fails or reads the end: a
-    // STUB: //       coroutine left waiting would hold its client for ever.
+    // those coroutines); any other descriptor wakes whoever waits to read it or to
+    // write it. An error or a hang-up is reported even unasked, and must wake both
+    // the reader and the writer, whose next call then fails or reads the end: a
+    // coroutine left waiting would hold its client for ever.
     // STUB: $THROW
     // BEGIN LAB: If event.data.fd is reactor.offload_done_fd(), call
     // reactor.resume_offloaded() and return. Otherwise resume the reader
@@ -214,11 +214,11 @@ void resume_ready(Reactor& reactor, const epoll_event& event) {
 // calls, on this thread, until its next co_await.
 void run_loop(Reactor& reactor) {
     // BEGIN LAB 2: The loop, on this thread: every coroutine runs inside one of its resume
-    // STUB: //       calls until its next co_await. Wait for every descriptor and for the
-    // STUB: //       earliest timer at once (a signal interrupting the wait is no error), resume
-    // STUB: //       what is ready, then the timers that are due. SIGTERM writes a descriptor of
-    // STUB: //       its own (shutdown.hpp): watch it like a socket, and return as soon as it is
-    // STUB: //       ready, so the server exits within a second.
+    // calls until its next co_await. Wait for every descriptor and for the
+    // earliest timer at once (a signal interrupting the wait is no error), resume
+    // what is ready, then the timers that are due. SIGTERM writes a descriptor of
+    // its own (shutdown.hpp): watch it like a socket, and return as soon as it is
+    // ready, so the server exits within a second.
     // STUB: $THROW
     // BEGIN LAB: Add shutdown_wakeup_fd() to reactor.epoll_fd() for EPOLLIN
     // (throw_errno("epoll_ctl") on failure). Then, until shutdown_requested():

@@ -19,8 +19,8 @@
 // (`diff solutions/poll/server.cpp solutions/epoll/server.cpp`).
 #include "errors.hpp"
 // BEGIN LAB 3: Each client's state between two events (its partial line, its replies not yet sent,
-// STUB: //       whether it has finished sending) is yours to keep, in a struct of your own:
-// STUB: //       line_protocol.hpp keeps the partial line.
+// whether it has finished sending) is yours to keep, in a struct of your own:
+// line_protocol.hpp keeps the partial line.
 // STUB:
 #include "event_connection.hpp"
 // END LAB 3
@@ -44,22 +44,22 @@ namespace {
 using namespace iolab;
 
 // BEGIN LAB 3: Serve the clients with a pool of worker threads (--workers of them; 0 means 4 per
-// STUB: //       CPU) that share one epoll set: the kernel's ready list is the pool's queue, with
-// STUB: //       no queue of your own and no hand-off between threads. The main thread accepts the
-// STUB: //       clients and registers them; each worker takes one ready connection at a time,
-// STUB: //       serves it (the simulated work of its requests included, so that a slow request
-// STUB: //       holds up one worker only) and re-arms it. One-shot events give a connection one
-// STUB: //       owner at a time: without them two workers serve one connection at once (replies
-// STUB: //       interleaved, a double free); without the re-arm a connection is served once and
-// STUB: //       never again. The table of connections is shared between threads: guard it, but
-// STUB: //       never hold the lock while serving, or one slow request stops the whole pool.
-// STUB: //       Sockets are non-blocking; a connection is watched for writing only while replies
-// STUB: //       are pending (a socket with room in its send buffer is always writable: a spin),
-// STUB: //       and not for reading while too many replies are pending (backpressure). Watch
-// STUB: //       shutdown_wakeup_fd(): on SIGTERM, stop the workers (each finishes its request),
-// STUB: //       join them, and return. The listener's accept() comes back empty when no client is
-// STUB: //       waiting, or no descriptor is left. A failure on one connection closes that
-// STUB: //       connection only.
+// CPU) that share one epoll set: the kernel's ready list is the pool's queue, with
+// no queue of your own and no hand-off between threads. The main thread accepts the
+// clients and registers them; each worker takes one ready connection at a time,
+// serves it (the simulated work of its requests included, so that a slow request
+// holds up one worker only) and re-arms it. One-shot events give a connection one
+// owner at a time: without them two workers serve one connection at once (replies
+// interleaved, a double free); without the re-arm a connection is served once and
+// never again. The table of connections is shared between threads: guard it, but
+// never hold the lock while serving, or one slow request stops the whole pool.
+// Sockets are non-blocking; a connection is watched for writing only while replies
+// are pending (a socket with room in its send buffer is always writable: a spin),
+// and not for reading while too many replies are pending (backpressure). Watch
+// shutdown_wakeup_fd(): on SIGTERM, stop the workers (each finishes its request),
+// join them, and return. The listener's accept() comes back empty when no client is
+// waiting, or no descriptor is left. A failure on one connection closes that
+// connection only.
 // STUB: void run(Listener& listener, const Options& options) {
 // STUB:     $THROW
 // STUB: }
@@ -93,12 +93,12 @@ using ReadyList = std::vector<epoll_event>;
 // still serving it. Returns false if the kernel refused.
 bool watch(int epoll, int operation, int fd, Interest interest) {
     // BEGIN LAB 2: Register a connection in the workers' set, or re-arm it, for exactly what it
-    // STUB: //       waits for next; the event carries the descriptor, by which a worker finds the
-    // STUB: //       connection again. One-shot: after one report the kernel disables the
-    // STUB: //       descriptor until it is re-armed, so that no second worker is sent to a
-    // STUB: //       connection that a first one is still serving (two threads on one connection
-    // STUB: //       interleave its replies, and free it twice). Level-triggered: what is left
-    // STUB: //       unread is reported again after the re-arm. Report whether the kernel agreed.
+    // waits for next; the event carries the descriptor, by which a worker finds the
+    // connection again. One-shot: after one report the kernel disables the
+    // descriptor until it is re-armed, so that no second worker is sent to a
+    // connection that a first one is still serving (two threads on one connection
+    // interleave its replies, and free it twice). Level-triggered: what is left
+    // unread is reported again after the re-arm. Report whether the kernel agreed.
     // STUB: $THROW
     // BEGIN LAB: Fill an epoll_event: events = EPOLLONESHOT, plus EPOLLIN if
     // interest.read and EPOLLOUT if interest.write; data.fd = fd. Return
@@ -116,9 +116,9 @@ bool watch(int epoll, int operation, int fd, Interest interest) {
 // (their stop descriptor, which every worker must see).
 UniqueFd watch_list(std::initializer_list<int> fds) {
     // BEGIN LAB 2: A new epoll instance (closed on exec) watching the given descriptors for input,
-    // STUB: //       level-triggered and not one-shot: the main thread's (shutdown pipe, listener)
-    // STUB: //       and the workers' stop descriptor, which every worker must see, so it is never
-    // STUB: //       disabled. A failure here is a setup failure: a system_error naming the call.
+    // level-triggered and not one-shot: the main thread's (shutdown pipe, listener)
+    // and the workers' stop descriptor, which every worker must see, so it is never
+    // disabled. A failure here is a setup failure: a system_error naming the call.
     // STUB: $THROW
     // BEGIN LAB: Create the epoll instance with epoll_create1(EPOLL_CLOEXEC)
     // (on failure throw_errno("epoll_create1")) and register each of `fds`
@@ -142,9 +142,9 @@ UniqueFd watch_list(std::initializer_list<int> fds) {
 // the wait (the caller then looks at the shutdown flag, or waits again).
 bool wait_until_ready(int epoll, ReadyList& ready) {
     // BEGIN LAB 2: Wait in epoll_wait() for at most ready.size() events, for as long as it takes (a
-    // STUB: //       timeout would only wake the thread for nothing), and leave in `ready` exactly
-    // STUB: //       the events reported. A signal interrupts the wait (EINTR): that is not an
-    // STUB: //       error. Any other failure is a bug, reported as a system_error naming the call.
+    // timeout would only wake the thread for nothing), and leave in `ready` exactly
+    // the events reported. A signal interrupts the wait (EINTR): that is not an
+    // error. Any other failure is a bug, reported as a system_error naming the call.
     // STUB: $THROW
     // BEGIN LAB: Call epoll_wait() with room for ready.size() events and no
     // timeout (-1), then shrink `ready` to the number returned. On EINTR
@@ -174,14 +174,14 @@ bool clients_waiting(const ReadyList& ready, const Listener& listener) {
 // connection's only user; from the re-arm on, another worker may be serving it.
 void serve_connection(Shared& shared, const epoll_event& event, const Options& options) {
     // BEGIN LAB 2: A worker's turn with one connection. Find it in the shared table (it may be
-    // STUB: //       gone); the lock guards the table, not the connection, and is never held while
-    // STUB: //       serving, or one slow request stops every worker. A hang-up or an error is
-    // STUB: //       reported even unasked, and must reach recv() or send() to be found out. Serve
-    // STUB: //       it, then close it if it waits for nothing (or if the kernel refuses), or else
-    // STUB: //       re-arm it for what it waits for next: after its one-shot report the kernel
-    // STUB: //       stays silent about it, and without the re-arm the client is never served
-    // STUB: //       again. From the re-arm on, another worker may be serving it: touch it no more,
-    // STUB: //       but under the lock.
+    // gone); the lock guards the table, not the connection, and is never held while
+    // serving, or one slow request stops every worker. A hang-up or an error is
+    // reported even unasked, and must reach recv() or send() to be found out. Serve
+    // it, then close it if it waits for nothing (or if the kernel refuses), or else
+    // re-arm it for what it waits for next: after its one-shot report the kernel
+    // stays silent about it, and without the re-arm the client is never served
+    // again. From the re-arm on, another worker may be serving it: touch it no more,
+    // but under the lock.
     // STUB: $THROW
     // BEGIN LAB: Find the Connection of event.data.fd in shared.connections,
     // holding shared.mutex (return if it is not there). EPOLLERR and EPOLLHUP
@@ -218,11 +218,11 @@ void serve_connection(Shared& shared, const epoll_event& event, const Options& o
 // ends the process rather than leave a worker silently gone.)
 void work(Shared& shared, const Options& options) {
     // BEGIN LAB 2: The worker's turn, again and again: wait on the shared set for one ready event
-    // STUB: //       (a worker that took several would own connections it cannot serve yet, while
-    // STUB: //       other workers idle), and serve that connection. Return once the stop
-    // STUB: //       descriptor is reported: it stays readable, so every worker sees it. A signal
-    // STUB: //       interrupts whichever thread it lands on; the main thread learns of it from the
-    // STUB: //       shutdown pipe, so a worker just waits again.
+    // (a worker that took several would own connections it cannot serve yet, while
+    // other workers idle), and serve that connection. Return once the stop
+    // descriptor is reported: it stays readable, so every worker sees it. A signal
+    // interrupts whichever thread it lands on; the main thread learns of it from the
+    // shutdown pipe, so a worker just waits again.
     // STUB: $THROW
     ReadyList ready;
     for (;;) {
@@ -239,11 +239,11 @@ void work(Shared& shared, const Options& options) {
 // non-blocking: accept() comes back empty once none is left (or no descriptor is).
 void accept_clients(Listener& listener, Shared& shared) {
     // BEGIN LAB 2: Take the clients waiting in the backlog, but not without end: a flood of new
-    // STUB: //       clients must not starve the ones connected (kMaxAcceptsPerWakeup). Put each in
-    // STUB: //       the shared table and register it in the workers' set, both under the lock:
-    // STUB: //       once registered, a worker may be serving it, and a worker may be closing a
-    // STUB: //       finished connection whose descriptor number accept() hands back at once. If
-    // STUB: //       the kernel refuses to watch a client, close that client only.
+    // clients must not starve the ones connected (kMaxAcceptsPerWakeup). Put each in
+    // the shared table and register it in the workers' set, both under the lock:
+    // once registered, a worker may be serving it, and a worker may be closing a
+    // finished connection whose descriptor number accept() hands back at once. If
+    // the kernel refuses to watch a client, close that client only.
     // STUB: $THROW
     // BEGIN LAB: Call listener.accept() until it returns an empty UniqueFd
     // (at most kMaxAcceptsPerWakeup times). Holding shared.mutex, add each

@@ -35,19 +35,19 @@ using namespace iolab;
 using namespace std::chrono_literals;
 
 // BEGIN LAB 3: A child process per client: the parent accepts, forks, and accepts again.
-// STUB: //       - Serving a client is the blocking conversation, yours to write at this level:
-// STUB: //         recv() returns whatever bytes arrived, LineProtocol turns them into replies,
-// STUB: //         each reply is sent whole; recv() returning 0 is the end of file, and the last
-// STUB: //         unterminated line is still a request. Reply before reading more.
-// STUB: //       - After fork() both processes hold both sockets: each closes the one it does
-// STUB: //         not use (the parent's copy of a connection would leak a descriptor per
-// STUB: //         client, and keep the connection open after the child has closed it).
-// STUB: //       - An ended child stays a zombie until its parent waits for it: reap children
-// STUB: //         as they end (SIGCHLD; signals do not queue).
-// STUB: //       - The child inherits the shutdown handler, which acts on the shared sockets:
-// STUB: //         see reset_shutdown_handling_in_child() and ShutdownWatch in shutdown.hpp.
-// STUB: //       - A child never returns into the accept loop, and ends with _exit().
-// STUB: //       - At SIGTERM the server stops its children and exits 0 within a second.
+// - Serving a client is the blocking conversation, yours to write at this level:
+//   recv() returns whatever bytes arrived, LineProtocol turns them into replies,
+//   each reply is sent whole; recv() returning 0 is the end of file, and the last
+//   unterminated line is still a request. Reply before reading more.
+// - After fork() both processes hold both sockets: each closes the one it does
+//   not use (the parent's copy of a connection would leak a descriptor per
+//   client, and keep the connection open after the child has closed it).
+// - An ended child stays a zombie until its parent waits for it: reap children
+//   as they end (SIGCHLD; signals do not queue).
+// - The child inherits the shutdown handler, which acts on the shared sockets:
+//   see reset_shutdown_handling_in_child() and ShutdownWatch in shutdown.hpp.
+// - A child never returns into the accept loop, and ends with _exit().
+// - At SIGTERM the server stops its children and exits 0 within a second.
 // STUB: void run(Listener& listener, const Options& options) {
 // STUB:     $THROW
 // STUB: }
@@ -102,9 +102,9 @@ private:
 // serving do not make the handler wait.
 extern "C" void reap_children(int) {
     // BEGIN LAB 2: Reap every child that has ended, and forget it in the table.
-    // STUB: //       A handler runs between any two instructions of the parent: it may call only
-    // STUB: //       async-signal-safe functions, must never wait for the children still serving,
-    // STUB: //       and must leave errno as it found it (the interrupted code may be reading it).
+    // A handler runs between any two instructions of the parent: it may call only
+    // async-signal-safe functions, must never wait for the children still serving,
+    // and must leave errno as it found it (the interrupted code may be reading it).
     // STUB: $THROW
     // BEGIN LAB: Reap every child that has ended: waitpid(-1, nullptr, WNOHANG)
     // in a loop while it returns a pid, and forget_child() each one. Save and
@@ -118,11 +118,11 @@ extern "C" void reap_children(int) {
 
 void install_child_reaper() {
     // BEGIN LAB 2: Have the kernel run reap_children() whenever a child ends.
-    // STUB: //       A child that a signal only stopped is nothing to reap. The parent's accept()
-    // STUB: //       that the signal interrupts should fail with EINTR rather than restart: the
-    // STUB: //       loop then goes round (some tools, ThreadSanitizer among them, run a handler
-    // STUB: //       only once the interrupted call has returned). A failure here is a setup
-    // STUB: //       failure: errors.hpp has the way to report it.
+    // A child that a signal only stopped is nothing to reap. The parent's accept()
+    // that the signal interrupts should fail with EINTR rather than restart: the
+    // loop then goes round (some tools, ThreadSanitizer among them, run a handler
+    // only once the interrupted call has returned). A failure here is a setup
+    // failure: errors.hpp has the way to report it.
     // STUB: $THROW
     struct sigaction action {};
     action.sa_handler = reap_children;
@@ -140,12 +140,12 @@ void install_child_reaper() {
 [[noreturn]] void serve_in_child(Listener& listener, const UniqueFd& client,
                                  const Options& options) {
     // BEGIN LAB 2: Serve the one client in the child, then end the child.
-    // STUB: //       After fork() the child holds a copy of every descriptor the parent had: close
-    // STUB: //       the one it has no use for (a child that outlives the parent would keep the
-    // STUB: //       port, and could accept clients). It inherited the parent's shutdown handler
-    // STUB: //       too, which acts on the sockets both share: shutdown.hpp says what a child
-    // STUB: //       calls first. It must never return into the parent's accept loop, and must end
-    // STUB: //       without running the exit handlers nor flushing the stdio buffers it copied.
+    // After fork() the child holds a copy of every descriptor the parent had: close
+    // the one it has no use for (a child that outlives the parent would keep the
+    // port, and could accept clients). It inherited the parent's shutdown handler
+    // too, which acts on the sockets both share: shutdown.hpp says what a child
+    // calls first. It must never return into the parent's accept loop, and must end
+    // without running the exit handlers nor flushing the stdio buffers it copied.
     // STUB: $THROW
     // BEGIN LAB: In the child: reset_shutdown_handling_in_child(), close the
     // listening socket (listener.close()): the child serves one client and must
@@ -166,11 +166,11 @@ void install_child_reaper() {
 // ends (and leak one descriptor per client).
 void serve_in_new_child(Listener& listener, UniqueFd client, const Options& options) {
     // BEGIN LAB 2: Fork a child to serve this client, and put it on record in the table.
-    // STUB: //       The SIGCHLD handler may run at any instruction: it must not reap the new child
-    // STUB: //       before its pid is recorded (a signal can be held off for a while). A full
-    // STUB: //       table, or a fork() that fails (too many processes), costs this client only:
-    // STUB: //       say so on stderr and turn the client away. The parent's copy of the
-    // STUB: //       connection is closed when this function returns (see above).
+    // The SIGCHLD handler may run at any instruction: it must not reap the new child
+    // before its pid is recorded (a signal can be held off for a while). A full
+    // table, or a fork() that fails (too many processes), costs this client only:
+    // say so on stderr and turn the client away. The parent's copy of the
+    // connection is closed when this function returns (see above).
     // STUB: $THROW
     // BEGIN LAB: Block SIGCHLD (SignalBlocked) so that the new child cannot be
     // reaped before it is on record; take a free_slot() (none left: return, which
@@ -198,9 +198,9 @@ void serve_in_new_child(Listener& listener, UniqueFd client, const Options& opti
 // it ends at once), then waits a bounded time for the handler to reap them all.
 void stop_children() {
     // BEGIN LAB 2: At shutdown, stop every child still serving, and wait for their end.
-    // STUB: //       Signal a pid only while it cannot have been reaped, and so reused by an
-    // STUB: //       unrelated process. The handler does the reaping: wait until the table is
-    // STUB: //       empty, for a bounded time (500 ms): the server must exit within a second.
+    // Signal a pid only while it cannot have been reaped, and so reused by an
+    // unrelated process. The handler does the reaping: wait until the table is
+    // empty, for a bounded time (500 ms): the server must exit within a second.
     // STUB: $THROW
     // BEGIN LAB: With SIGCHLD blocked, kill(pid, SIGTERM) every recorded child:
     // while blocked, no child is reaped, so no recorded pid can have been reused
@@ -219,7 +219,7 @@ void stop_children() {
 
 void run(Listener& listener, const Options& options) {
     // BEGIN LAB 2: Reap children from the start; accept clients and give each a child process
-    // STUB: //       of its own; once a shutdown is requested, stop the children before returning.
+    // of its own; once a shutdown is requested, stop the children before returning.
     // STUB: $THROW
     // BEGIN LAB: install_child_reaper(), then accept clients like the iterative
     // server, handing each to serve_in_new_child(). Once shutdown_requested(),

@@ -12,8 +12,8 @@
 // (`diff solutions/select/server.cpp solutions/poll/server.cpp`).
 #include "errors.hpp"
 // BEGIN LAB 3: Each client's state between two events (its partial line, its replies not yet sent,
-// STUB: //       whether it has finished sending) is yours to keep, in a struct of your own:
-// STUB: //       line_protocol.hpp keeps the partial line.
+// whether it has finished sending) is yours to keep, in a struct of your own:
+// line_protocol.hpp keeps the partial line.
 // STUB:
 #include "event_connection.hpp"
 // END LAB 3
@@ -30,19 +30,19 @@ namespace {
 using namespace iolab;
 
 // BEGIN LAB 3: Serve every client from this one thread: the only place it may wait is poll(), on
-// STUB: //       every socket at once. Sockets are non-blocking (a recv() or send() that would wait
-// STUB: //       returns EAGAIN instead; one blocking call stops every client). Each connection
-// STUB: //       keeps its state in a struct found again by descriptor number; it is watched for
-// STUB: //       writing only while replies are pending (a socket with room in its send buffer is
-// STUB: //       always writable: the loop would spin), and not for reading while too many replies
-// STUB: //       are pending (backpressure: memory stays bounded when a client sends without
-// STUB: //       reading). poll() reports a hang-up or an error even unasked: the connection must
-// STUB: //       then find out what happened and be closed, or the loop spins on it. Unlike
-// STUB: //       select(), poll() has no ceiling on descriptor numbers: serve every client. Watch
-// STUB: //       shutdown_wakeup_fd() too, and return when it is readable (a SIGTERM that came just
-// STUB: //       before the wait is not lost). The listener's accept() comes back empty when no
-// STUB: //       client is waiting, or no descriptor is left. A failure on one connection closes
-// STUB: //       that connection only.
+// every socket at once. Sockets are non-blocking (a recv() or send() that would wait
+// returns EAGAIN instead; one blocking call stops every client). Each connection
+// keeps its state in a struct found again by descriptor number; it is watched for
+// writing only while replies are pending (a socket with room in its send buffer is
+// always writable: the loop would spin), and not for reading while too many replies
+// are pending (backpressure: memory stays bounded when a client sends without
+// reading). poll() reports a hang-up or an error even unasked: the connection must
+// then find out what happened and be closed, or the loop spins on it. Unlike
+// select(), poll() has no ceiling on descriptor numbers: serve every client. Watch
+// shutdown_wakeup_fd() too, and return when it is readable (a SIGTERM that came just
+// before the wait is not lost). The listener's accept() comes back empty when no
+// client is waiting, or no descriptor is left. A failure on one connection closes
+// that connection only.
 // STUB: void run(Listener& listener, const Options& options) {
 // STUB:     $THROW
 // STUB: }
@@ -60,10 +60,10 @@ constexpr std::size_t kFirstConnectionEntry = 2;
 
 WatchList watch_list(const Listener& listener, const Connections& connections) {
     // BEGIN LAB 2: The array poll() is to watch, built anew before every call: the shutdown pipe
-    // STUB: //       and the listener for input, then one entry per connection asking for exactly
-    // STUB: //       what it waits for next, as interest() says, nothing more.
-    // STUB: //       serve_ready_connections() and the loop find the first two entries at fixed
-    // STUB: //       places (kShutdownEntry, kListenerEntry).
+    // and the listener for input, then one entry per connection asking for exactly
+    // what it waits for next, as interest() says, nothing more.
+    // serve_ready_connections() and the loop find the first two entries at fixed
+    // places (kShutdownEntry, kListenerEntry).
     // STUB: $THROW
     // BEGIN LAB: Return one pollfd per descriptor to watch, in this order:
     // shutdown_wakeup_fd() for POLLIN, listener.fd() for POLLIN, then each
@@ -87,10 +87,10 @@ WatchList watch_list(const Listener& listener, const Connections& connections) {
 // interrupted the wait (the loop then looks at the shutdown flag).
 bool wait_until_ready(WatchList& watched) {
     // BEGIN LAB 2: Wait in poll() until a watched descriptor is ready, for as long as it takes:
-    // STUB: //       with nothing ready the loop has nothing to do, and a timeout would only wake
-    // STUB: //       it for nothing (a zero one spins). A signal interrupts the wait (EINTR): that
-    // STUB: //       is not an error. Any other failure is a bug, reported as a system_error naming
-    // STUB: //       the call.
+    // with nothing ready the loop has nothing to do, and a timeout would only wake
+    // it for nothing (a zero one spins). A signal interrupts the wait (EINTR): that
+    // is not an error. Any other failure is a bug, reported as a system_error naming
+    // the call.
     // STUB: $THROW
     // BEGIN LAB: Call poll() on the whole array with no timeout (-1): the
     // loop has nothing to do until a descriptor is ready, and a timeout of 0
@@ -114,10 +114,10 @@ bool clients_waiting(const WatchList& watched, const Listener&) {
 void serve_ready_connections(const WatchList& watched, Connections& connections,
                              const Options& options) {
     // BEGIN LAB 2: Give each connection that poll() reported what it is ready for. poll() also
-    // STUB: //       reports a hang-up or an error that nobody asked for: the connection must try
-    // STUB: //       its recv() or send() to find out what happened, or it stays reported and the
-    // STUB: //       loop spins. handle_ready() closes a finished connection and erases it from the
-    // STUB: //       table (not from the array you walk).
+    // reports a hang-up or an error that nobody asked for: the connection must try
+    // its recv() or send() to find out what happened, or it stays reported and the
+    // loop spins. handle_ready() closes a finished connection and erases it from the
+    // table (not from the array you walk).
     // STUB: $THROW
     // BEGIN LAB: For each connection entry (from kFirstConnectionEntry on)
     // whose revents is not 0, call handle_ready(connections, fd, readable,
@@ -139,9 +139,9 @@ void serve_ready_connections(const WatchList& watched, Connections& connections,
 // accept() comes back empty once none is left (or no descriptor is).
 void accept_clients(Listener& listener, Connections& connections) {
     // BEGIN LAB 2: Take the clients waiting in the backlog into the table, but not without end: a
-    // STUB: //       flood of new clients must not starve the ones connected
-    // STUB: //       (kMaxAcceptsPerWakeup). poll() has no ceiling on descriptor numbers: every
-    // STUB: //       client is served.
+    // flood of new clients must not starve the ones connected
+    // (kMaxAcceptsPerWakeup). poll() has no ceiling on descriptor numbers: every
+    // client is served.
     // STUB: $THROW
     // BEGIN LAB: Call listener.accept() until it returns an empty UniqueFd
     // (at most kMaxAcceptsPerWakeup times) and add each client to the table:

@@ -45,20 +45,20 @@ using namespace iolab;
 using namespace std::chrono_literals;
 
 // BEGIN LAB 3: A pool of --workers processes, made at start, each one serving clients one
-// STUB: //       after another; the parent serves nobody, it keeps the pool full.
-// STUB: //       - Serving a client is the blocking conversation, yours to write at this level:
-// STUB: //         recv() returns whatever bytes arrived, LineProtocol turns them into replies,
-// STUB: //         each reply is sent whole; recv() returning 0 is the end of file, and the last
-// STUB: //         unterminated line is still a request. Reply before reading more.
-// STUB: //       - Every worker sleeps in accept() on the one listening socket it inherited:
-// STUB: //         the kernel hands each connection to one of them.
-// STUB: //       - A worker that dies (a crash, a kill) is reaped and replaced: wait for
-// STUB: //         SIGCHLD and SIGTERM without losing one that comes just before the wait.
-// STUB: //       - A worker inherits the shutdown handler and the signal mask: see
-// STUB: //         reset_shutdown_handling_in_child() and ShutdownWatch in shutdown.hpp.
-// STUB: //       - A worker never returns into the parent's code, and ends with _exit().
-// STUB: //       - At SIGTERM the parent stops and reaps every worker, and exits 0 within a
-// STUB: //         second: no worker outlives it, none stays a zombie.
+// after another; the parent serves nobody, it keeps the pool full.
+// - Serving a client is the blocking conversation, yours to write at this level:
+//   recv() returns whatever bytes arrived, LineProtocol turns them into replies,
+//   each reply is sent whole; recv() returning 0 is the end of file, and the last
+//   unterminated line is still a request. Reply before reading more.
+// - Every worker sleeps in accept() on the one listening socket it inherited:
+//   the kernel hands each connection to one of them.
+// - A worker that dies (a crash, a kill) is reaped and replaced: wait for
+//   SIGCHLD and SIGTERM without losing one that comes just before the wait.
+// - A worker inherits the shutdown handler and the signal mask: see
+//   reset_shutdown_handling_in_child() and ShutdownWatch in shutdown.hpp.
+// - A worker never returns into the parent's code, and ends with _exit().
+// - At SIGTERM the parent stops and reaps every worker, and exits 0 within a
+//   second: no worker outlives it, none stays a zombie.
 // STUB: void run(Listener& listener, const Options& options) {
 // STUB:     $THROW
 // STUB: }
@@ -96,10 +96,10 @@ extern "C" void wake_parent(int) {}
 
 void install_child_watch() {
     // BEGIN LAB 2: Make the end of a child wake the parent from its sigsuspend().
-    // STUB: //       SIGCHLD's default action is to ignore it, and an ignored signal ends no wait:
-    // STUB: //       it needs a handler, even one that does nothing (wake_parent). A child that a
-    // STUB: //       signal only stopped is nothing to replace. A failure here is a setup failure:
-    // STUB: //       errors.hpp has the way to report it.
+    // SIGCHLD's default action is to ignore it, and an ignored signal ends no wait:
+    // it needs a handler, even one that does nothing (wake_parent). A child that a
+    // signal only stopped is nothing to replace. A failure here is a setup failure:
+    // errors.hpp has the way to report it.
     // STUB: $THROW
     struct sigaction action {};
     action.sa_handler = wake_parent;
@@ -113,7 +113,7 @@ void install_child_watch() {
 // accept() on the same listening socket; each connection goes to one of them.
 void serve_clients(Listener& listener, const Options& options) {
     // BEGIN LAB 2: A worker's job until a shutdown is requested: the iterative server's loop,
-    // STUB: //       on the listening socket that every worker shares.
+    // on the listening socket that every worker shares.
     // STUB: $THROW
     // BEGIN LAB: Accept clients one at a time, like the iterative server,
     // serving each with serve_until_eof(), until shutdown_requested().
@@ -130,10 +130,10 @@ void serve_clients(Listener& listener, const Options& options) {
 [[noreturn]] void run_worker(Listener& listener, const Options& options,
                              const SignalsBlocked& signals) {
     // BEGIN LAB 2: The worker process's whole life: it must never return into the parent's code.
-    // STUB: //       It inherited the parent's shutdown handler, which acts on the sockets they
-    // STUB: //       share (shutdown.hpp says what a child calls first), and the parent's signal
-    // STUB: //       mask, in which SIGTERM is blocked: a worker must stop on its own SIGTERM. End
-    // STUB: //       without running the exit handlers nor flushing the stdio buffers it copied.
+    // It inherited the parent's shutdown handler, which acts on the sockets they
+    // share (shutdown.hpp says what a child calls first), and the parent's signal
+    // mask, in which SIGTERM is blocked: a worker must stop on its own SIGTERM. End
+    // without running the exit handlers nor flushing the stdio buffers it copied.
     // STUB: $THROW
     // BEGIN LAB: reset_shutdown_handling_in_child(), so that a SIGTERM to this
     // child stops this child only; unblock the signals the parent blocked
@@ -152,8 +152,8 @@ void serve_clients(Listener& listener, const Options& options) {
 void start_worker(pid_t& slot, Listener& listener, const Options& options,
                   const SignalsBlocked& signals) {
     // BEGIN LAB 2: Fork the worker of this slot, and record its pid there.
-    // STUB: //       A fork() that fails (too many processes) leaves the pool one worker short:
-    // STUB: //       report it on stderr; the server goes on.
+    // A fork() that fails (too many processes) leaves the pool one worker short:
+    // report it on stderr; the server goes on.
     // STUB: $THROW
     // BEGIN LAB: fork(). In the child: run_worker(). In the parent: record the
     // child's pid in `slot`. If fork() fails, report it and leave the slot 0.
@@ -180,8 +180,8 @@ void start_pool(Listener& listener, const Options& options, const SignalsBlocked
 void replace_ended_workers(Listener& listener, const Options& options,
                            const SignalsBlocked& signals) {
     // BEGIN LAB 2: Reap every worker that has ended, whatever ended it, and start another in its
-    // STUB: //       slot: the pool stays at N. One SIGCHLD may stand for several ended children,
-    // STUB: //       and the workers still serving must not make the parent wait.
+    // slot: the pool stays at N. One SIGCHLD may stand for several ended children,
+    // and the workers still serving must not make the parent wait.
     // STUB: $THROW
     // BEGIN LAB: waitpid(-1, &status, WNOHANG) in a loop while it returns a
     // pid (one SIGCHLD may stand for several children). Find the pid's slot in
@@ -202,9 +202,9 @@ void replace_ended_workers(Listener& listener, const Options& options,
 // The parent's life once the pool is made: wait for a signal, see to the pool, wait again.
 void watch_pool(Listener& listener, const Options& options, const SignalsBlocked& signals) {
     // BEGIN LAB 2: The parent's life between start and shutdown: sleep until a signal comes, see
-    // STUB: //       to the pool, sleep again. A signal that arrives between the look at the
-    // STUB: //       shutdown flag and the sleep must not be lost: the signals stay blocked except
-    // STUB: //       during the sleep, and the sleep must unblock them in the same call.
+    // to the pool, sleep again. A signal that arrives between the look at the
+    // shutdown flag and the sleep must not be lost: the signals stay blocked except
+    // during the sleep, and the sleep must unblock them in the same call.
     // STUB: $THROW
     // BEGIN LAB: While !shutdown_requested(): sigsuspend(&signals.unblocked()),
     // then replace_ended_workers(). The signals are blocked everywhere else, so
@@ -223,8 +223,8 @@ void watch_pool(Listener& listener, const Options& options, const SignalsBlocked
 // no child outlives the server.
 void stop_pool() {
     // BEGIN LAB 2: At shutdown, stop every worker and reap them all, for a bounded time (the
-    // STUB: //       server must exit within a second): a worker still there after 500 ms is
-    // STUB: //       killed outright. No worker outlives the server, none stays a zombie.
+    // server must exit within a second): a worker still there after 500 ms is
+    // killed outright. No worker outlives the server, none stays a zombie.
     // STUB: $THROW
     // BEGIN LAB: kill(pid, SIGTERM) each worker in the pool. Then reap them
     // (waitpid(pid, nullptr, WNOHANG), setting each reaped slot to 0) while any
@@ -247,8 +247,8 @@ void stop_pool() {
 
 void run(Listener& listener, const Options& options) {
     // BEGIN LAB 2: Watch for ended children; keep the signals the parent waits for blocked for
-    // STUB: //       the rest of run() (the workers inherit the mask); make the pool, watch it, and
-    // STUB: //       stop it once a shutdown is requested.
+    // the rest of run() (the workers inherit the mask); make the pool, watch it, and
+    // stop it once a shutdown is requested.
     // STUB: $THROW
     // BEGIN LAB: Install the SIGCHLD handler (install_child_watch), block
     // SIGCHLD, SIGTERM and SIGINT (SignalsBlocked) for the rest of run(); then

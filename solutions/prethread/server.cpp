@@ -41,18 +41,18 @@ namespace {
 using namespace iolab;
 
 // BEGIN LAB 3: A pool of --workers threads, made at start, each one serving clients one
-// STUB: //       after another; the main thread serves nobody, it waits for the shutdown.
-// STUB: //       - Serving a client is the blocking conversation, yours to write at this level:
-// STUB: //         recv() returns whatever bytes arrived, LineProtocol turns them into replies,
-// STUB: //         each reply is sent whole; recv() returning 0 is the end of file, and the last
-// STUB: //         unterminated line is still a request. Reply before reading more.
-// STUB: //       - Every worker sleeps in accept() on the one listening socket: the kernel
-// STUB: //         hands each connection to one of them.
-// STUB: //       - A signal goes to any one thread that does not block it: make sure the one
-// STUB: //         that takes SIGTERM is the one waiting for it, and that none is lost.
-// STUB: //       - At SIGTERM every worker is woken (the listener and, with ShutdownWatch from
-// STUB: //         shutdown.hpp, each connection are shut down); the main thread waits for them
-// STUB: //         and the server exits 0 within a second.
+// after another; the main thread serves nobody, it waits for the shutdown.
+// - Serving a client is the blocking conversation, yours to write at this level:
+//   recv() returns whatever bytes arrived, LineProtocol turns them into replies,
+//   each reply is sent whole; recv() returning 0 is the end of file, and the last
+//   unterminated line is still a request. Reply before reading more.
+// - Every worker sleeps in accept() on the one listening socket: the kernel
+//   hands each connection to one of them.
+// - A signal goes to any one thread that does not block it: make sure the one
+//   that takes SIGTERM is the one waiting for it, and that none is lost.
+// - At SIGTERM every worker is woken (the listener and, with ShutdownWatch from
+//   shutdown.hpp, each connection are shut down); the main thread waits for them
+//   and the server exits 0 within a second.
 // STUB: void run(Listener& listener, const Options& options) {
 // STUB:     $THROW
 // STUB: }
@@ -88,7 +88,7 @@ private:
 // accept() on the same listening socket; each connection goes to one of them.
 void serve_clients(Listener& listener, const Options& options) {
     // BEGIN LAB 2: A worker's job until a shutdown is requested: the iterative server's loop,
-    // STUB: //       on the listening socket that every worker shares.
+    // on the listening socket that every worker shares.
     // STUB: $THROW
     // BEGIN LAB: Accept clients one at a time, like the iterative server,
     // serving each with serve_until_eof(), until shutdown_requested().
@@ -118,9 +118,9 @@ void run_worker(Listener& listener, const Options& options) {
 // the server down.
 void start_worker(std::thread& slot, Listener& listener, const Options& options) {
     // BEGIN LAB 2: Start the worker thread of this slot. It refers to the listener and the
-    // STUB: //       options, which outlive the pool. A thread that cannot be started (too many
-    // STUB: //       tasks, no memory for its stack) leaves the pool one worker short: report it on
-    // STUB: //       stderr, and the server goes on.
+    // options, which outlive the pool. A thread that cannot be started (too many
+    // tasks, no memory for its stack) leaves the pool one worker short: report it on
+    // stderr, and the server goes on.
     // STUB: $THROW
     // BEGIN LAB: slot = std::thread(run_worker, std::ref(listener),
     // std::cref(options)). On std::system_error, report it and leave the slot empty.
@@ -144,9 +144,9 @@ void start_pool(Listener& listener, const Options& options) {
 // process, so there is no worker to replace.)
 void watch_pool(const SignalsBlocked& signals) {
     // BEGIN LAB 2: The main thread's life between start and shutdown: sleep until the signal
-    // STUB: //       comes. A signal that arrives between the look at the shutdown flag and the
-    // STUB: //       sleep must not be lost: the signals stay blocked except during the sleep, and
-    // STUB: //       the sleep must unblock them in the same call.
+    // comes. A signal that arrives between the look at the shutdown flag and the
+    // sleep must not be lost: the signals stay blocked except during the sleep, and
+    // the sleep must unblock them in the same call.
     // STUB: $THROW
     // BEGIN LAB: While !shutdown_requested(): sigsuspend(&signals.unblocked()).
     // The signals are blocked everywhere else, so a SIGTERM that arrives between
@@ -162,7 +162,7 @@ void watch_pool(const SignalsBlocked& signals) {
 // so each ends within one request's work.
 void stop_pool() {
     // BEGIN LAB 2: Wait for every worker to end. The shutdown wakes each one (its accept() fails,
-    // STUB: //       its connection is shut down); a slot whose thread never started has none.
+    // its connection is shut down); a slot whose thread never started has none.
     // STUB: $THROW
     // BEGIN LAB: join() each joinable thread of the pool.
     for (std::thread& worker : pool)
@@ -173,9 +173,9 @@ void stop_pool() {
 
 void run(Listener& listener, const Options& options) {
     // BEGIN LAB 2: A signal goes to any one thread that does not block it, and a thread inherits
-    // STUB: //       its creator's mask: block SIGTERM and SIGINT for the rest of run(), before the
-    // STUB: //       pool is made, so that only the main thread, asleep, takes them. Then make the
-    // STUB: //       pool, wait for the shutdown, and wait for the workers.
+    // its creator's mask: block SIGTERM and SIGINT for the rest of run(), before the
+    // pool is made, so that only the main thread, asleep, takes them. Then make the
+    // pool, wait for the shutdown, and wait for the workers.
     // STUB: $THROW
     // BEGIN LAB: Block SIGTERM and SIGINT (SignalsBlocked) for the rest of
     // run(): the threads started now inherit the mask. Then start_pool(),

@@ -19,8 +19,8 @@
 // (`diff solutions/epoll/server.cpp solutions/reactors/server.cpp`).
 #include "errors.hpp"
 // BEGIN LAB 3: Each client's state between two events (its partial line, its replies not yet sent,
-// STUB: //       whether it has finished sending) is yours to keep, in a struct of your own:
-// STUB: //       line_protocol.hpp keeps the partial line.
+// whether it has finished sending) is yours to keep, in a struct of your own:
+// line_protocol.hpp keeps the partial line.
 // STUB:
 #include "event_connection.hpp"
 // END LAB 3
@@ -43,21 +43,21 @@ namespace {
 using namespace iolab;
 
 // BEGIN LAB 3: Run --workers event loops (0: one per CPU), each on a thread of its own (this thread
-// STUB: //       runs one of them), and share nothing between them: each loop has its own epoll
-// STUB: //       set, its own listening socket on this server's port and its own connections, from
-// STUB: //       accept() to close(). The listening sockets share the port (SO_REUSEPORT, which a
-// STUB: //       Listener made with PortSharing::shared sets before bind(); the kernel then spreads
-// STUB: //       new connections over them), so no thread hands a client to another, no lock guards
-// STUB: //       anything, no event is one-shot, and epoll_ctl() is called only when what a
-// STUB: //       connection waits for changes. A loop serves its clients' requests itself (the
-// STUB: //       simulated work included): a slow request holds up that loop's clients and no
-// STUB: //       other. Sockets are non-blocking; a connection is watched for writing only while
-// STUB: //       replies are pending (a socket with room in its send buffer is always writable: a
-// STUB: //       spin), and not for reading while too many replies are pending (backpressure).
-// STUB: //       Every loop watches shutdown_wakeup_fd() and returns on SIGTERM; join the loops'
-// STUB: //       threads before freeing what they use. The listener's accept() comes back empty
-// STUB: //       when no client is waiting (another loop may have taken it), or no descriptor is
-// STUB: //       left. A failure on one connection closes that connection only.
+// runs one of them), and share nothing between them: each loop has its own epoll
+// set, its own listening socket on this server's port and its own connections, from
+// accept() to close(). The listening sockets share the port (SO_REUSEPORT, which a
+// Listener made with PortSharing::shared sets before bind(); the kernel then spreads
+// new connections over them), so no thread hands a client to another, no lock guards
+// anything, no event is one-shot, and epoll_ctl() is called only when what a
+// connection waits for changes. A loop serves its clients' requests itself (the
+// simulated work included): a slow request holds up that loop's clients and no
+// other. Sockets are non-blocking; a connection is watched for writing only while
+// replies are pending (a socket with room in its send buffer is always writable: a
+// spin), and not for reading while too many replies are pending (backpressure).
+// Every loop watches shutdown_wakeup_fd() and returns on SIGTERM; join the loops'
+// threads before freeing what they use. The listener's accept() comes back empty
+// when no client is waiting (another loop may have taken it), or no descriptor is
+// left. A failure on one connection closes that connection only.
 // STUB: void run(Listener& listener, const Options& options) {
 // STUB:     $THROW
 // STUB: }
@@ -87,10 +87,10 @@ using ReadyList = std::vector<epoll_event>;
 // the same time. Returns false if the kernel refused.
 bool watch(int epoll, int operation, int fd, Interest interest) {
     // BEGIN LAB 2: Register a connection in this loop's set, or change what it is watched for, to
-    // STUB: //       exactly what it waits for next; the event carries the descriptor, by which the
-    // STUB: //       loop finds the connection again. Level-triggered and not one-shot: only this
-    // STUB: //       loop's thread waits on this set, so a connection it reports is in no other
-    // STUB: //       thread's hands, and nothing needs re-arming. Report whether the kernel agreed.
+    // exactly what it waits for next; the event carries the descriptor, by which the
+    // loop finds the connection again. Level-triggered and not one-shot: only this
+    // loop's thread waits on this set, so a connection it reports is in no other
+    // thread's hands, and nothing needs re-arming. Report whether the kernel agreed.
     // STUB: $THROW
     // BEGIN LAB: Fill an epoll_event: events = EPOLLIN if interest.read, plus
     // EPOLLOUT if interest.write (no EPOLLONESHOT: nobody else waits on this
@@ -108,8 +108,8 @@ bool watch(int epoll, int operation, int fd, Interest interest) {
 // its listener and the two descriptors that tell it to return.
 UniqueFd watch_list(std::initializer_list<int> fds) {
     // BEGIN LAB 2: A new epoll instance (closed on exec) watching the given descriptors for input,
-    // STUB: //       level-triggered: each loop's listener, and the two descriptors that tell it to
-    // STUB: //       return. A failure here is a setup failure: a system_error naming the call.
+    // level-triggered: each loop's listener, and the two descriptors that tell it to
+    // return. A failure here is a setup failure: a system_error naming the call.
     // STUB: $THROW
     // BEGIN LAB: Create the epoll instance with epoll_create1(EPOLL_CLOEXEC)
     // (on failure throw_errno("epoll_create1")) and register each of `fds`
@@ -133,9 +133,9 @@ UniqueFd watch_list(std::initializer_list<int> fds) {
 // the wait (the caller then looks at the shutdown flag, or waits again).
 bool wait_until_ready(int epoll, ReadyList& ready) {
     // BEGIN LAB 2: Wait in epoll_wait() for at most ready.size() events, for as long as it takes (a
-    // STUB: //       timeout would only wake the thread for nothing), and leave in `ready` exactly
-    // STUB: //       the events reported. A signal interrupts the wait (EINTR): that is not an
-    // STUB: //       error. Any other failure is a bug, reported as a system_error naming the call.
+    // timeout would only wake the thread for nothing), and leave in `ready` exactly
+    // the events reported. A signal interrupts the wait (EINTR): that is not an
+    // error. Any other failure is a bug, reported as a system_error naming the call.
     // STUB: $THROW
     // BEGIN LAB: Call epoll_wait() with room for ready.size() events and no
     // timeout (-1), then shrink `ready` to the number returned. On EINTR
@@ -159,12 +159,12 @@ bool same(Interest a, Interest b) { return a.read == b.read && a.write == b.writ
 // or closes it.
 void serve_connection(Loop& loop, const epoll_event& event, const Options& options) {
     // BEGIN LAB 2: Serve one ready connection of this loop (one closed earlier in the same batch of
-    // STUB: //       events is no longer in the table). A hang-up or an error is reported even
-    // STUB: //       unasked, and must reach recv() or send() to be found out. Then close it if it
-    // STUB: //       waits for nothing, or tell the kernel what it waits for next, but only if that
-    // STUB: //       changed: epoll_ctl() is a system call, and most requests change nothing (the
-    // STUB: //       reply fits in the send buffer, the connection waits to read again). If the
-    // STUB: //       kernel refuses, close this connection only.
+    // events is no longer in the table). A hang-up or an error is reported even
+    // unasked, and must reach recv() or send() to be found out. Then close it if it
+    // waits for nothing, or tell the kernel what it waits for next, but only if that
+    // changed: epoll_ctl() is a system call, and most requests change nothing (the
+    // reply fits in the send buffer, the connection waits to read again). If the
+    // kernel refuses, close this connection only.
     // STUB: $THROW
     // BEGIN LAB: Find the Connection of event.data.fd in loop.connections
     // (return if it is not there: closed earlier in this batch). EPOLLERR and
@@ -194,10 +194,10 @@ void serve_connection(Loop& loop, const epoll_event& event, const Options& optio
 // no descriptor is).
 void accept_clients(Loop& loop) {
     // BEGIN LAB 2: Take the clients waiting in this loop's backlog, but not without end: a flood of
-    // STUB: //       new clients must not starve the ones connected (kMaxAcceptsPerWakeup). Put
-    // STUB: //       each in this loop's table and register it in this loop's set: from then on
-    // STUB: //       this loop alone serves it, so nothing needs a lock. If the kernel refuses to
-    // STUB: //       watch a client, close that client only.
+    // new clients must not starve the ones connected (kMaxAcceptsPerWakeup). Put
+    // each in this loop's table and register it in this loop's set: from then on
+    // this loop alone serves it, so nothing needs a lock. If the kernel refuses to
+    // watch a client, close that client only.
     // STUB: $THROW
     // BEGIN LAB: Call loop.listener.accept() until it returns an empty
     // UniqueFd (at most kMaxAcceptsPerWakeup times). Add each client to the
@@ -223,11 +223,11 @@ void accept_clients(Loop& loop) {
 // then ends the process rather than leave a loop and its clients silently gone.)
 void run_loop(Loop& loop, int stop, const Options& options) {
     // BEGIN LAB 2: A loop's turns, on its own thread, until the shutdown pipe (SIGTERM) or the stop
-    // STUB: //       descriptor is reported: both stay readable, so every loop sees them. Each turn
-    // STUB: //       takes a batch of ready events from the kernel (up to kMaxReadyPerWait: one
-    // STUB: //       system call for many clients), serves every ready connection in it, and
-    // STUB: //       accepts the new clients once the batch is served. A signal that interrupts the
-    // STUB: //       wait is not an error: look at the shutdown flag and wait again.
+    // descriptor is reported: both stay readable, so every loop sees them. Each turn
+    // takes a batch of ready events from the kernel (up to kMaxReadyPerWait: one
+    // system call for many clients), serves every ready connection in it, and
+    // accepts the new clients once the batch is served. A signal that interrupts the
+    // wait is not an error: look at the shutdown flag and wait again.
     // STUB: $THROW
     ReadyList ready;
     while (!shutdown_requested()) {
@@ -250,9 +250,9 @@ void run_loop(Loop& loop, int stop, const Options& options) {
 // --port 0 the kernel picked it, so the others ask for that one.
 std::deque<Listener> more_listeners(const Listener& first, const Options& options, int count) {
     // BEGIN LAB 2: The listening sockets of the other loops, on the port that loop 0's listener was
-    // STUB: //       given (with --port 0, the kernel chose it). Each must share the port, or its
-    // STUB: //       bind() fails with EADDRINUSE, and be non-blocking: the kernel may give a
-    // STUB: //       waiting client to another loop, and a loop must never block in accept().
+    // given (with --port 0, the kernel chose it). Each must share the port, or its
+    // bind() fails with EADDRINUSE, and be non-blocking: the kernel may give a
+    // waiting client to another loop, and a loop must never block in accept().
     // STUB: $THROW
     // BEGIN LAB: Copy `options`, set its port to first.port(), and open
     // count - 1 Listeners on it with PortSharing::shared (each sets

@@ -13,8 +13,8 @@
 // (`diff solutions/select/server.cpp solutions/poll/server.cpp`).
 #include "errors.hpp"
 // BEGIN LAB 3: Each client's state between two events (its partial line, its replies not yet sent,
-// STUB: //       whether it has finished sending) is yours to keep, in a struct of your own:
-// STUB: //       line_protocol.hpp keeps the partial line.
+// whether it has finished sending) is yours to keep, in a struct of your own:
+// line_protocol.hpp keeps the partial line.
 // STUB:
 #include "event_connection.hpp"
 // END LAB 3
@@ -32,18 +32,18 @@ namespace {
 using namespace iolab;
 
 // BEGIN LAB 3: Serve every client from this one thread: the only place it may wait is select(), on
-// STUB: //       every socket at once. Sockets are non-blocking (a recv() or send() that would wait
-// STUB: //       returns EAGAIN instead; one blocking call stops every client). Each connection
-// STUB: //       keeps its state in a struct found again by descriptor number; it is watched for
-// STUB: //       writing only while replies are pending (a socket with room in its send buffer is
-// STUB: //       always writable: the loop would spin), and not for reading while too many replies
-// STUB: //       are pending (backpressure: memory stays bounded when a client sends without
-// STUB: //       reading). A descriptor numbered FD_SETSIZE or more cannot be watched (FD_SET()
-// STUB: //       past the set is memory corruption, an abort in this build): refuse that client and
-// STUB: //       serve the others. Watch shutdown_wakeup_fd() too, and return when it is readable
-// STUB: //       (a SIGTERM that came just before the wait is not lost). The listener's accept()
-// STUB: //       comes back empty when no client is waiting, or no descriptor is left. A failure on
-// STUB: //       one connection closes that connection only.
+// every socket at once. Sockets are non-blocking (a recv() or send() that would wait
+// returns EAGAIN instead; one blocking call stops every client). Each connection
+// keeps its state in a struct found again by descriptor number; it is watched for
+// writing only while replies are pending (a socket with room in its send buffer is
+// always writable: the loop would spin), and not for reading while too many replies
+// are pending (backpressure: memory stays bounded when a client sends without
+// reading). A descriptor numbered FD_SETSIZE or more cannot be watched (FD_SET()
+// past the set is memory corruption, an abort in this build): refuse that client and
+// serve the others. Watch shutdown_wakeup_fd() too, and return when it is readable
+// (a SIGTERM that came just before the wait is not lost). The listener's accept()
+// comes back empty when no client is waiting, or no descriptor is left. A failure on
+// one connection closes that connection only.
 // STUB: void run(Listener& listener, const Options& options) {
 // STUB:     $THROW
 // STUB: }
@@ -68,9 +68,9 @@ void watch(WatchList& watched, int fd, Interest interest) {
 
 WatchList watch_list(const Listener& listener, const Connections& connections) {
     // BEGIN LAB 2: The sets select() is to watch, built anew before every call (select() overwrites
-    // STUB: //       them with what was ready): the shutdown pipe and the listener for reading, and
-    // STUB: //       each connection for exactly what it waits for next, as interest() says,
-    // STUB: //       nothing more.
+    // them with what was ready): the shutdown pipe and the listener for reading, and
+    // each connection for exactly what it waits for next, as interest() says,
+    // nothing more.
     // STUB: $THROW
     // BEGIN LAB: Return the sets to watch: FD_ZERO both, then watch()
     // shutdown_wakeup_fd() and listener.fd() for reading, and each
@@ -91,10 +91,10 @@ WatchList watch_list(const Listener& listener, const Connections& connections) {
 // interrupted the wait (the loop then looks at the shutdown flag).
 bool wait_until_ready(WatchList& watched) {
     // BEGIN LAB 2: Wait in select() until a watched descriptor is ready, for as long as it takes:
-    // STUB: //       with nothing ready the loop has nothing to do, and a timeout would only wake
-    // STUB: //       it for nothing (a zero one spins). A signal interrupts the wait (EINTR): that
-    // STUB: //       is not an error. Any other failure is a bug, reported as a system_error naming
-    // STUB: //       the call.
+    // with nothing ready the loop has nothing to do, and a timeout would only wake
+    // it for nothing (a zero one spins). A signal interrupts the wait (EINTR): that
+    // is not an error. Any other failure is a bug, reported as a system_error naming
+    // the call.
     // STUB: $THROW
     // BEGIN LAB: Call select() with max_fd + 1, both sets, no exception set
     // and no timeout (nullptr): the loop has nothing to do until a descriptor
@@ -119,8 +119,8 @@ bool clients_waiting(const WatchList& watched, const Listener& listener) {
 void serve_ready_connections(const WatchList& watched, Connections& connections,
                              const Options& options) {
     // BEGIN LAB 2: Give each connection that select() left in a set what it is ready for.
-    // STUB: //       handle_ready() closes a finished connection and erases it from the table you
-    // STUB: //       are walking.
+    // handle_ready() closes a finished connection and erases it from the table you
+    // are walking.
     // STUB: $THROW
     // BEGIN LAB: For each connection in the table, call handle_ready(
     // connections, fd, readable, writable, options) with what FD_ISSET says
@@ -149,10 +149,10 @@ void refuse(UniqueFd client) {
 // accept() comes back empty once none is left (or no descriptor is).
 void accept_clients(Listener& listener, Connections& connections) {
     // BEGIN LAB 2: Take the clients waiting in the backlog into the table, but not without end: a
-    // STUB: //       flood of new clients must not starve the ones connected
-    // STUB: //       (kMaxAcceptsPerWakeup). A descriptor numbered FD_SETSIZE or more can never be
-    // STUB: //       watched: FD_SET() on it writes past the fd_set (an abort in this build), so
-    // STUB: //       that client is refused, and the others served.
+    // flood of new clients must not starve the ones connected
+    // (kMaxAcceptsPerWakeup). A descriptor numbered FD_SETSIZE or more can never be
+    // watched: FD_SET() on it writes past the fd_set (an abort in this build), so
+    // that client is refused, and the others served.
     // STUB: $THROW
     // BEGIN LAB: Call listener.accept() until it returns an empty UniqueFd
     // (at most kMaxAcceptsPerWakeup times) and add each client to the table:

@@ -29,17 +29,17 @@ using namespace iolab;
 using namespace std::chrono_literals;
 
 // BEGIN LAB 3: A thread per client: the main thread accepts, starts a thread, accepts again.
-// STUB: //       - Serving a client is the blocking conversation, yours to write at this level:
-// STUB: //         recv() returns whatever bytes arrived, LineProtocol turns them into replies,
-// STUB: //         each reply is sent whole; recv() returning 0 is the end of file, and the last
-// STUB: //         unterminated line is still a request. Reply before reading more.
-// STUB: //       - One table of descriptors for all threads: each connection has one owner,
-// STUB: //         its thread, which closes it once. A detached thread refers to nothing of the
-// STUB: //         main thread's, which may be gone by the time it runs.
-// STUB: //       - Whatever two threads share and one writes must be synchronized.
-// STUB: //       - A thread that cannot be started turns one client away, not the server down.
-// STUB: //       - At SIGTERM every connection is woken (ShutdownWatch, shutdown.hpp); the
-// STUB: //         server waits for its threads a bounded time and exits 0 within a second.
+// - Serving a client is the blocking conversation, yours to write at this level:
+//   recv() returns whatever bytes arrived, LineProtocol turns them into replies,
+//   each reply is sent whole; recv() returning 0 is the end of file, and the last
+//   unterminated line is still a request. Reply before reading more.
+// - One table of descriptors for all threads: each connection has one owner,
+//   its thread, which closes it once. A detached thread refers to nothing of the
+//   main thread's, which may be gone by the time it runs.
+// - Whatever two threads share and one writes must be synchronized.
+// - A thread that cannot be started turns one client away, not the server down.
+// - At SIGTERM every connection is woken (ShutdownWatch, shutdown.hpp); the
+//   server waits for its threads a bounded time and exits 0 within a second.
 // STUB: void run(Listener& listener, const Options& options) {
 // STUB:     $THROW
 // STUB: }
@@ -53,10 +53,10 @@ std::atomic<long> connections_served{0};
 // of the main thread's, which may be gone by the time it runs.
 void serve_in_thread(UniqueFd client, Options options) {
     // BEGIN LAB 2: The connection's whole life in its thread: serve it, close it, count it.
-    // STUB: //       All threads share one table of descriptors: this thread is the connection's
-    // STUB: //       only owner, and closes it exactly once (a second close() could cut off the
-    // STUB: //       client another thread has just accepted under the same number). Both counters
-    // STUB: //       are shared with the other threads: each update must be free of data races.
+    // All threads share one table of descriptors: this thread is the connection's
+    // only owner, and closes it exactly once (a second close() could cut off the
+    // client another thread has just accepted under the same number). Both counters
+    // are shared with the other threads: each update must be free of data races.
     // STUB: $THROW
     // BEGIN LAB: Serve the client (serve_until_eof), close the connection
     // (client.reset(): closed once, by its only owner), then count it in
@@ -75,11 +75,11 @@ void serve_in_thread(UniqueFd client, Options options) {
 // is closed with them: this client is turned away, the others go on.
 void start_connection_thread(UniqueFd client, const Options& options) {
     // BEGIN LAB 2: Start a thread that takes this connection over, and let it run on its own.
-    // STUB: //       The main thread must keep nothing of the connection's once the thread has it,
-    // STUB: //       and nobody will join the thread. Count it as running before it can end, so
-    // STUB: //       that a shutdown cannot miss it. Starting a thread can fail (too many tasks, no
-    // STUB: //       memory for a stack): that turns this client away only (say so on stderr), and
-    // STUB: //       the count must stay right.
+    // The main thread must keep nothing of the connection's once the thread has it,
+    // and nobody will join the thread. Count it as running before it can end, so
+    // that a shutdown cannot miss it. Starting a thread can fail (too many tasks, no
+    // memory for a stack): that turns this client away only (say so on stderr), and
+    // the count must stay right.
     // STUB: $THROW
     // BEGIN LAB: Count the thread in running_threads first (so that a shutdown
     // cannot miss it), then std::thread(serve_in_thread, std::move(client),
@@ -100,8 +100,8 @@ void start_connection_thread(UniqueFd client, const Options& options) {
 // them, at most 500 ms, so that none is cut off in the middle of a reply.
 void wait_for_connection_threads() {
     // BEGIN LAB 2: At shutdown, wait until the connection threads have ended, for a bounded time.
-    // STUB: //       Each is woken by the shutdown and ends within moments; the server must exit
-    // STUB: //       within a second, and a thread cut off in the middle of a reply loses it.
+    // Each is woken by the shutdown and ends within moments; the server must exit
+    // within a second, and a thread cut off in the middle of a reply loses it.
     // STUB: $THROW
     // BEGIN LAB: Wait while running_threads > 0, at most 500 ms (sleep a few
     // milliseconds between looks).
@@ -114,7 +114,7 @@ void wait_for_connection_threads() {
 
 void run(Listener& listener, const Options& options) {
     // BEGIN LAB 2: Accept clients and give each a thread of its own; once a shutdown is
-    // STUB: //       requested, let the connection threads finish before returning.
+    // requested, let the connection threads finish before returning.
     // STUB: $THROW
     // BEGIN LAB: Accept clients like the iterative server, handing each to
     // start_connection_thread(). Once shutdown_requested(),

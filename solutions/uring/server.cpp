@@ -16,8 +16,8 @@
 //   - the shutdown self-pipe, read through the ring like any socket.
 //
 // BEGIN LAB 3: At this level, what any proactor does with a completion (feed the bytes to the
-// STUB: //       protocol, queue the replies, choose the next operation) is yours to write too,
-// STUB: //       in this file: see the TODO above run().
+// protocol, queue the replies, choose the next operation) is yours to write too,
+// in this file: see the TODO above run().
 // STUB:
 // What any proactor does with a completion (feed the bytes to the protocol,
 // queue the replies, choose the next operation) is CompletionConnection's, in
@@ -28,7 +28,7 @@
 // submitted and reaped) and solutions/epoll/server.cpp (readiness).
 // labs/uring/README.md has the figures.
 // BEGIN LAB 3: Your own connection state (labs/common has no proactor's connection at this
-// STUB: //       level): see the TODO above run().
+// level): see the TODO above run().
 // STUB:
 #include "completion_connection.hpp"
 // END LAB 3
@@ -55,23 +55,23 @@ namespace {
 
 using namespace iolab;
 // BEGIN LAB 3: The whole server, in run(): a proactor on io_uring, one thread and one ring.
-// STUB: //       Every operation (accept, receive, send) goes to the kernel as a submission, and
-// STUB: //       comes back later as a completion naming what it was about (its user_data):
-// STUB: //       nothing here waits in recv() or send(), and one io_uring_enter() both submits
-// STUB: //       and waits. The kernel completes operations itself, with no thread per client.
-// STUB: //       Accept with a multishot accept (one submission, a completion per client), and
-// STUB: //       receive with a multishot receive into a ring of provided buffers, so that an
-// STUB: //       idle client holds no buffer; give each buffer back as soon as its bytes are
-// STUB: //       consumed, and expect -ENOBUFS when they run out. A buffer handed to the kernel
-// STUB: //       is the kernel's until its operation completes, and so is the connection that
-// STUB: //       owns it: free nothing in flight. One send in flight per connection, the rest
-// STUB: //       queued; a short send is resent from where it stopped. Backpressure: stop
-// STUB: //       receiving while replies pile up, receive again once they have drained. Out of
-// STUB: //       descriptors (EMFILE), stop accepting until a client leaves instead of spinning.
-// STUB: //       On SIGTERM (the shutdown descriptor, read through the ring), cancel everything,
-// STUB: //       wait a bounded time for the completions, and exit 0 within a second. Refuse,
-// STUB: //       with io_uring_probe's words, a kernel without io_uring. labs/uring/README.md
-// STUB: //       explains each point.
+// Every operation (accept, receive, send) goes to the kernel as a submission, and
+// comes back later as a completion naming what it was about (its user_data):
+// nothing here waits in recv() or send(), and one io_uring_enter() both submits
+// and waits. The kernel completes operations itself, with no thread per client.
+// Accept with a multishot accept (one submission, a completion per client), and
+// receive with a multishot receive into a ring of provided buffers, so that an
+// idle client holds no buffer; give each buffer back as soon as its bytes are
+// consumed, and expect -ENOBUFS when they run out. A buffer handed to the kernel
+// is the kernel's until its operation completes, and so is the connection that
+// owns it: free nothing in flight. One send in flight per connection, the rest
+// queued; a short send is resent from where it stopped. Backpressure: stop
+// receiving while replies pile up, receive again once they have drained. Out of
+// descriptors (EMFILE), stop accepting until a client leaves instead of spinning.
+// On SIGTERM (the shutdown descriptor, read through the ring), cancel everything,
+// wait a bounded time for the completions, and exit 0 within a second. Refuse,
+// with io_uring_probe's words, a kernel without io_uring. labs/uring/README.md
+// explains each point.
 using namespace std::chrono_literals;
 
 // Provided receive buffers when --workers is 0: shared by every connection,
@@ -249,9 +249,9 @@ unsigned buffer_count(const Options& options) {
 // Arms the multishot accept: one SQE, a completion per client, until it ends.
 void start_accepting(Ring& ring, const Listener& listener) {
     // BEGIN LAB 2: Arm the accept once for many clients: a multishot accept completes once per
-    // STUB: //       client until it ends. The accepted descriptors must not leak into a child
-    // STUB: //       process (close-on-exec), and the completions must say they are about the
-    // STUB: //       accept, not about a connection.
+    // client until it ends. The accepted descriptors must not leak into a child
+    // process (close-on-exec), and the completions must say they are about the
+    // accept, not about a connection.
     // STUB: $THROW
     // BEGIN LAB: io_uring_prep_multishot_accept() on the listener, SOCK_CLOEXEC,
     // user_data kAccept.
@@ -273,10 +273,10 @@ void watch_shutdown(Ring& ring, char& byte) {
 // buffer for each chunk, and completes it again and again.
 void start_read(Ring& ring, Connection& connection) {
     // BEGIN LAB 2: Arm the connection's receive once for many chunks: a multishot receive that
-    // STUB: //       names no buffer of its own, so that the kernel takes one from the ring of
-    // STUB: //       provided buffers only when bytes arrive, and an idle connection holds none.
-    // STUB: //       Its completions must name the connection and say they are about a receive.
-    // STUB: //       Tell the connection a read is in flight.
+    // names no buffer of its own, so that the kernel takes one from the ring of
+    // provided buffers only when bytes arrive, and an idle connection holds none.
+    // Its completions must name the connection and say they are about a receive.
+    // Tell the connection a read is in flight.
     // STUB: $THROW
     // BEGIN LAB: io_uring_prep_recv_multishot() with no buffer of its own,
     // IOSQE_BUFFER_SELECT and buf_group kBufferGroup, user_data kReceive.
@@ -294,9 +294,9 @@ void start_read(Ring& ring, Connection& connection) {
 // Puts the connection's one send in flight: the replies not yet sent.
 void start_write(Ring& ring, Connection& connection) {
     // BEGIN LAB 2: Submit one send of the replies not yet sent; the bytes are the kernel's
-    // STUB: //       until it completes (THE RULE, completion_connection.hpp). A client that has
-    // STUB: //       gone away must give an error here, not kill the server with SIGPIPE. Its
-    // STUB: //       completion must name the connection and say it is about a send.
+    // until it completes (THE RULE, completion_connection.hpp). A client that has
+    // gone away must give an error here, not kill the server with SIGPIPE. Its
+    // completion must name the connection and say it is about a send.
     // STUB: $THROW
     // BEGIN LAB: io_uring_prep_send() of connection.unsent_output(),
     // MSG_NOSIGNAL, user_data kSend; then submitted().
@@ -314,12 +314,12 @@ void start_write(Ring& ring, Connection& connection) {
 // (by submit_next) only once they have drained.
 void pause_reading_if_behind(Ring& ring, Connection& connection) {
     // BEGIN LAB 2: Backpressure for a receive that stays armed. A multishot receive goes on
-    // STUB: //       completing as long as the client sends, whether or not it reads the replies:
-    // STUB: //       left alone, the replies of a client that never reads pile up in memory
-    // STUB: //       without bound. Past the high-water mark, ask the kernel to cancel that
-    // STUB: //       receive (once: a cancel already in flight is enough); the cancelled receive
-    // STUB: //       ends with its own completion, and next() arms a new one once the replies
-    // STUB: //       have drained.
+    // completing as long as the client sends, whether or not it reads the replies:
+    // left alone, the replies of a client that never reads pile up in memory
+    // without bound. Past the high-water mark, ask the kernel to cancel that
+    // receive (once: a cancel already in flight is enough); the cancelled receive
+    // ends with its own completion, and next() arms a new one once the replies
+    // have drained.
     // STUB: $THROW
     // BEGIN LAB: If a read is in flight, no cancel is, and pending_output()
     // passed kHighWaterMark: io_uring_prep_cancel64() of its receive.
@@ -338,8 +338,8 @@ void pause_reading_if_behind(Ring& ring, Connection& connection) {
 // else a receive), if anything.
 void submit_next(Ring& ring, Connection& connection) {
     // BEGIN LAB 2: Put in flight whatever the connection asks for next, if anything
-    // STUB: //       (CompletionConnection::next() decides), then check whether its receive must
-    // STUB: //       pause.
+    // (CompletionConnection::next() decides), then check whether its receive must
+    // pause.
     // STUB: $THROW
     switch (connection.next()) {
     case Operation::read: start_read(ring, connection); break;
@@ -355,15 +355,15 @@ void submit_next(Ring& ring, Connection& connection) {
 void on_receive(Connection& connection, const io_uring_cqe& cqe, BufferRing& buffers,
                 const Options& options) {
     // BEGIN LAB 2: The receive's completion handler. One multishot receive completes many
-    // STUB: //       times: each completion says whether it is still armed (the kernel sets a
-    // STUB: //       flag while more will come), and the connection must know when it no longer
-    // STUB: //       is, or it would never be armed again, or be armed twice. The bytes are in
-    // STUB: //       whichever provided buffer the kernel picked (the completion names it): point
-    // STUB: //       the connection at it for on_read_complete(), then give it back at once,
-    // STUB: //       since the buffers are shared by every client and an idle one must hold none.
-    // STUB: //       -ENOBUFS (the provided buffers ran out) and -ECANCELED (the backpressure
-    // STUB: //       cancel) end the receive, not the connection. -EINVAL means a kernel too old
-    // STUB: //       for multishot receive: say so (kTooOld).
+    // times: each completion says whether it is still armed (the kernel sets a
+    // flag while more will come), and the connection must know when it no longer
+    // is, or it would never be armed again, or be armed twice. The bytes are in
+    // whichever provided buffer the kernel picked (the completion names it): point
+    // the connection at it for on_read_complete(), then give it back at once,
+    // since the buffers are shared by every client and an idle one must hold none.
+    // -ENOBUFS (the provided buffers ran out) and -ECANCELED (the backpressure
+    // cancel) end the receive, not the connection. -EINVAL means a kernel too old
+    // for multishot receive: say so (kTooOld).
     // STUB: $THROW
     // BEGIN LAB: With IORING_CQE_F_BUFFER, the bytes are in the buffer whose
     // id is cqe.flags >> IORING_CQE_BUFFER_SHIFT: set_read_buffer() to it,
@@ -394,12 +394,12 @@ void on_receive(Connection& connection, const io_uring_cqe& cqe, BufferRing& buf
 bool on_completion(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table, BufferRing& buffers,
                    const Options& options) {
     // BEGIN LAB 2: The completion dispatcher. The connection and what the completion is about
-    // STUB: //       (receive, send, cancel) are both in the user_data the submission carried.
-    // STUB: //       Hand the result to the right handler, then keep the connection going with
-    // STUB: //       its next operation unless it is stopped. Free it (and so close its socket)
-    // STUB: //       only once nothing of it is in flight, no cancel either: the kernel may still
-    // STUB: //       write into its buffers until the last completion. Return whether it was
-    // STUB: //       freed.
+    // (receive, send, cancel) are both in the user_data the submission carried.
+    // Hand the result to the right handler, then keep the connection going with
+    // its next operation unless it is stopped. Free it (and so close its socket)
+    // only once nothing of it is in flight, no cancel either: the kernel may still
+    // write into its buffers until the last completion. Return whether it was
+    // freed.
     // STUB: $THROW
     auto& connection = *reinterpret_cast<Connection*>(cqe.user_data & ~std::uint64_t{kTagMask});
     switch (cqe.user_data & kTagMask) {
@@ -416,12 +416,12 @@ bool on_completion(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table, 
 void on_accept(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table,
                const Listener& listener, bool& accepting) {
     // BEGIN LAB 2: The accept's completion handler. Each completion of the multishot accept is
-    // STUB: //       a new client (its descriptor, or -errno): add it to the table and arm its
-    // STUB: //       receive at once. When the kernel says the accept is no longer armed, arm it
-    // STUB: //       again, or no client is ever accepted after that; but not when descriptors
-    // STUB: //       ran out (EMFILE, ENFILE): re-armed at once it would fail at once, forever,
-    // STUB: //       and spin. Then wait until a connection closes (set accepting to false; run()
-    // STUB: //       re-arms it).
+    // a new client (its descriptor, or -errno): add it to the table and arm its
+    // receive at once. When the kernel says the accept is no longer armed, arm it
+    // again, or no client is ever accepted after that; but not when descriptors
+    // ran out (EMFILE, ENFILE): re-armed at once it would fail at once, forever,
+    // and spin. Then wait until a connection closes (set accepting to false; run()
+    // re-arms it).
     // STUB: $THROW
     // BEGIN LAB: cqe.res is the client's descriptor, or -errno. Without
     // IORING_CQE_F_MORE the accept has ended: re-arm it, except after EMFILE
@@ -447,9 +447,9 @@ void on_accept(const io_uring_cqe& cqe, Ring& ring, ConnectionTable& table,
 // its buffers: every operation is cancelled, then drain() waits for them.
 void cancel_everything(Ring& ring, ConnectionTable& table) {
     // BEGIN LAB 2: Shutdown without freeing anything the kernel still uses: stop every
-    // STUB: //       connection (its socket is shut down, so an armed receive completes at once),
-    // STUB: //       and ask the kernel to cancel every operation still in the ring. drain() then
-    // STUB: //       collects their completions.
+    // connection (its socket is shut down, so an armed receive completes at once),
+    // and ask the kernel to cancel every operation still in the ring. drain() then
+    // collects their completions.
     // STUB: $THROW
     // BEGIN LAB: stop() every connection (its socket is shut down: an armed
     // receive completes with 0), then submit one io_uring_prep_cancel64() of
