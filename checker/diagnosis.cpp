@@ -58,6 +58,11 @@ constexpr std::string_view kFdSetPastFdSetsize =
     "of the fd_set, and the server was stopped there: close a client whose descriptor does not fit "
     "before it goes into an fd_set";
 
+constexpr std::string_view kFreedTwice =
+    "memory was freed twice: under a pool, two threads served one connection at once (epoll without "
+    "EPOLLONESHOT wakes a second worker for a socket the first is still serving), or a connection "
+    "was freed while still in use";
+
 constexpr std::string_view kSigpipe =
     "a write to a connection its client had reset raised SIGPIPE, whose default action ends the "
     "process: ignore SIGPIPE (signal(SIGPIPE, SIG_IGN)) or pass MSG_NOSIGNAL to send()";
@@ -69,10 +74,14 @@ constexpr Symptom kSymptoms[] = {
     // UndefinedBehaviorSanitizer's bounds check on the fd_set's 16 words (1024 bits).
     {"out of bounds for type 'long int [16]'", "", kFdSetPastFdSetsize},
     // glibc's malloc, finding its own bookkeeping broken, then abort().
-    {"double free", "",
-     "memory was freed twice: under a pool, two threads served one connection at once (epoll without "
-     "EPOLLONESHOT wakes a second worker for a socket the first is still serving), or a connection "
-     "was freed while still in use"},
+    {"double free", "", kFreedTwice},
+    // AddressSanitizer's headline (a build with -fsanitize=address).
+    {"AddressSanitizer: attempting double-free", "", kFreedTwice},
+    {"AddressSanitizer: heap-use-after-free", "",
+     "memory was used after it was freed: under a pool, two threads served one connection at once "
+     "(epoll without EPOLLONESHOT wakes a second worker for a socket the first is still serving, "
+     "and one frees it while the other still uses it), or a connection was used after it was "
+     "freed"},
     {"free(): invalid", "",
      "memory was freed that was not allocated, or freed twice: two threads on one connection, or a "
      "connection freed while still in use"},

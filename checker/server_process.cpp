@@ -232,7 +232,7 @@ bool ServerProcess::port_taken_by_another(int port) const {
 std::string ServerProcess::output_tail(std::size_t max_lines) const {
     struct stat info {};
     if (::fstat(output_.get(), &info) < 0 || info.st_size == 0) return "";
-    off_t size = std::min<off_t>(info.st_size, 8192);
+    off_t size = std::min<off_t>(info.st_size, 32768);
     std::string text(static_cast<std::size_t>(size), '\0');
     ssize_t got = ::pread(output_.get(), text.data(), text.size(), info.st_size - size);
     text.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
@@ -240,6 +240,15 @@ std::string ServerProcess::output_tail(std::size_t max_lines) const {
     for (std::size_t lines = 0; start > 0 && lines <= max_lines;)
         if (text[--start] == '\n' && start + 1 < text.size()) ++lines;
     if (start > 0) start = text.find('\n', start) + 1;
+    // A sanitizer's report ends in pages of legend: its headline, which names
+    // the error, goes first, before the last lines.
+    std::size_t headline = text.rfind("==ERROR: ", start);
+    if (start > 0 && headline != std::string::npos) {
+        std::size_t begin = text.rfind('\n', headline);
+        begin = begin == std::string::npos ? 0 : begin + 1;
+        std::string line = text.substr(begin, text.find('\n', headline) - begin);
+        return line + "\n...\n" + text.substr(start);
+    }
     return text.substr(start);
 }
 

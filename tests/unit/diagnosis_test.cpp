@@ -40,6 +40,19 @@ TEST(LikelyCause, ADoubleFreeNamesTwoThreadsOnOneConnection) {
     EXPECT_NE(cause->find("EPOLLONESHOT"), std::string::npos) << *cause;
 }
 
+// In a build with AddressSanitizer, its report names the error first.
+TEST(LikelyCause, AddressSanitizersReportsNameTwoThreadsOnOneConnection) {
+    for (const char* headline :
+         {"==4242==ERROR: AddressSanitizer: attempting double-free on 0x602000000010 in thread T3:",
+          "==4242==ERROR: AddressSanitizer: heap-use-after-free on address 0x6020000000f0"}) {
+        auto cause = likely_cause("the server exited with status 1 during this test",
+                                  std::string(headline) + "\n...\n  | ==4242==ABORTING\n");
+        ASSERT_TRUE(cause) << headline;
+        EXPECT_NE(cause->find("two threads served one connection at once"), std::string::npos)
+            << *cause;
+    }
+}
+
 TEST(LikelyCause, DeathBySigpipeNamesTheSignalAndBothRemedies) {
     auto cause = likely_cause("then the server was killed by SIGPIPE (Broken pipe)", "");
     ASSERT_TRUE(cause);
