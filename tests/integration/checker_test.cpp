@@ -25,7 +25,7 @@ struct Catch {
     const char* test;             // this test must fail
     const char* says;             // and its message must say this
     const char* cause = nullptr;  // and, when its symptom shows the mistake, its first line
-                                  // must be "Likely cause: " and this; otherwise no such line
+                                  // must be "Likely cause: ", saying this; otherwise no such line
 };
 
 // In the cause column: the symptom shows the cause in some runs only (a race
@@ -214,7 +214,11 @@ TEST_P(FixtureTest, IsCaughtByTheTestNamingItsDefect) {
     if (!c.cause) {
         EXPECT_EQ(line.find("Likely cause:"), std::string::npos) << line;
     } else if (c.cause != kCauseInSomeRuns) {
-        EXPECT_EQ(first_line.rfind(std::string("Likely cause: ") + c.cause, 0), 0u) << line;
+        // from whichever symptom showed first: two threads on one connection show as
+        // mixed replies, or as a double free or a use-after-free (AddressSanitizer's)
+        std::string cause_line = first_line.substr(0, first_line.find("\\n"));
+        EXPECT_EQ(cause_line.rfind("Likely cause: ", 0), 0u) << line;
+        EXPECT_NE(cause_line.find(c.cause), std::string::npos) << line;
     }
     EXPECT_TRUE(run.leftovers.empty()) << c.fixture << " outlived its grading run";
 }
