@@ -229,10 +229,10 @@ bool ServerProcess::port_taken_by_another(int port) const {
     return false;
 }
 
-std::string ServerProcess::output_tail(std::size_t max_lines) const {
+std::string ServerProcess::output_tail(std::size_t max_lines, std::size_t max_bytes) const {
     struct stat info {};
     if (::fstat(output_.get(), &info) < 0 || info.st_size == 0) return "";
-    off_t size = std::min<off_t>(info.st_size, 32768);
+    off_t size = std::min<off_t>(info.st_size, static_cast<off_t>(max_bytes));
     std::string text(static_cast<std::size_t>(size), '\0');
     ssize_t got = ::pread(output_.get(), text.data(), text.size(), info.st_size - size);
     text.resize(got > 0 ? static_cast<std::size_t>(got) : 0);

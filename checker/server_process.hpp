@@ -83,7 +83,8 @@ public:
     std::optional<int> exit_status() const { return status_; }  // raw wait status, once ended
     std::string exit_description() const;  // "exited with status 1", "was killed by SIGSEGV (...)"
     // The last lines it printed (after a sanitizer report's headline, when that came before).
-    std::string output_tail(std::size_t max_lines = 12) const;
+    // At most `max_lines` lines, read from the last `max_bytes` bytes.
+    std::string output_tail(std::size_t max_lines = 12, std::size_t max_bytes = 32768) const;
     std::string output(std::size_t max_bytes = 1
                                                << 20) const;  // from the start (at most max_bytes)
 

@@ -84,7 +84,8 @@ public:
         CheckerRun run;
         if (!process_->running() && WIFEXITED(*process_->exit_status()))
             run.exit_code = WEXITSTATUS(*process_->exit_status());
-        run.output = process_->output_tail(200);
+        // The whole report (a full lab's failures, each with the server's last lines).
+        run.output = process_->output_tail(20000, 4 << 20);
         // Before this harness cleans up: did the checker leave anything of the server behind?
         if (!server_path_.empty()) run.leftovers = processes_matching(server_path_);
         process_.reset();
