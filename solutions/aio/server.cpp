@@ -16,7 +16,7 @@
 //
 // BEGIN LAB 3: At this level, what any proactor does with a completion (feed the bytes to the
 // protocol, queue the replies, choose the next operation) is yours to write too,
-// in this file: see the TODO above run().
+// in this file: see the comment above run().
 // STUB:
 // What any proactor does with a completion (feed the bytes to the protocol,
 // queue the replies, choose the next operation) is CompletionConnection's, in
@@ -28,7 +28,7 @@
 // send itself) and solutions/threads/server.cpp (a thread per client, which is
 // what glibc's AIO amounts to on sockets). labs/aio/README.md has the figures.
 // BEGIN LAB 3: Your own connection state (labs/common has no proactor's connection at this
-// level): see the TODO above run().
+// level): see the comment above run().
 // STUB:
 #include "completion_connection.hpp"
 // END LAB 3

@@ -14,7 +14,7 @@
 // (--compute-us) goes to a small pool with co_await offload(), and the
 // coroutine resumes on the loop thread when it is done.
 // BEGIN LAB 3: At this level, the machinery (Task, the awaitables, timers, the pool, who owns a
-// frame) is yours to write too, in this file: see the TODO above run().
+// frame) is yours to write too, in this file: see the comment above run().
 // STUB:
 // The machinery (Task, the awaitables, timers, the pool, who owns a frame)
 // is labs/common/coro_reactor.hpp; this file is the loop and the coroutines.
@@ -25,7 +25,7 @@
 // threads run labs/common/blocking_session.cpp's serve_until_eof(), the
 // blocking twin of serve_in_coroutine() below.
 // BEGIN LAB 3: Your own coroutine machinery (labs/common has no reactor at this level): see the
-// TODO above run().
+// comment above run().
 // STUB:
 #include "coro_reactor.hpp"
 // END LAB 3

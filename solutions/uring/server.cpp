@@ -17,7 +17,7 @@
 //
 // BEGIN LAB 3: At this level, what any proactor does with a completion (feed the bytes to the
 // protocol, queue the replies, choose the next operation) is yours to write too,
-// in this file: see the TODO above run().
+// in this file: see the comment above run().
 // STUB:
 // What any proactor does with a completion (feed the bytes to the protocol,
 // queue the replies, choose the next operation) is CompletionConnection's, in
@@ -28,7 +28,7 @@
 // submitted and reaped) and solutions/epoll/server.cpp (readiness).
 // labs/uring/README.md has the figures.
 // BEGIN LAB 3: Your own connection state (labs/common has no proactor's connection at this
-// level): see the TODO above run().
+// level): see the comment above run().
 // STUB:
 #include "completion_connection.hpp"
 // END LAB 3
